@@ -1,0 +1,138 @@
+//! Start-up: open storage, resolve the master key, make sure a signing key
+//! exists, render the discovery document, bind, and serve until shutdown.
+//! The CLI's storage commands share [`open_store`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::keys::{self, KeyError, Keys, MasterKeyError};
+use crate::oauth::discovery::ServerMetadata;
+use crate::secret::MasterKey;
+use crate::store::{self, Store, StoreError};
+use crate::unix_now;
+
+/// Why the server could not start; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Opens (and migrates) the configured database and resolves the master key.
+pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, MasterKey), StartError> {
+    let store = store::open(&config.database).await?;
+    let master = keys::resolve_master_key(&config.master_key)?;
+    Ok((store, master))
+}
+
+/// A server ready to run: storage open, keys loaded, socket bound.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Builds the server and binds `config.bind`.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds the server on an already bound socket (tests bind port 0).
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        let (store, master) = open_store(&config).await?;
+        if let Some(kid) = keys::ensure_signing_key(store.as_ref(), &master, unix_now()).await? {
+            tracing::info!(%kid, "generated the first signing key");
+        }
+        let keys = Arc::new(Keys::load(store.as_ref(), master).await?);
+        let metadata = serde_json::to_vec(&ServerMetadata::from_config(&config))
+            .map_err(|e| StartError::Store(StoreError::Backend(Box::new(e))))?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            keys,
+            metadata: metadata.into(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let reload = tokio::spawn(reload_keys(self.state.clone()));
+        let router = http::router(self.state.clone());
+        let result = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        reload.abort();
+        result
+    }
+}
+
+/// Re-reads the signing keys periodically, so keys rotated elsewhere are
+/// published (and start signing on time) on this instance too.
+async fn reload_keys(state: AppState) {
+    let mut interval = tokio::time::interval(state.config.signing.reload_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if let Err(error) = state.keys.reload(state.store.as_ref()).await {
+            tracing::warn!(%error, "reloading signing keys failed; keeping the current ones");
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,372 @@
+//! OAuth clients (SPEC 5): the registration rules shared by the admin API,
+//! the CLI and (later) the dashboard — field validation, redirect URIs,
+//! scopes from the vocabulary, secrets generated here, returned once and
+//! stored only as digests — and the changes an operator can make: edit,
+//! rotate the secret, disable, enable, delete.
+
+use std::fmt;
+
+use crate::config::Config;
+use crate::secret::{Secret, generate_identifier, generate_token};
+use crate::store::{ClientRecord, Store, StoreError};
+
+pub mod redirect_uri;
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client: no secret, PKCE required.
+    None,
+}
+
+impl AuthMethod {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a client operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Input that breaks a registration rule; `field` uses the admin API's
+    /// field name.
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("no client has the id `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ClientError {
+    ClientError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// What a new client is registered with.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub name: String,
+    pub description: Option<String>,
+    pub homepage_url: Option<String>,
+    pub logo_url: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub organization_id: Option<String>,
+}
+
+/// A partial update: `None` leaves a field as it is; for the optional URLs,
+/// `Some(None)` clears them.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub homepage_url: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub allowed_scopes: Option<Vec<String>>,
+}
+
+/// A registered client with its secret, which exists only in this value.
+#[derive(Debug)]
+pub struct Registered {
+    pub client: ClientRecord,
+    pub client_secret: Option<Secret>,
+}
+
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_REDIRECT_URIS: usize = 20;
+
+fn validate_name(name: &str) -> Result<String, ClientError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("name", "name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("name must be at most {MAX_NAME} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_description(description: &str) -> Result<String, ClientError> {
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(invalid(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(description.trim().to_owned())
+}
+
+/// Homepage and logo URLs: shown to users, so https (http only on loopback
+/// hosts, for development), and never `javascript:` or `data:`.
+fn validate_page_url(field: &'static str, url: Option<&str>) -> Result<Option<String>, ClientError> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    match redirect_uri::validate(url) {
+        Ok(()) => Ok(Some(url.to_owned())),
+        Err(e) => Err(invalid(field, format!("{field} `{url}` {}", e.problem))),
+    }
+}
+
+fn validate_redirect_uris(uris: &[String]) -> Result<Vec<String>, ClientError> {
+    if uris.is_empty() {
+        return Err(invalid(
+            "redirectUris",
+            "redirectUris must list at least one redirect URI",
+        ));
+    }
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(invalid(
+            "redirectUris",
+            format!("redirectUris may list at most {MAX_REDIRECT_URIS} URIs"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for uri in uris {
+        redirect_uri::validate(uri).map_err(|e| invalid("redirectUris", e.to_string()))?;
+        if !seen.insert(uri.as_str()) {
+            return Err(invalid(
+                "redirectUris",
+                format!("redirect URI `{uri}` is listed twice"),
+            ));
+        }
+    }
+    Ok(uris.to_vec())
+}
+
+/// Scopes must come from the configured vocabulary.
+fn validate_scopes(config: &Config, scopes: &[String]) -> Result<Vec<String>, ClientError> {
+    if scopes.is_empty() {
+        return Err(invalid(
+            "allowed_scopes",
+            "allowed_scopes must list at least one scope",
+        ));
+    }
+    let unknown: Vec<&str> = scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| config.scope(s).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.scopes.iter().map(|s| s.name.as_str()).collect();
+        return Err(invalid(
+            "allowed_scopes",
+            format!(
+                "unknown scope{} {} in allowed_scopes; this server's scopes are: {}",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known.join(" ")
+            ),
+        ));
+    }
+    // Keep the vocabulary's order, without repeats.
+    Ok(config
+        .scopes
+        .iter()
+        .filter(|s| scopes.contains(&s.name))
+        .map(|s| s.name.clone())
+        .collect())
+}
+
+fn validate_auth_method(config: &Config, method: Option<&str>) -> Result<AuthMethod, ClientError> {
+    let text = method.unwrap_or("client_secret_basic");
+    let method = AuthMethod::parse(text).ok_or_else(|| {
+        invalid(
+            "tokenEndpointAuthMethod",
+            format!("tokenEndpointAuthMethod `{text}` is not supported; use client_secret_basic, client_secret_post or none"),
+        )
+    })?;
+    if !config
+        .oauth
+        .token_endpoint_auth_methods
+        .iter()
+        .any(|m| m == method.as_str())
+    {
+        return Err(invalid(
+            "tokenEndpointAuthMethod",
+            format!("tokenEndpointAuthMethod `{method}` is not enabled on this server"),
+        ));
+    }
+    Ok(method)
+}
+
+/// Registers a client. Confidential clients get a secret, returned here
+/// once and stored only as its digest.
+pub async fn register(
+    store: &dyn Store,
+    config: &Config,
+    registration: Registration,
+    now: i64,
+) -> Result<Registered, ClientError> {
+    let client_id = generate_identifier(&config.prefixes.client_id);
+    let secret = generate_token(&config.prefixes.client_secret);
+    register_as(store, config, registration, client_id, secret, now).await
+}
+
+/// Registers a client under a given id and (for confidential clients)
+/// secret; the demo data uses this to keep its printed credentials stable.
+pub async fn register_as(
+    store: &dyn Store,
+    config: &Config,
+    registration: Registration,
+    client_id: String,
+    secret: Secret,
+    now: i64,
+) -> Result<Registered, ClientError> {
+    let name = validate_name(&registration.name)?;
+    let description = validate_description(registration.description.as_deref().unwrap_or(""))?;
+    let homepage_url = validate_page_url("homepageUrl", registration.homepage_url.as_deref())?;
+    let logo_url = validate_page_url("logoUrl", registration.logo_url.as_deref())?;
+    let redirect_uris = validate_redirect_uris(&registration.redirect_uris)?;
+    let allowed_scopes = validate_scopes(config, &registration.allowed_scopes)?;
+    let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
+    if let Some(organization_id) = &registration.organization_id
+        && store.find_organization(organization_id).await?.is_none() {
+            return Err(invalid(
+                "organizationId",
+                format!("no organization has the id `{organization_id}`"),
+            ));
+        }
+    let client_secret = (method != AuthMethod::None).then_some(secret);
+    let client = ClientRecord {
+        client_id,
+        secret_digest: client_secret.as_ref().map(Secret::digest),
+        name,
+        description,
+        homepage_url,
+        logo_url,
+        redirect_uris,
+        allowed_scopes,
+        token_endpoint_auth_method: method.as_str().to_owned(),
+        organization_id: registration.organization_id,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_client(&client).await?;
+    Ok(Registered {
+        client,
+        client_secret,
+    })
+}
+
+pub async fn find(store: &dyn Store, client_id: &str) -> Result<ClientRecord, ClientError> {
+    store
+        .find_client(client_id)
+        .await?
+        .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))
+}
+
+/// Applies a partial update under the registration rules.
+pub async fn update(
+    store: &dyn Store,
+    config: &Config,
+    client_id: &str,
+    changes: Changes,
+    now: i64,
+) -> Result<ClientRecord, ClientError> {
+    let mut client = find(store, client_id).await?;
+    if let Some(name) = changes.name {
+        client.name = validate_name(&name)?;
+    }
+    if let Some(description) = changes.description {
+        client.description = validate_description(&description)?;
+    }
+    if let Some(homepage_url) = changes.homepage_url {
+        client.homepage_url = validate_page_url("homepageUrl", homepage_url.as_deref())?;
+    }
+    if let Some(logo_url) = changes.logo_url {
+        client.logo_url = validate_page_url("logoUrl", logo_url.as_deref())?;
+    }
+    if let Some(uris) = changes.redirect_uris {
+        client.redirect_uris = validate_redirect_uris(&uris)?;
+    }
+    if let Some(scopes) = changes.allowed_scopes {
+        client.allowed_scopes = validate_scopes(config, &scopes)?;
+    }
+    client.updated_at = now;
+    if !store.update_client_details(&client).await? {
+        return Err(ClientError::NotFound(client_id.to_owned()));
+    }
+    Ok(client)
+}
+
+/// Issues a new secret; the old one stops working at once. Users' grants
+/// are untouched.
+pub async fn rotate_secret(
+    store: &dyn Store,
+    config: &Config,
+    client_id: &str,
+    now: i64,
+) -> Result<Secret, ClientError> {
+    let client = find(store, client_id).await?;
+    if client.secret_digest.is_none() {
+        return Err(invalid(
+            "clientId",
+            format!(
+                "client `{client_id}` is public (token_endpoint_auth_method none) and has no secret to rotate"
+            ),
+        ));
+    }
+    let secret = generate_token(&config.prefixes.client_secret);
+    if !store.set_client_secret(client_id, &secret.digest(), now).await? {
+        return Err(ClientError::NotFound(client_id.to_owned()));
+    }
+    Ok(secret)
+}
+
+/// Disables or enables a client.
+pub async fn set_enabled(
+    store: &dyn Store,
+    client_id: &str,
+    enabled: bool,
+    now: i64,
+) -> Result<ClientRecord, ClientError> {
+    if !store.set_client_enabled(client_id, enabled, now).await? {
+        return Err(ClientError::NotFound(client_id.to_owned()));
+    }
+    find(store, client_id).await
+}
+
+/// Deletes a client.
+pub async fn delete(store: &dyn Store, client_id: &str) -> Result<(), ClientError> {
+    if store.delete_client(client_id).await? {
+        Ok(())
+    } else {
+        Err(ClientError::NotFound(client_id.to_owned()))
+    }
+}

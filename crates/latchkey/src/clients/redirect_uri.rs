@@ -1,0 +1,101 @@
+//! Redirect URI registration rules (SPEC 5, RFC 9700 §4.1): absolute,
+//! `https`, or `http` only on a loopback host; no fragment (RFC 6749
+//! §3.1.2); no wildcards. URIs are kept exactly as registered, because the
+//! authorization endpoint compares them character for character.
+
+use url::{Host, Url};
+
+/// Why a redirect URI cannot be registered; the message names the URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("redirect URI `{uri}` {problem}")]
+pub struct InvalidRedirectUri {
+    pub uri: String,
+    pub problem: &'static str,
+}
+
+const MAX_LENGTH: usize = 2000;
+
+/// Checks one redirect URI against the registration rules.
+pub fn validate(uri: &str) -> Result<(), InvalidRedirectUri> {
+    let fail = |problem| {
+        Err(InvalidRedirectUri {
+            uri: uri.to_owned(),
+            problem,
+        })
+    };
+    if uri.len() > MAX_LENGTH {
+        return fail("is longer than 2000 characters");
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return fail("must not contain spaces or control characters");
+    }
+    // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
+    if uri.contains('#') {
+        return fail("must not contain a fragment (#)");
+    }
+    // RFC 9700 §4.1.3: exact string matching, so no patterns.
+    if uri.contains('*') {
+        return fail("must not contain wildcards (*); register every URI exactly");
+    }
+    let Ok(url) = Url::parse(uri) else {
+        return fail("is not an absolute URL");
+    };
+    const HTTPS_ONLY: &str = "must use https (http is allowed only for localhost, 127.0.0.1 and [::1])";
+    if !matches!(url.scheme(), "https" | "http") {
+        return fail(HTTPS_ONLY);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return fail("must not contain user credentials");
+    }
+    let loopback = match url.host() {
+        Some(Host::Domain(domain)) => domain == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback() && ip.octets() == [127, 0, 0, 1],
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return fail("has no host"),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => fail(HTTPS_ONLY),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_and_loopback_http() {
+        for uri in [
+            "https://yourapp.com/oauth/callback",
+            "https://YOUR-ORG.my.salesforce.com/apex/CXOAuthCallback",
+            "http://localhost:3000/oauth/callback",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "https://app.example/cb?tenant=1",
+        ] {
+            assert_eq!(validate(uri), Ok(()), "{uri}");
+        }
+    }
+
+    #[test]
+    fn refuses_each_broken_rule_naming_the_uri() {
+        let cases = [
+            ("http://yourapp.com/cb", "must use https"),
+            ("https://yourapp.com/cb#frag", "fragment"),
+            ("https://*.yourapp.com/cb", "wildcards"),
+            ("/relative/cb", "absolute"),
+            ("yourapp.com/cb", "absolute"),
+            ("javascript:alert(1)", "must use https"),
+            ("ftp://localhost/cb", "must use https"),
+            ("https://user:pw@yourapp.com/cb", "credentials"),
+            (" https://yourapp.com/cb", "spaces"),
+            ("http://localhost.evil.com/cb", "must use https"),
+        ];
+        for (uri, problem) in cases {
+            let error = validate(uri).unwrap_err();
+            assert!(error.to_string().contains(problem), "{uri}: {error}");
+            assert!(error.to_string().contains(uri), "{uri}: {error}");
+        }
+    }
+}

@@ -1,0 +1,951 @@
+//! Configuration in two steps: [`RawConfig`] (every key optional, read from an
+//! optional TOML file and then from `LATCHKEY_*` environment variables, the
+//! environment winning) is validated into the typed [`Config`] that the rest
+//! of the server receives explicitly. Nothing here reads configuration
+//! anywhere else, and there is no global configuration.
+//!
+//! Nested keys map to environment variables with `__` between the parts:
+//! `[tokens] access_token_ttl_seconds` is `LATCHKEY_TOKENS__ACCESS_TOKEN_TTL_SECONDS`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use url::Url;
+
+use crate::oauth::scope::is_valid_scope_token;
+use crate::secret::{MasterKey, Secret};
+
+/// A configuration problem, phrased for the operator: it names the key and
+/// says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("`{key}` {problem}"))
+}
+
+/// Every setting, all optional, exactly as an operator writes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub issuer: Option<String>,
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub admin_api_keys: Option<Vec<String>>,
+    pub master_key: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub branding: RawBranding,
+    #[serde(default)]
+    pub paths: RawPaths,
+    pub scopes: Option<Vec<RawScope>>,
+    #[serde(default)]
+    pub claims: RawClaims,
+    #[serde(default)]
+    pub tokens: RawTokens,
+    #[serde(default)]
+    pub prefixes: RawPrefixes,
+    #[serde(default)]
+    pub oauth: RawOAuth,
+    #[serde(default)]
+    pub signing: RawSigning,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBranding {
+    pub product_name: Option<String>,
+    pub logo_url: Option<String>,
+    pub tenant_word: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaths {
+    pub authorize: Option<String>,
+    pub token: Option<String>,
+    pub userinfo: Option<String>,
+    pub revoke: Option<String>,
+    pub introspect: Option<String>,
+    pub jwks: Option<String>,
+    pub settings: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScope {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaims {
+    pub tenant_id: Option<String>,
+    pub tenant_name: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub access_token_ttl_seconds: Option<u64>,
+    pub id_token_ttl_seconds: Option<u64>,
+    pub refresh_token_ttl_seconds: Option<u64>,
+    pub authorization_code_ttl_seconds: Option<u64>,
+    pub refresh_tokens: Option<String>,
+    pub refresh_token_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrefixes {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
+    pub authorization_code: Option<String>,
+    pub api_key: Option<String>,
+    pub admin_api_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth {
+    pub require_pkce_for_all: Option<bool>,
+    pub token_endpoint_auth_methods: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigning {
+    pub rotation_lead_seconds: Option<u64>,
+    pub reload_interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub max_connections: Option<u32>,
+    pub sqlite_synchronous: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    pub authorize_per_minute: Option<u32>,
+    pub token_per_minute: Option<u32>,
+    pub userinfo_per_minute: Option<u32>,
+    pub revoke_per_minute: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Accepts `["a", "b"]` from a file and `a,b` from an environment variable.
+fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match Option::<ListOrString>::deserialize(deserializer)? {
+        None => None,
+        Some(ListOrString::List(list)) => Some(list),
+        Some(ListOrString::String(joined)) => Some(
+            joined
+                .split(',')
+                .map(str::trim)
+                .filter(|key| !key.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+    })
+}
+
+impl RawConfig {
+    /// Reads the optional TOML file, then `LATCHKEY_*` environment
+    /// variables on top of it.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("LATCHKEY_").split("__"));
+        figment
+            .extract()
+            .map_err(|error| ConfigError(describe_figment_error(error)))
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Whether refresh tokens come with every code exchange or only when the
+/// `offline_access` scope was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshTokenPolicy {
+    Always,
+    OfflineAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct Branding {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    /// The word the pages use for an organization ("firm", "organization").
+    pub tenant_word: String,
+}
+
+/// Paths of the protocol endpoints, each starting with `/`.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub authorize: String,
+    pub token: String,
+    pub userinfo: String,
+    pub revoke: String,
+    pub introspect: String,
+    pub jwks: String,
+    pub settings: String,
+}
+
+/// One scope of the vocabulary with the sentence the consent screen shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeDefinition {
+    pub name: String,
+    pub description: String,
+}
+
+/// Names of the claims that carry the tenant and the member's role.
+#[derive(Debug, Clone)]
+pub struct ClaimNames {
+    pub tenant_id: String,
+    pub tenant_name: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub access_token_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub authorization_code_ttl: Duration,
+    pub refresh_tokens: RefreshTokenPolicy,
+    pub refresh_token_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Prefixes {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    pub authorization_code: String,
+    pub api_key: String,
+    pub admin_api_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthPolicy {
+    pub require_pkce_for_all: bool,
+    /// Advertised in discovery, in this order; `none` allows public clients.
+    pub token_endpoint_auth_methods: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SigningPolicy {
+    /// How long a rotated-in key is published before it starts signing.
+    pub rotation_lead: Duration,
+    /// How often a running server re-reads the signing keys from storage.
+    pub reload_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Requests per minute; 0 disables a limit.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub authorize_per_minute: u32,
+    pub token_per_minute: u32,
+    pub userinfo_per_minute: u32,
+    pub revoke_per_minute: u32,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Given in configuration.
+    Configured(MasterKey),
+    /// Read from this file, or generated into it on first start.
+    File(PathBuf),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute URL without a trailing `/`.
+    pub issuer: String,
+    pub bind: SocketAddr,
+    pub database: DatabaseSettings,
+    pub admin_api_keys: Vec<Secret>,
+    pub master_key: MasterKeySource,
+    pub branding: Branding,
+    pub paths: Paths,
+    pub scopes: Vec<ScopeDefinition>,
+    pub claims: ClaimNames,
+    pub tokens: TokenPolicy,
+    pub prefixes: Prefixes,
+    pub oauth: OAuthPolicy,
+    pub signing: SigningPolicy,
+    pub rate_limits: RateLimits,
+}
+
+/// The default vocabulary: OpenID Connect's scopes and the example API's.
+fn default_scopes() -> Vec<ScopeDefinition> {
+    [
+        ("openid", "Sign you in and know who you are"),
+        ("email", "See your email address"),
+        ("profile", "See your name and role"),
+        ("offline_access", "Stay connected when you are not using it"),
+        ("cases:read", "Read cases, referrals, firms and routing"),
+        ("cases:write", "Create, update and re-refer cases"),
+        ("user:read", "Read your user profile"),
+        ("firm:read", "Read your firm's information"),
+    ]
+    .into_iter()
+    .map(|(name, description)| ScopeDefinition {
+        name: name.to_owned(),
+        description: description.to_owned(),
+    })
+    .collect()
+}
+
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+impl Config {
+    /// Loads and validates: the one entry point the binary uses.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        RawConfig::load(file)?.validate()
+    }
+
+    /// The configuration with nothing configured.
+    pub fn default_config() -> Result<Self, ConfigError> {
+        RawConfig::default().validate()
+    }
+
+    /// The scope definition of `name`, if the vocabulary has it.
+    pub fn scope(&self, name: &str) -> Option<&ScopeDefinition> {
+        self.scopes.iter().find(|s| s.name == name)
+    }
+
+    /// `issuer` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Whether public clients (`token_endpoint_auth_method=none`) may exist.
+    pub fn allows_public_clients(&self) -> bool {
+        self.oauth.token_endpoint_auth_methods.iter().any(|m| m == "none")
+    }
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let issuer = validate_issuer(self.issuer.as_deref().unwrap_or("http://localhost:3001"))?;
+        let bind_text = self.bind.as_deref().unwrap_or("127.0.0.1:3001");
+        let bind: SocketAddr = bind_text.parse().map_err(|_| {
+            invalid(
+                "bind",
+                format!("is `{bind_text}`, expected an address and port such as 127.0.0.1:3001"),
+            )
+        })?;
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let admin_api_keys = self
+            .admin_api_keys
+            .unwrap_or_default()
+            .into_iter()
+            .map(|key| {
+                if key.len() < 16 {
+                    Err(invalid(
+                        "admin_api_keys",
+                        "holds a key shorter than 16 characters",
+                    ))
+                } else {
+                    Ok(Secret::new(key))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let master_key = match (self.master_key, self.master_key_file) {
+            (Some(encoded), _) => MasterKeySource::Configured(
+                MasterKey::from_base64(encoded.trim()).map_err(|problem| invalid("master_key", problem))?,
+            ),
+            (None, Some(path)) => MasterKeySource::File(path),
+            (None, None) => MasterKeySource::File(default_master_key_file(&database_url)),
+        };
+        let branding = RawBranding::validate(self.branding)?;
+        let paths = self.paths.validate()?;
+        let scopes = validate_scopes(self.scopes)?;
+        let claims = self.claims.validate()?;
+        let tokens = self.tokens.validate()?;
+        let prefixes = self.prefixes.validate()?;
+        let oauth = self.oauth.validate()?;
+        let signing = SigningPolicy {
+            rotation_lead: Duration::from_secs(self.signing.rotation_lead_seconds.unwrap_or(3600)),
+            reload_interval: Duration::from_secs(self.signing.reload_interval_seconds.unwrap_or(60).max(1)),
+        };
+        let database = DatabaseSettings {
+            url: database_url,
+            max_connections: match self.database.max_connections {
+                Some(0) => return Err(invalid("database.max_connections", "must be at least 1")),
+                Some(n) => n,
+                None => 8,
+            },
+            sqlite_synchronous: match self.database.sqlite_synchronous.as_deref() {
+                None | Some("normal") | Some("NORMAL") => SqliteSynchronous::Normal,
+                Some("full") | Some("FULL") => SqliteSynchronous::Full,
+                Some(other) => {
+                    return Err(invalid(
+                        "database.sqlite_synchronous",
+                        format!("is `{other}`, expected `normal` or `full`"),
+                    ));
+                }
+            },
+        };
+        let rate_limits = self.rate_limits.validate()?;
+        if scopes.iter().all(|s| s.name != "offline_access")
+            && tokens.refresh_tokens == RefreshTokenPolicy::OfflineAccess
+        {
+            return Err(invalid(
+                "tokens.refresh_tokens",
+                "is `offline_access`, but the scope vocabulary has no `offline_access` scope",
+            ));
+        }
+        Ok(Config {
+            issuer,
+            bind,
+            database,
+            admin_api_keys,
+            master_key,
+            branding,
+            paths,
+            scopes,
+            claims,
+            tokens,
+            prefixes,
+            oauth,
+            signing,
+            rate_limits,
+        })
+    }
+}
+
+fn default_master_key_file(database_url: &str) -> PathBuf {
+    let sqlite_path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && *path != ":memory:");
+    match sqlite_path {
+        Some(path) => PathBuf::from(format!("{path}.master-key")),
+        None => PathBuf::from("latchkey.master-key"),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn validate_issuer(text: &str) -> Result<String, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| invalid("issuer", format!("is `{text}`, not an absolute URL ({e})")))?;
+    if text.ends_with('/') {
+        return Err(invalid(
+            "issuer",
+            format!("is `{text}`; it must not end with `/`"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            format!("is `{text}`; it must have no query or fragment"),
+        ));
+    }
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(host) => {}
+        _ => {
+            return Err(invalid(
+                "issuer",
+                format!("is `{text}`; it must use https (http only for localhost, 127.0.0.1 or [::1])"),
+            ));
+        }
+    }
+    Ok(text.to_owned())
+}
+
+impl RawBranding {
+    fn validate(self) -> Result<Branding, ConfigError> {
+        let product_name = self.product_name.unwrap_or_else(|| "Latchkey".to_owned());
+        if product_name.trim().is_empty() {
+            return Err(invalid("branding.product_name", "must not be empty"));
+        }
+        if let Some(logo) = &self.logo_url
+            && !(logo.starts_with("https://") || logo.starts_with("http://") || logo.starts_with('/')) {
+                return Err(invalid(
+                    "branding.logo_url",
+                    "must be an http(s) URL or a path starting with `/`",
+                ));
+            }
+        Ok(Branding {
+            product_name,
+            logo_url: self.logo_url,
+            tenant_word: self.tenant_word.unwrap_or_else(|| "organization".to_owned()),
+        })
+    }
+}
+
+impl RawPaths {
+    fn validate(self) -> Result<Paths, ConfigError> {
+        let paths = Paths {
+            authorize: self
+                .authorize
+                .unwrap_or_else(|| "/api/oauth/authorize".to_owned()),
+            token: self.token.unwrap_or_else(|| "/api/oauth/token".to_owned()),
+            userinfo: self.userinfo.unwrap_or_else(|| "/api/oauth/userinfo".to_owned()),
+            revoke: self.revoke.unwrap_or_else(|| "/api/oauth/revoke".to_owned()),
+            introspect: self
+                .introspect
+                .unwrap_or_else(|| "/api/oauth/introspect".to_owned()),
+            jwks: self.jwks.unwrap_or_else(|| "/.well-known/jwks.json".to_owned()),
+            settings: self.settings.unwrap_or_else(|| "/settings".to_owned()),
+        };
+        let named = [
+            ("paths.authorize", &paths.authorize),
+            ("paths.token", &paths.token),
+            ("paths.userinfo", &paths.userinfo),
+            ("paths.revoke", &paths.revoke),
+            ("paths.introspect", &paths.introspect),
+            ("paths.jwks", &paths.jwks),
+            ("paths.settings", &paths.settings),
+        ];
+        let reserved = [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+            "/healthz",
+            "/readyz",
+        ];
+        let mut seen = HashSet::new();
+        for (key, path) in named {
+            let well_formed = path.starts_with('/')
+                && path.len() > 1
+                && !path.ends_with('/')
+                && !path.contains(['?', '#', '{', '}', '*', ' ']);
+            if !well_formed {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "is `{path}`; a path starts with `/`, does not end with `/` and has no `?`, `#`, `{{`, `}}`, `*` or spaces"
+                    ),
+                ));
+            }
+            if reserved.contains(&path.as_str()) || path.starts_with("/api/v1/") {
+                return Err(invalid(
+                    key,
+                    format!("is `{path}`, a path Latchkey serves itself"),
+                ));
+            }
+            if !seen.insert(path.as_str()) {
+                return Err(invalid(
+                    key,
+                    format!("is `{path}`, already used by another endpoint"),
+                ));
+            }
+        }
+        Ok(paths)
+    }
+}
+
+fn validate_scopes(raw: Option<Vec<RawScope>>) -> Result<Vec<ScopeDefinition>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(default_scopes());
+    };
+    let mut seen = HashSet::new();
+    let mut scopes = Vec::with_capacity(raw.len());
+    for scope in raw {
+        if !is_valid_scope_token(&scope.name) {
+            return Err(invalid(
+                "scopes",
+                format!(
+                    "has the name `{}`, which is not a valid scope token (RFC 6749 §3.3)",
+                    scope.name
+                ),
+            ));
+        }
+        if scope.description.trim().is_empty() {
+            return Err(invalid(
+                "scopes",
+                format!("has no description for `{}`", scope.name),
+            ));
+        }
+        if !seen.insert(scope.name.clone()) {
+            return Err(invalid("scopes", format!("lists `{}` twice", scope.name)));
+        }
+        scopes.push(ScopeDefinition {
+            name: scope.name,
+            description: scope.description,
+        });
+    }
+    if !seen.contains("openid") {
+        return Err(invalid("scopes", "must include `openid`"));
+    }
+    Ok(scopes)
+}
+
+impl RawClaims {
+    fn validate(self) -> Result<ClaimNames, ConfigError> {
+        const REGISTERED: [&str; 20] = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "auth_time",
+            "nonce",
+            "azp",
+            "at_hash",
+            "scope",
+            "client_id",
+            "email",
+            "email_verified",
+            "name",
+            "typ",
+            "sid",
+            "grant_id",
+            "acr",
+        ];
+        let tenant_id = self.tenant_id.unwrap_or_else(|| "firm_id".to_owned());
+        let tenant_name = match self.tenant_name {
+            None => Some("firm_name".to_owned()),
+            Some(name) if name.is_empty() => None,
+            Some(name) => Some(name),
+        };
+        let role = match self.role {
+            None => Some("role".to_owned()),
+            Some(name) if name.is_empty() => None,
+            Some(name) => Some(name),
+        };
+        let mut seen = HashSet::new();
+        for (key, name) in [
+            ("claims.tenant_id", Some(&tenant_id)),
+            ("claims.tenant_name", tenant_name.as_ref()),
+            ("claims.role", role.as_ref()),
+        ] {
+            let Some(name) = name else { continue };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid(key, format!("is `{name}`; use letters, digits and `_`")));
+            }
+            if REGISTERED.contains(&name.as_str()) {
+                return Err(invalid(key, format!("is `{name}`, a claim Latchkey sets itself")));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(invalid(
+                    key,
+                    format!("is `{name}`, already used by another claim"),
+                ));
+            }
+        }
+        Ok(ClaimNames {
+            tenant_id,
+            tenant_name,
+            role,
+        })
+    }
+}
+
+fn ttl(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    match value.unwrap_or(default) {
+        0 => Err(invalid(key, "must be at least 1 second")),
+        seconds => Ok(Duration::from_secs(seconds)),
+    }
+}
+
+impl RawTokens {
+    fn validate(self) -> Result<TokenPolicy, ConfigError> {
+        let refresh_tokens = match self.refresh_tokens.as_deref() {
+            None | Some("always") => RefreshTokenPolicy::Always,
+            Some("offline_access") => RefreshTokenPolicy::OfflineAccess,
+            Some(other) => {
+                return Err(invalid(
+                    "tokens.refresh_tokens",
+                    format!("is `{other}`, expected `always` or `offline_access`"),
+                ));
+            }
+        };
+        Ok(TokenPolicy {
+            access_token_ttl: ttl(
+                "tokens.access_token_ttl_seconds",
+                self.access_token_ttl_seconds,
+                3600,
+            )?,
+            id_token_ttl: ttl("tokens.id_token_ttl_seconds", self.id_token_ttl_seconds, 3600)?,
+            refresh_token_ttl: ttl(
+                "tokens.refresh_token_ttl_seconds",
+                self.refresh_token_ttl_seconds,
+                30 * 24 * 3600,
+            )?,
+            authorization_code_ttl: ttl(
+                "tokens.authorization_code_ttl_seconds",
+                self.authorization_code_ttl_seconds,
+                600,
+            )?,
+            refresh_tokens,
+            refresh_token_grace: Duration::from_secs(self.refresh_token_grace_seconds.unwrap_or(0)),
+        })
+    }
+}
+
+impl RawPrefixes {
+    fn validate(self) -> Result<Prefixes, ConfigError> {
+        let prefixes = Prefixes {
+            client_id: self.client_id.unwrap_or_else(|| "client_".to_owned()),
+            client_secret: self.client_secret.unwrap_or_else(|| "secret_".to_owned()),
+            refresh_token: self.refresh_token.unwrap_or_else(|| "refresh_".to_owned()),
+            authorization_code: self.authorization_code.unwrap_or_else(|| "code_".to_owned()),
+            api_key: self.api_key.unwrap_or_else(|| "key_".to_owned()),
+            admin_api_key: self.admin_api_key.unwrap_or_else(|| "admin_".to_owned()),
+        };
+        for (key, prefix) in [
+            ("prefixes.client_id", &prefixes.client_id),
+            ("prefixes.client_secret", &prefixes.client_secret),
+            ("prefixes.refresh_token", &prefixes.refresh_token),
+            ("prefixes.authorization_code", &prefixes.authorization_code),
+            ("prefixes.api_key", &prefixes.api_key),
+            ("prefixes.admin_api_key", &prefixes.admin_api_key),
+        ] {
+            if prefix.len() > 32
+                || !prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            {
+                return Err(invalid(
+                    key,
+                    format!("is `{prefix}`; use at most 32 letters, digits, `_`, `-` or `.`"),
+                ));
+            }
+        }
+        Ok(prefixes)
+    }
+}
+
+impl RawOAuth {
+    fn validate(self) -> Result<OAuthPolicy, ConfigError> {
+        let methods = self
+            .token_endpoint_auth_methods
+            .unwrap_or_else(|| AUTH_METHODS.iter().map(|m| (*m).to_owned()).collect());
+        if methods.is_empty() {
+            return Err(invalid("oauth.token_endpoint_auth_methods", "must not be empty"));
+        }
+        let mut seen = HashSet::new();
+        for method in &methods {
+            if !AUTH_METHODS.contains(&method.as_str()) {
+                return Err(invalid(
+                    "oauth.token_endpoint_auth_methods",
+                    format!("has `{method}`; supported are client_secret_basic, client_secret_post and none"),
+                ));
+            }
+            if !seen.insert(method.as_str()) {
+                return Err(invalid(
+                    "oauth.token_endpoint_auth_methods",
+                    format!("lists `{method}` twice"),
+                ));
+            }
+        }
+        Ok(OAuthPolicy {
+            require_pkce_for_all: self.require_pkce_for_all.unwrap_or(false),
+            token_endpoint_auth_methods: methods,
+        })
+    }
+}
+
+impl RawRateLimits {
+    fn validate(self) -> Result<RateLimits, ConfigError> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    invalid(
+                        "rate_limits.trusted_proxies",
+                        format!("has `{text}`, not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RateLimits {
+            authorize_per_minute: self.authorize_per_minute.unwrap_or(100),
+            token_per_minute: self.token_per_minute.unwrap_or(60),
+            userinfo_per_minute: self.userinfo_per_minute.unwrap_or(120),
+            revoke_per_minute: self.revoke_per_minute.unwrap_or(60),
+            trusted_proxies,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        raw.validate()
+    }
+
+    #[test]
+    fn empty_configuration_gives_the_documented_defaults() {
+        let config = from_toml("").unwrap();
+        assert_eq!(config.issuer, "http://localhost:3001");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.database.url, "sqlite://latchkey.db");
+        assert_eq!(config.paths.token, "/api/oauth/token");
+        assert_eq!(config.claims.tenant_id, "firm_id");
+        assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
+        assert!(
+            matches!(config.master_key, MasterKeySource::File(ref p) if p == Path::new("latchkey.db.master-key"))
+        );
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_refused_naming_the_key() {
+        let error = from_toml(r#"issuer = "https://example.com/""#).unwrap_err();
+        assert!(error.to_string().contains("`issuer`"), "{error}");
+        assert!(error.to_string().contains("must not end with `/`"), "{error}");
+    }
+
+    #[test]
+    fn plain_http_issuer_is_refused_unless_loopback() {
+        assert!(from_toml(r#"issuer = "http://example.com""#).is_err());
+        assert!(from_toml(r#"issuer = "http://127.0.0.1:4000""#).is_ok());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let error = from_toml("isuer = \"https://x.example\"").unwrap_err();
+        assert!(error.to_string().contains("isuer"), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_key() {
+        let error = from_toml("[tokens]\naccess_token_ttl_seconds = \"soon\"").unwrap_err();
+        assert!(
+            error.to_string().contains("tokens.access_token_ttl_seconds"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn admin_keys_accept_a_comma_separated_string() {
+        let config = from_toml(r#"admin_api_keys = "first-key-0123456789, second-key-0123456789""#).unwrap();
+        assert_eq!(config.admin_api_keys.len(), 2);
+        assert_eq!(config.admin_api_keys[1].expose(), "second-key-0123456789");
+    }
+
+    #[test]
+    fn scope_vocabulary_must_be_well_formed() {
+        let duplicate =
+            "[[scopes]]\nname=\"openid\"\ndescription=\"a\"\n[[scopes]]\nname=\"openid\"\ndescription=\"b\"";
+        assert!(from_toml(duplicate).unwrap_err().to_string().contains("twice"));
+        let no_openid = "[[scopes]]\nname=\"read\"\ndescription=\"a\"";
+        assert!(from_toml(no_openid).unwrap_err().to_string().contains("openid"));
+        let bad_name =
+            "[[scopes]]\nname=\"openid\"\ndescription=\"a\"\n[[scopes]]\nname=\"a b\"\ndescription=\"b\"";
+        assert!(from_toml(bad_name).is_err());
+    }
+
+    #[test]
+    fn colliding_paths_are_refused() {
+        let error = from_toml("[paths]\ntoken = \"/api/oauth/authorize\"").unwrap_err();
+        assert!(error.to_string().contains("already used"), "{error}");
+    }
+
+    #[test]
+    fn offline_access_policy_needs_the_scope() {
+        let text =
+            "[tokens]\nrefresh_tokens = \"offline_access\"\n[[scopes]]\nname=\"openid\"\ndescription=\"a\"";
+        assert!(
+            from_toml(text)
+                .unwrap_err()
+                .to_string()
+                .contains("offline_access")
+        );
+    }
+
+    #[test]
+    fn bad_master_key_is_refused() {
+        let error = from_toml(r#"master_key = "short""#).unwrap_err();
+        assert!(error.to_string().contains("`master_key`"), "{error}");
+    }
+}

@@ -1,0 +1,273 @@
+//! `/api/v1/admin/users` and `/api/v1/admin/organizations` (with their
+//! members): create, list, get, delete, and membership roles.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, success, timestamp};
+use crate::accounts::{self, NewUser};
+use crate::http::AppState;
+use crate::secret::Secret;
+use crate::store::{MembershipRecord, OrganizationRecord, UserRecord};
+use crate::unix_now;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    email: String,
+    name: String,
+    password: String,
+    #[serde(default, rename = "emailVerified", alias = "email_verified")]
+    email_verified: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct UserView {
+    id: String,
+    email: String,
+    name: String,
+    #[serde(rename = "emailVerified")]
+    email_verified: bool,
+    #[serde(rename = "createdAt")]
+    created_at: String,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            email_verified: u.email_verified,
+            created_at: timestamp(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct OrganizationView {
+    id: String,
+    name: String,
+    #[serde(rename = "createdAt")]
+    created_at: String,
+}
+
+impl From<OrganizationRecord> for OrganizationView {
+    fn from(o: OrganizationRecord) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            created_at: timestamp(o.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    #[serde(rename = "userId", alias = "user_id")]
+    user_id: String,
+    role: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    role: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MembershipView {
+    #[serde(rename = "organizationId")]
+    organization_id: String,
+    #[serde(rename = "userId")]
+    user_id: String,
+    role: String,
+    #[serde(rename = "createdAt")]
+    created_at: String,
+}
+
+impl From<MembershipRecord> for MembershipView {
+    fn from(m: MembershipRecord) -> Self {
+        Self {
+            organization_id: m.organization_id,
+            user_id: m.user_id,
+            role: m.role,
+            created_at: timestamp(m.created_at),
+        }
+    }
+}
+
+fn views<R, V: From<R>>(records: Vec<R>) -> Vec<V> {
+    records.into_iter().map(V::from).collect()
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<Response, ApiError> {
+    let new = NewUser {
+        email: body.email,
+        name: body.name,
+        password: Secret::new(body.password),
+        email_verified: body.email_verified,
+    };
+    let user = accounts::create_user(state.store.as_ref(), new, unix_now()).await?;
+    Ok(success(
+        StatusCode::CREATED,
+        UserView::from(user),
+        Some("User created."),
+    ))
+}
+
+pub async fn list_users(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let users = state.store.list_users().await?;
+    Ok(success(StatusCode::OK, views::<_, UserView>(users), None))
+}
+
+pub async fn show_user(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = accounts::find_user(state.store.as_ref(), &user_id).await?;
+    Ok(success(StatusCode::OK, UserView::from(user), None))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    accounts::delete_user(state.store.as_ref(), &user_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        serde_json::json!({"id": user_id}),
+        Some("User deleted."),
+    ))
+}
+
+pub async fn list_user_memberships(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    accounts::find_user(state.store.as_ref(), &user_id).await?;
+    let memberships = state.store.list_memberships(&user_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        views::<_, MembershipView>(memberships),
+        None,
+    ))
+}
+
+pub async fn create_organization(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateOrganization>,
+) -> Result<Response, ApiError> {
+    let organization = accounts::create_organization(state.store.as_ref(), &body.name, unix_now()).await?;
+    Ok(success(
+        StatusCode::CREATED,
+        OrganizationView::from(organization),
+        Some("Organization created."),
+    ))
+}
+
+pub async fn list_organizations(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let organizations = state.store.list_organizations().await?;
+    Ok(success(
+        StatusCode::OK,
+        views::<_, OrganizationView>(organizations),
+        None,
+    ))
+}
+
+pub async fn show_organization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let organization = accounts::find_organization(state.store.as_ref(), &id).await?;
+    Ok(success(
+        StatusCode::OK,
+        OrganizationView::from(organization),
+        None,
+    ))
+}
+
+pub async fn delete_organization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    accounts::delete_organization(state.store.as_ref(), &id).await?;
+    Ok(success(
+        StatusCode::OK,
+        serde_json::json!({"id": id}),
+        Some("Organization deleted."),
+    ))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    Path(organization_id): Path<String>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> Result<Response, ApiError> {
+    let membership = accounts::set_membership(
+        state.store.as_ref(),
+        &organization_id,
+        &body.user_id,
+        &body.role,
+        unix_now(),
+    )
+    .await?;
+    Ok(success(
+        StatusCode::CREATED,
+        MembershipView::from(membership),
+        Some("Member added."),
+    ))
+}
+
+pub async fn set_member_role(
+    State(state): State<AppState>,
+    Path((organization_id, user_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<SetRole>,
+) -> Result<Response, ApiError> {
+    let membership = accounts::set_membership(
+        state.store.as_ref(),
+        &organization_id,
+        &user_id,
+        &body.role,
+        unix_now(),
+    )
+    .await?;
+    Ok(success(
+        StatusCode::OK,
+        MembershipView::from(membership),
+        Some("Role updated."),
+    ))
+}
+
+pub async fn list_members(
+    State(state): State<AppState>,
+    Path(organization_id): Path<String>,
+) -> Result<Response, ApiError> {
+    accounts::find_organization(state.store.as_ref(), &organization_id).await?;
+    let members = state.store.list_members(&organization_id).await?;
+    Ok(success(StatusCode::OK, views::<_, MembershipView>(members), None))
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path((organization_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    accounts::remove_membership(state.store.as_ref(), &organization_id, &user_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        serde_json::json!({"organizationId": organization_id, "userId": user_id}),
+        Some("Member removed."),
+    ))
+}

@@ -1,0 +1,231 @@
+//! `/api/v1/admin/oauth-clients`: registration, listing, changes, secret
+//! rotation, disable and enable. Field names follow the integration guide
+//! (`clientId`, `redirectUris`, `allowed_scopes`); snake_case aliases are
+//! accepted on input.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, nullable, success, timestamp};
+use crate::clients::{self, Changes, Registration};
+use crate::http::AppState;
+use crate::store::ClientRecord;
+use crate::unix_now;
+
+const CREATED_MESSAGE: &str =
+    "Client created successfully. Save the client secret - it will not be shown again.";
+const ROTATED_MESSAGE: &str = "Client secret rotated. Save the new secret - it will not be shown again. The previous secret no longer works.";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(rename = "redirectUris", alias = "redirect_uris")]
+    redirect_uris: Vec<String>,
+    #[serde(rename = "allowed_scopes", alias = "allowedScopes")]
+    allowed_scopes: Vec<String>,
+    #[serde(default, rename = "homepageUrl", alias = "homepage_url")]
+    homepage_url: Option<String>,
+    #[serde(default, rename = "logoUrl", alias = "logo_url")]
+    logo_url: Option<String>,
+    #[serde(
+        default,
+        rename = "tokenEndpointAuthMethod",
+        alias = "token_endpoint_auth_method"
+    )]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default, rename = "organizationId", alias = "organization_id")]
+    organization_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, rename = "redirectUris", alias = "redirect_uris")]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default, rename = "allowed_scopes", alias = "allowedScopes")]
+    allowed_scopes: Option<Vec<String>>,
+    #[serde(
+        default,
+        rename = "homepageUrl",
+        alias = "homepage_url",
+        deserialize_with = "nullable"
+    )]
+    homepage_url: Option<Option<String>>,
+    #[serde(
+        default,
+        rename = "logoUrl",
+        alias = "logo_url",
+        deserialize_with = "nullable"
+    )]
+    logo_url: Option<Option<String>>,
+}
+
+/// A client as the admin API shows it; the secret only right after it was
+/// generated.
+#[derive(Debug, Serialize)]
+struct ClientView {
+    #[serde(rename = "clientId")]
+    client_id: String,
+    #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    name: String,
+    description: String,
+    #[serde(rename = "homepageUrl")]
+    homepage_url: Option<String>,
+    #[serde(rename = "logoUrl")]
+    logo_url: Option<String>,
+    #[serde(rename = "redirectUris")]
+    redirect_uris: Vec<String>,
+    allowed_scopes: Vec<String>,
+    #[serde(rename = "tokenEndpointAuthMethod")]
+    token_endpoint_auth_method: String,
+    #[serde(rename = "organizationId")]
+    organization_id: Option<String>,
+    enabled: bool,
+    #[serde(rename = "createdAt")]
+    created_at: String,
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+}
+
+impl From<ClientRecord> for ClientView {
+    fn from(c: ClientRecord) -> Self {
+        Self {
+            client_id: c.client_id,
+            client_secret: None,
+            name: c.name,
+            description: c.description,
+            homepage_url: c.homepage_url,
+            logo_url: c.logo_url,
+            redirect_uris: c.redirect_uris,
+            allowed_scopes: c.allowed_scopes,
+            token_endpoint_auth_method: c.token_endpoint_auth_method,
+            organization_id: c.organization_id,
+            enabled: c.enabled,
+            created_at: timestamp(c.created_at),
+            updated_at: timestamp(c.updated_at),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateClient>,
+) -> Result<Response, ApiError> {
+    let registration = Registration {
+        name: body.name,
+        description: body.description,
+        homepage_url: body.homepage_url,
+        logo_url: body.logo_url,
+        redirect_uris: body.redirect_uris,
+        allowed_scopes: body.allowed_scopes,
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        organization_id: body.organization_id,
+    };
+    let registered = clients::register(state.store.as_ref(), &state.config, registration, unix_now()).await?;
+    let mut view = ClientView::from(registered.client);
+    let message = match registered.client_secret {
+        Some(secret) => {
+            view.client_secret = Some(secret.expose().to_owned());
+            CREATED_MESSAGE
+        }
+        None => "Client created successfully. It is a public client: it has no secret and must use PKCE.",
+    };
+    Ok(success(StatusCode::CREATED, view, Some(message)))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let clients = state.store.list_clients().await?;
+    let views: Vec<ClientView> = clients.into_iter().map(ClientView::from).collect();
+    Ok(success(StatusCode::OK, views, None))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = clients::find(state.store.as_ref(), &client_id).await?;
+    Ok(success(StatusCode::OK, ClientView::from(client), None))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateClient>,
+) -> Result<Response, ApiError> {
+    let changes = Changes {
+        name: body.name,
+        description: body.description,
+        homepage_url: body.homepage_url,
+        logo_url: body.logo_url,
+        redirect_uris: body.redirect_uris,
+        allowed_scopes: body.allowed_scopes,
+    };
+    let client = clients::update(
+        state.store.as_ref(),
+        &state.config,
+        &client_id,
+        changes,
+        unix_now(),
+    )
+    .await?;
+    Ok(success(
+        StatusCode::OK,
+        ClientView::from(client),
+        Some("Client updated."),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    clients::delete(state.store.as_ref(), &client_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        serde_json::json!({"clientId": client_id}),
+        Some("Client deleted."),
+    ))
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let secret = clients::rotate_secret(state.store.as_ref(), &state.config, &client_id, unix_now()).await?;
+    let data = serde_json::json!({"clientId": client_id, "clientSecret": secret.expose()});
+    Ok(success(StatusCode::OK, data, Some(ROTATED_MESSAGE)))
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = clients::set_enabled(state.store.as_ref(), &client_id, false, unix_now()).await?;
+    Ok(success(
+        StatusCode::OK,
+        ClientView::from(client),
+        Some("Client disabled."),
+    ))
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = clients::set_enabled(state.store.as_ref(), &client_id, true, unix_now()).await?;
+    Ok(success(
+        StatusCode::OK,
+        ClientView::from(client),
+        Some("Client enabled."),
+    ))
+}

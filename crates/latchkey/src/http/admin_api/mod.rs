@@ -1,0 +1,314 @@
+//! The admin API (SPEC 10) under `/api/v1/admin`: operators manage clients,
+//! users, organizations and memberships with an `x-admin-api-key` header.
+//! JSON in and out; every answer is `{"success": true, "data", "message"?}`
+//! or `{"success": false, "error": {"code", "message"}}`. This module owns
+//! the wire shapes and the one mapping from domain errors to statuses; the
+//! rules live in `clients` and `accounts`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{AppState, json_response};
+use crate::accounts::{self, AccountError};
+use crate::clients::ClientError;
+use crate::store::StoreError;
+
+mod accounts_api;
+mod clients_api;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/oauth-clients", post(clients_api::create).get(clients_api::list))
+        .route(
+            "/oauth-clients/{client_id}",
+            get(clients_api::show)
+                .patch(clients_api::update)
+                .delete(clients_api::delete),
+        )
+        .route(
+            "/oauth-clients/{client_id}/rotate-secret",
+            post(clients_api::rotate_secret),
+        )
+        .route("/oauth-clients/{client_id}/disable", post(clients_api::disable))
+        .route("/oauth-clients/{client_id}/enable", post(clients_api::enable))
+        .route(
+            "/users",
+            post(accounts_api::create_user).get(accounts_api::list_users),
+        )
+        .route(
+            "/users/{user_id}",
+            get(accounts_api::show_user).delete(accounts_api::delete_user),
+        )
+        .route(
+            "/users/{user_id}/memberships",
+            get(accounts_api::list_user_memberships),
+        )
+        .route(
+            "/organizations",
+            post(accounts_api::create_organization).get(accounts_api::list_organizations),
+        )
+        .route(
+            "/organizations/{organization_id}",
+            get(accounts_api::show_organization).delete(accounts_api::delete_organization),
+        )
+        .route(
+            "/organizations/{organization_id}/members",
+            post(accounts_api::add_member).get(accounts_api::list_members),
+        )
+        .route(
+            "/organizations/{organization_id}/members/{user_id}",
+            axum::routing::put(accounts_api::set_member_role).delete(accounts_api::remove_member),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state, require_admin_key));
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such admin API endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Refuses requests without a valid `x-admin-api-key`.
+async fn require_admin_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(presented) = request.headers().get("x-admin-api-key") else {
+        return ApiError::unauthorized("missing x-admin-api-key header").into_response();
+    };
+    let presented = presented.to_str().unwrap_or_default();
+    match accounts::is_admin_key(state.store.as_ref(), &state.config.admin_api_keys, presented).await {
+        Ok(true) => next.run(request).await,
+        Ok(false) => ApiError::unauthorized("invalid admin API key").into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// An admin API error: status, stable code, and a message saying what to fix.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    fn validation(field: &'static str, message: String) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, "validation_failed", message)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = field.into();
+        }
+        json_response(
+            self.status,
+            &serde_json::json!({"success": false, "error": error}),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "a record with the same unique value exists",
+            ),
+            StoreError::MissingReference => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "a referenced record does not exist",
+            ),
+            StoreError::Backend(cause) => {
+                tracing::error!(error = %cause, "admin API storage failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Invalid { field, message } => Self::validation(field, message),
+            ClientError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string()),
+            ClientError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid { field, message } => Self::validation(field, message),
+            AccountError::NotFound(message) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            AccountError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AccountError::Hashing => {
+                tracing::error!("password hashing failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
+            }
+            AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `{"success": true, "data": …}` with an optional message.
+pub fn success(status: StatusCode, data: impl Serialize, message: Option<&str>) -> Response {
+    let mut body = serde_json::json!({"success": true, "data": data});
+    if let Some(message) = message {
+        body["message"] = message.into();
+    }
+    json_response(status, &body)
+}
+
+/// A JSON request body whose every failure — wrong content type, oversize,
+/// malformed, wrong types, unknown or missing fields — is an [`ApiError`]
+/// naming the problem and the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is larger than {} bytes", super::MAX_BODY_BYTES),
+                )
+            } else {
+                ApiError::bad_request("the request body could not be read")
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::bad_request(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid JSON body at `{path}`: {inner}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))?;
+    Ok(value)
+}
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)
+/// or a value, for partial updates that can clear a field.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// RFC 3339 form of a Unix time.
+fn timestamp(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        uris: Vec<String>,
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let error = parse_json::<Sample>(br#"{"name": "x", "uris": [1]}"#).unwrap_err();
+        assert!(error.message.contains("uris[0]"), "{}", error.message);
+        let error = parse_json::<Sample>(br#"{"name": "x", "uris": [], "extra": 1}"#).unwrap_err();
+        assert!(error.message.contains("extra"), "{}", error.message);
+        let error = parse_json::<Sample>(br#"{"name": "x"}"#).unwrap_err();
+        assert!(error.message.contains("uris"), "{}", error.message);
+        let error = parse_json::<Sample>(br#"{"name": "x", "uris": []} trailing"#).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,101 @@
+//! Server metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2. Both
+//! documents are built once from configuration; every URL is absolute and
+//! built from the issuer.
+
+use serde::Serialize;
+
+use crate::config::Config;
+
+/// The metadata both documents share (SPEC 6 "Discovery").
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
+    pub jwks_uri: String,
+    pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub grant_types_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    pub subject_types_supported: Vec<&'static str>,
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    pub claims_supported: Vec<String>,
+    pub prompt_values_supported: Vec<&'static str>,
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// Claims Latchkey can put in ID tokens and userinfo, the configured tenant
+/// and role claims included.
+fn claims_supported(config: &Config) -> Vec<String> {
+    let mut claims: Vec<String> = [
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "azp",
+        "at_hash",
+        "email",
+        "email_verified",
+        "name",
+    ]
+    .iter()
+    .map(|c| (*c).to_owned())
+    .collect();
+    claims.push(config.claims.tenant_id.clone());
+    claims.extend(config.claims.tenant_name.iter().cloned());
+    claims.extend(config.claims.role.iter().cloned());
+    claims
+}
+
+impl ServerMetadata {
+    pub fn from_config(config: &Config) -> Self {
+        let methods = config.oauth.token_endpoint_auth_methods.clone();
+        Self {
+            issuer: config.issuer.clone(),
+            authorization_endpoint: config.url(&config.paths.authorize),
+            token_endpoint: config.url(&config.paths.token),
+            userinfo_endpoint: config.url(&config.paths.userinfo),
+            revocation_endpoint: config.url(&config.paths.revoke),
+            introspection_endpoint: config.url(&config.paths.introspect),
+            jwks_uri: config.url(&config.paths.jwks),
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query"],
+            grant_types_supported: vec!["authorization_code", "refresh_token"],
+            code_challenge_methods_supported: vec!["S256", "plain"],
+            scopes_supported: config.scopes.iter().map(|s| s.name.clone()).collect(),
+            token_endpoint_auth_methods_supported: methods.clone(),
+            revocation_endpoint_auth_methods_supported: methods.clone(),
+            introspection_endpoint_auth_methods_supported: methods,
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: vec!["RS256"],
+            claims_supported: claims_supported(config),
+            prompt_values_supported: vec!["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_built_from_the_issuer_and_configured_paths() {
+        let config = Config::default_config().unwrap();
+        let metadata = ServerMetadata::from_config(&config);
+        assert_eq!(metadata.issuer, "http://localhost:3001");
+        assert_eq!(metadata.token_endpoint, "http://localhost:3001/api/oauth/token");
+        assert_eq!(metadata.jwks_uri, "http://localhost:3001/.well-known/jwks.json");
+        assert!(metadata.claims_supported.contains(&"firm_id".to_owned()));
+    }
+}

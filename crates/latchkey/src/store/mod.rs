@@ -1,0 +1,186 @@
+//! Storage: the [`Store`] trait, whose methods are named for domain
+//! operations, and its two implementations, SQLite ([`sqlite`]) and
+//! PostgreSQL ([`postgres`]), selected by the database URL. This is the only
+//! module with SQL. Both implementations share their query text (written
+//! once in [`sql`]), so they cannot drift apart; migrations are embedded in
+//! the binary, one dialect per backend, with the same numbering.
+//!
+//! Lookups return `Option`; what "missing" means is for the caller to decide.
+//! Times are Unix seconds.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::DatabaseSettings;
+use crate::secret::TokenDigest;
+
+mod migrations;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+/// A storage failure. `Conflict` is a uniqueness rule the caller can
+/// explain; everything else is an internal error for the log only.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a record with the same unique value exists")]
+    Conflict,
+    #[error("a referenced record does not exist")]
+    MissingReference,
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A signing key as stored: the private key only sealed under the master key.
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub alg: String,
+    pub private_key_sealed: Vec<u8>,
+    pub created_at: i64,
+    /// When the key starts signing; it is published from `created_at`.
+    pub activates_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// An OAuth client (SPEC 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    /// `None` for public clients.
+    pub secret_digest: Option<TokenDigest>,
+    pub name: String,
+    pub description: String,
+    pub homepage_url: Option<String>,
+    pub logo_url: Option<String>,
+    /// Exactly as registered: matching is character for character.
+    pub redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub organization_id: Option<String>,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRecord {
+    pub organization_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub key_digest: TokenDigest,
+    pub created_at: i64,
+}
+
+/// Every storage operation the server performs. Each method is one
+/// statement or one transaction; multi-row changes say so in their docs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Every key, retired ones included, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Marks a key retired; `false` when there is no such unretired key.
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Fails with `Conflict` when the client id exists.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Writes the descriptive fields (name, description, URLs, redirect
+    /// URIs, scopes, `updated_at`); never the secret or the enabled flag.
+    async fn update_client_details(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// Replaces the secret digest: the old secret stops working at once.
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        digest: &TokenDigest,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    async fn set_client_enabled(&self, client_id: &str, enabled: bool, now: i64) -> Result<bool, StoreError>;
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Fails with `Conflict` when the email (case-insensitively) exists.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Case-insensitive.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Removes the user and their memberships.
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
+
+    async fn insert_organization(&self, organization: &OrganizationRecord) -> Result<(), StoreError>;
+    async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError>;
+    async fn list_organizations(&self) -> Result<Vec<OrganizationRecord>, StoreError>;
+    /// Removes the organization, its memberships and the apps it owns.
+    async fn delete_organization(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Adds the membership or changes its role. `MissingReference` when the
+    /// user or the organization does not exist.
+    async fn upsert_membership(&self, membership: &MembershipRecord) -> Result<(), StoreError>;
+    async fn list_members(&self, organization_id: &str) -> Result<Vec<MembershipRecord>, StoreError>;
+    async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError>;
+    async fn delete_membership(&self, organization_id: &str, user_id: &str) -> Result<bool, StoreError>;
+
+    async fn insert_admin_key(&self, key: &AdminKeyRecord) -> Result<(), StoreError>;
+    async fn find_admin_key(&self, digest: &TokenDigest) -> Result<Option<AdminKeyRecord>, StoreError>;
+    async fn list_admin_keys(&self) -> Result<Vec<AdminKeyRecord>, StoreError>;
+    async fn delete_admin_key(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Connects to the database the settings name and applies pending
+/// migrations.
+pub async fn open(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    if settings.url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(settings).await?))
+    } else {
+        Ok(Arc::new(postgres::PostgresStore::connect(settings).await?))
+    }
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// Maps a driver error, recognizing constraint violations.
+fn map_sqlx(error: sqlx::Error) -> StoreError {
+    if let Some(db) = error.as_database_error() {
+        if db.is_unique_violation() {
+            return StoreError::Conflict;
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::MissingReference;
+        }
+    }
+    backend(error)
+}

@@ -1,0 +1,46 @@
+//! The SQLite backend: the default, one file, WAL journal. Writers are
+//! serialized by SQLite itself; `busy_timeout` makes concurrent writers wait
+//! instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::config::{DatabaseSettings, SqliteSynchronous};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) and migrates the database.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let synchronous = match settings.sqlite_synchronous {
+            SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+            SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+        };
+        let options = SqliteConnectOptions::from_str(&settings.url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
+        super::migrations::migrator(super::migrations::SQLITE)
+            .await
+            .map_err(backend)?
+            .run(&pool)
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool })
+    }
+}
+
+super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
