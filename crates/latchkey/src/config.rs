@@ -179,6 +179,16 @@ impl RawConfig {
     /// Reads the optional TOML file, then `LATCHKEY_*` environment
     /// variables on top of it.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::extract(file, true)
+    }
+
+    /// Reads only the TOML file, ignoring the environment (for tests and
+    /// tools that must not depend on the process environment).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        Self::extract(Some(path), false)
+    }
+
+    fn extract(file: Option<&Path>, with_env: bool) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = file {
             if !path.is_file() {
@@ -189,7 +199,9 @@ impl RawConfig {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("LATCHKEY_").split("__"));
+        if with_env {
+            figment = figment.merge(Env::prefixed("LATCHKEY_").split("__"));
+        }
         figment
             .extract()
             .map_err(|error| ConfigError(describe_figment_error(error)))
@@ -548,12 +560,13 @@ impl RawBranding {
             return Err(invalid("branding.product_name", "must not be empty"));
         }
         if let Some(logo) = &self.logo_url
-            && !(logo.starts_with("https://") || logo.starts_with("http://") || logo.starts_with('/')) {
-                return Err(invalid(
-                    "branding.logo_url",
-                    "must be an http(s) URL or a path starting with `/`",
-                ));
-            }
+            && !(logo.starts_with("https://") || logo.starts_with("http://") || logo.starts_with('/'))
+        {
+            return Err(invalid(
+                "branding.logo_url",
+                "must be an http(s) URL or a path starting with `/`",
+            ));
+        }
         Ok(Branding {
             product_name,
             logo_url: self.logo_url,

@@ -255,12 +255,13 @@ pub async fn register_as(
     let allowed_scopes = validate_scopes(config, &registration.allowed_scopes)?;
     let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
     if let Some(organization_id) = &registration.organization_id
-        && store.find_organization(organization_id).await?.is_none() {
-            return Err(invalid(
-                "organizationId",
-                format!("no organization has the id `{organization_id}`"),
-            ));
-        }
+        && store.find_organization(organization_id).await?.is_none()
+    {
+        return Err(invalid(
+            "organizationId",
+            format!("no organization has the id `{organization_id}`"),
+        ));
+    }
     let client_secret = (method != AuthMethod::None).then_some(secret);
     let client = ClientRecord {
         client_id,

@@ -252,14 +252,28 @@ pub async fn ensure_signing_key(
     Ok(Some(record.kid))
 }
 
-/// Rotation: a new key, published now, signing from `now + lead`.
+/// Rotation: a new key, published now, signing from `now + lead` — and
+/// strictly after the activation of every key already signing, so the new
+/// key wins even within the same second (times have one-second resolution).
+/// A key scheduled for later keeps its own activation time.
 pub async fn rotate(
     store: &dyn Store,
     master: &MasterKey,
     now: i64,
     lead_seconds: i64,
 ) -> Result<SigningKeyRecord, KeyError> {
-    let record = generate(master, now, now.saturating_add(lead_seconds))?;
+    let latest = store
+        .list_signing_keys()
+        .await?
+        .iter()
+        .filter(|r| r.retired_at.is_none() && r.activates_at <= now)
+        .map(|r| r.activates_at)
+        .max();
+    let mut activates_at = now.saturating_add(lead_seconds);
+    if let Some(latest) = latest {
+        activates_at = activates_at.max(latest.saturating_add(1));
+    }
+    let record = generate(master, now, activates_at)?;
     store.insert_signing_key(&record).await?;
     Ok(record)
 }

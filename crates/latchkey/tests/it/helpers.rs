@@ -1,0 +1,237 @@
+//! `TestApp`: the real server on 127.0.0.1:0 with a fresh database (a
+//! temporary SQLite file, or a new PostgreSQL database), driven over HTTP.
+
+use std::path::{Path, PathBuf};
+
+use latchkey::app::App;
+use latchkey::config::{Config, RawConfig};
+use latchkey::http::AppState;
+use latchkey::secret::MasterKey;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod name { sqlite, postgres }` tests calling `name(Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("latchkey.db").display()),
+            Backend::Postgres => create_postgres_database().await,
+        };
+        Self { url, dir }
+    }
+}
+
+async fn create_postgres_database() -> String {
+    let server = std::env::var("PG_TEST_URL").unwrap_or_else(|_| {
+        panic!("PG_TEST_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
+    });
+    let name = format!("lk_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&server)
+        .await
+        .expect("connect to PG_TEST_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = server.rsplit_once('/').expect("PG_TEST_URL ends with /database");
+    format!("{base}/{name}")
+}
+
+/// Path of a file under the repository's `examples/`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+}
+
+/// How a test wants the server configured.
+#[derive(Default)]
+pub struct Options {
+    /// An example configuration file to start from.
+    pub config_file: Option<PathBuf>,
+    /// Keep the file's issuer instead of pointing it at the test server.
+    pub keep_issuer: bool,
+    /// Applied to the raw configuration last.
+    pub tweak: Option<Box<dyn FnOnce(&mut RawConfig) + Send>>,
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub database: TestDatabase,
+    pub master_key: MasterKey,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let master_key = MasterKey::generate();
+        let mut raw = match &options.config_file {
+            Some(path) => RawConfig::from_file(path).unwrap(),
+            None => RawConfig::default(),
+        };
+        if !options.keep_issuer {
+            raw.issuer = Some(base_url.clone());
+        }
+        raw.database_url = Some(database.url.clone());
+        raw.admin_api_keys = Some(vec![ADMIN_KEY.to_owned()]);
+        raw.master_key = Some(master_key.to_base64());
+        if let Some(tweak) = options.tweak {
+            tweak(&mut raw);
+        }
+        let config: Config = raw.validate().unwrap();
+        let app = App::build_with_listener(config, listener).await.unwrap();
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base_url,
+            database,
+            master_key,
+            state,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        read_json(response).await
+    }
+
+    /// An admin API call with the test admin key.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v1/admin{path}")))
+            .header("x-admin-api-key", ADMIN_KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read_json(request.send().await.unwrap()).await
+    }
+
+    /// Registers a confidential client; returns `data` of the response.
+    pub async fn create_client(&self, body: Value) -> Value {
+        let (status, json) = self
+            .admin(reqwest::Method::POST, "/oauth-clients", Some(body))
+            .await;
+        assert_eq!(status, 201, "{json}");
+        json["data"].clone()
+    }
+
+    /// Runs the `latchkey` binary against this app's database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        run_cli(&self.database.url, &self.master_key, args, stdin)
+    }
+}
+
+pub fn run_cli(
+    database_url: &str,
+    master_key: &MasterKey,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LATCHKEY_DATABASE_URL", database_url)
+        .env("LATCHKEY_MASTER_KEY", master_key.to_base64())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+pub async fn read_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, not JSON: {text}"));
+    (status, json)
+}
+
+/// A typical registration body, as in the integration guide.
+pub fn client_body() -> Value {
+    serde_json::json!({
+        "name": "Your Application Name",
+        "description": "Description of your integration",
+        "redirectUris": [
+            "https://yourapp.com/oauth/callback",
+            "https://yourapp.com/api/auth/callback/casexchange"
+        ],
+        "allowed_scopes": ["openid", "email", "profile", "cases:read", "cases:write"]
+    })
+}

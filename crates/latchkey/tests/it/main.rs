@@ -1,0 +1,14 @@
+//! The one integration-test binary. Every test that touches storage runs
+//! against SQLite and PostgreSQL (`PG_TEST_URL` names the server; the
+//! `scripts/test` command starts a throwaway one).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod admin_accounts;
+mod admin_clients;
+mod cli;
+mod discovery;
+mod health;
+mod store_contract;

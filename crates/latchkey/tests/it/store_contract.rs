@@ -1,0 +1,270 @@
+//! The `Store` contract, method by method, against both backends: the same
+//! calls must give the same answers on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use latchkey::config::{DatabaseSettings, SqliteSynchronous};
+use latchkey::secret::TokenDigest;
+use latchkey::store::{
+    AdminKeyRecord, ClientRecord, MembershipRecord, OrganizationRecord, SigningKeyRecord, Store, StoreError,
+    UserRecord,
+};
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestDatabase};
+
+backend_tests!(
+    clients_round_trip_and_update_only_what_each_method_names,
+    users_are_unique_by_email_case_insensitively,
+    memberships_upsert_and_cascade,
+    signing_keys_and_admin_keys,
+    migrations_are_idempotent,
+);
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
+    let database = TestDatabase::create(backend).await;
+    let settings = DatabaseSettings {
+        url: database.url.clone(),
+        max_connections: 4,
+        sqlite_synchronous: SqliteSynchronous::Normal,
+    };
+    (latchkey::store::open(&settings).await.unwrap(), database)
+}
+
+fn client(id: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        secret_digest: Some(TokenDigest::of("secret")),
+        name: "App".into(),
+        description: "An app".into(),
+        homepage_url: Some("https://app.example".into()),
+        logo_url: None,
+        redirect_uris: vec!["https://app.example/cb".into(), "http://localhost:3000/cb".into()],
+        allowed_scopes: vec!["openid".into(), "cases:read".into()],
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        organization_id: None,
+        enabled: true,
+        created_at: 100,
+        updated_at: 100,
+    }
+}
+
+fn user(id: &str, email: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        email: email.into(),
+        name: "User".into(),
+        email_verified: false,
+        password_hash: "$argon2id$hash".into(),
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+async fn clients_round_trip_and_update_only_what_each_method_names(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let original = client("c1");
+    store.insert_client(&original).await.unwrap();
+    assert!(matches!(
+        store.insert_client(&original).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.find_client("c1").await.unwrap(), Some(original.clone()));
+    assert_eq!(store.find_client("c2").await.unwrap(), None);
+
+    let mut public = client("c2");
+    public.secret_digest = None;
+    public.created_at = 200;
+    store.insert_client(&public).await.unwrap();
+    let listed: Vec<String> = store
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(listed, ["c1", "c2"]);
+    assert_eq!(
+        store.find_client("c2").await.unwrap().unwrap().secret_digest,
+        None
+    );
+
+    let mut edited = original.clone();
+    edited.name = "Renamed".into();
+    edited.redirect_uris = vec!["https://other.example/cb".into()];
+    edited.enabled = false;
+    edited.secret_digest = None;
+    edited.updated_at = 150;
+    assert!(store.update_client_details(&edited).await.unwrap());
+    let found = store.find_client("c1").await.unwrap().unwrap();
+    assert_eq!(found.name, "Renamed");
+    assert_eq!(found.redirect_uris, ["https://other.example/cb"]);
+    assert!(found.enabled, "details update leaves the enabled flag");
+    assert_eq!(
+        found.secret_digest, original.secret_digest,
+        "details update leaves the secret"
+    );
+
+    assert!(
+        store
+            .set_client_secret("c1", &TokenDigest::of("new"), 160)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_client("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_digest
+            .unwrap()
+            .matches(&TokenDigest::of("new"))
+    );
+    assert!(store.set_client_enabled("c1", false, 170).await.unwrap());
+    let found = store.find_client("c1").await.unwrap().unwrap();
+    assert!(!found.enabled);
+    assert_eq!(found.updated_at, 170);
+    assert!(!store.set_client_enabled("missing", false, 170).await.unwrap());
+    assert!(store.delete_client("c1").await.unwrap());
+    assert!(!store.delete_client("c1").await.unwrap());
+}
+
+async fn users_are_unique_by_email_case_insensitively(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "Alice@Example.com")).await.unwrap();
+    assert!(matches!(
+        store.insert_user(&user("u2", "alice@example.COM")).await,
+        Err(StoreError::Conflict)
+    ));
+    let found = store
+        .find_user_by_email("ALICE@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, "u1");
+    assert_eq!(found.email, "Alice@Example.com", "the email is kept as given");
+    assert_eq!(store.find_user("u1").await.unwrap(), Some(found));
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+    assert!(store.delete_user("u1").await.unwrap());
+    assert_eq!(store.find_user_by_email("alice@example.com").await.unwrap(), None);
+}
+
+async fn memberships_upsert_and_cascade(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "a@example.com")).await.unwrap();
+    for id in ["o1", "o2"] {
+        store
+            .insert_organization(&OrganizationRecord {
+                id: id.into(),
+                name: id.into(),
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let membership = |org: &str, role: &str| MembershipRecord {
+        organization_id: org.into(),
+        user_id: "u1".into(),
+        role: role.into(),
+        created_at: 5,
+    };
+    store
+        .upsert_membership(&membership("o1", "member"))
+        .await
+        .unwrap();
+    store.upsert_membership(&membership("o1", "admin")).await.unwrap();
+    store
+        .upsert_membership(&membership("o2", "member"))
+        .await
+        .unwrap();
+    let members = store.list_members("o1").await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].role, "admin");
+    assert_eq!(store.list_memberships("u1").await.unwrap().len(), 2);
+    let missing_user = MembershipRecord {
+        user_id: "nobody".into(),
+        ..membership("o1", "x")
+    };
+    assert!(matches!(
+        store.upsert_membership(&missing_user).await,
+        Err(StoreError::MissingReference)
+    ));
+
+    let mut owned = client("c1");
+    owned.organization_id = Some("o2".into());
+    store.insert_client(&owned).await.unwrap();
+    assert!(store.delete_organization("o2").await.unwrap());
+    assert_eq!(
+        store.find_client("c1").await.unwrap(),
+        None,
+        "an organization's apps go with it"
+    );
+    assert_eq!(store.list_memberships("u1").await.unwrap().len(), 1);
+    assert!(store.delete_user("u1").await.unwrap());
+    assert!(
+        store.list_members("o1").await.unwrap().is_empty(),
+        "memberships go with the user"
+    );
+    assert!(!store.delete_membership("o1", "u1").await.unwrap());
+}
+
+async fn signing_keys_and_admin_keys(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let key = |kid: &str, created_at| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "RS256".into(),
+        private_key_sealed: vec![1, 2, 3],
+        created_at,
+        activates_at: created_at,
+        retired_at: None,
+    };
+    store.insert_signing_key(&key("k2", 20)).await.unwrap();
+    store.insert_signing_key(&key("k1", 10)).await.unwrap();
+    let kids: Vec<String> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k1", "k2"]);
+    assert!(store.retire_signing_key("k1", 30).await.unwrap());
+    assert!(
+        !store.retire_signing_key("k1", 40).await.unwrap(),
+        "already retired"
+    );
+    assert_eq!(store.list_signing_keys().await.unwrap()[0].retired_at, Some(30));
+
+    let admin = AdminKeyRecord {
+        id: "a1".into(),
+        name: "ops".into(),
+        key_digest: TokenDigest::of("k"),
+        created_at: 1,
+    };
+    store.insert_admin_key(&admin).await.unwrap();
+    assert_eq!(
+        store.find_admin_key(&TokenDigest::of("k")).await.unwrap(),
+        Some(admin)
+    );
+    assert_eq!(
+        store.find_admin_key(&TokenDigest::of("other")).await.unwrap(),
+        None
+    );
+    assert_eq!(store.list_admin_keys().await.unwrap().len(), 1);
+    assert!(store.delete_admin_key("a1").await.unwrap());
+    assert_eq!(store.find_admin_key(&TokenDigest::of("k")).await.unwrap(), None);
+}
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let (store, database) = open(backend).await;
+    store.insert_client(&client("kept")).await.unwrap();
+    let settings = DatabaseSettings {
+        url: database.url.clone(),
+        max_connections: 2,
+        sqlite_synchronous: SqliteSynchronous::Full,
+    };
+    let reopened = latchkey::store::open(&settings).await.unwrap();
+    assert!(reopened.find_client("kept").await.unwrap().is_some());
+    reopened.ping().await.unwrap();
+}
