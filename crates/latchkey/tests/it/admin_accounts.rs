@@ -79,6 +79,9 @@ async fn bad_user_input_is_refused_with_the_field(backend: Backend) {
         assert_eq!(status, 400, "{refused}");
         assert_eq!(refused["error"]["field"], field, "{refused}");
     }
+    let (status, refused) = app.admin(Method::GET, "/users/%FF%FE", None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_request");
 }
 
 async fn organizations_and_memberships(backend: Backend) {

@@ -41,3 +41,30 @@ async fn shutdown_finishes_cleanly(backend: Backend) {
         "server still answers"
     );
 }
+
+backend_tests!(openapi_document_describes_the_admin_api);
+
+async fn openapi_document_describes_the_admin_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, document) = app.get_json("/api/v1/admin/openapi.json").await;
+    assert_eq!(status, 200, "served without an admin key");
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/oauth-clients", "post"),
+        ("/oauth-clients", "get"),
+        ("/oauth-clients/{client_id}", "patch"),
+        ("/oauth-clients/{client_id}", "delete"),
+        ("/oauth-clients/{client_id}/rotate-secret", "post"),
+        ("/oauth-clients/{client_id}/disable", "post"),
+        ("/oauth-clients/{client_id}/enable", "post"),
+        ("/users", "post"),
+        ("/users/{user_id}", "delete"),
+        ("/organizations", "post"),
+        ("/organizations/{organization_id}/members", "post"),
+        ("/organizations/{organization_id}/members/{user_id}", "put"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+    }
+    assert_eq!(document["components"]["securitySchemes"]["adminApiKey"]["name"], "x-admin-api-key");
+}

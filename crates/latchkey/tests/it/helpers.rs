@@ -79,6 +79,9 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A change to the raw configuration before it is validated.
+pub type Tweak = Box<dyn FnOnce(&mut RawConfig) + Send>;
+
 /// How a test wants the server configured.
 #[derive(Default)]
 pub struct Options {
@@ -87,7 +90,7 @@ pub struct Options {
     /// Keep the file's issuer instead of pointing it at the test server.
     pub keep_issuer: bool,
     /// Applied to the raw configuration last.
-    pub tweak: Option<Box<dyn FnOnce(&mut RawConfig) + Send>>,
+    pub tweak: Option<Tweak>,
 }
 
 pub struct TestApp {

@@ -1,12 +1,12 @@
 //! `/api/v1/admin/users` and `/api/v1/admin/organizations` (with their
 //! members): create, list, get, delete, and membership roles.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, success, timestamp};
+use super::{ApiError, ApiJson, ApiPath, success, timestamp};
 use crate::accounts::{self, NewUser};
 use crate::http::AppState;
 use crate::secret::Secret;
@@ -135,7 +135,7 @@ pub async fn list_users(State(state): State<AppState>) -> Result<Response, ApiEr
 
 pub async fn show_user(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let user = accounts::find_user(state.store.as_ref(), &user_id).await?;
     Ok(success(StatusCode::OK, UserView::from(user), None))
@@ -143,7 +143,7 @@ pub async fn show_user(
 
 pub async fn delete_user(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     accounts::delete_user(state.store.as_ref(), &user_id).await?;
     Ok(success(
@@ -155,7 +155,7 @@ pub async fn delete_user(
 
 pub async fn list_user_memberships(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     accounts::find_user(state.store.as_ref(), &user_id).await?;
     let memberships = state.store.list_memberships(&user_id).await?;
@@ -189,7 +189,7 @@ pub async fn list_organizations(State(state): State<AppState>) -> Result<Respons
 
 pub async fn show_organization(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let organization = accounts::find_organization(state.store.as_ref(), &id).await?;
     Ok(success(
@@ -201,7 +201,7 @@ pub async fn show_organization(
 
 pub async fn delete_organization(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     accounts::delete_organization(state.store.as_ref(), &id).await?;
     Ok(success(
@@ -213,7 +213,7 @@ pub async fn delete_organization(
 
 pub async fn add_member(
     State(state): State<AppState>,
-    Path(organization_id): Path<String>,
+    ApiPath(organization_id): ApiPath<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<Response, ApiError> {
     let membership = accounts::set_membership(
@@ -233,7 +233,7 @@ pub async fn add_member(
 
 pub async fn set_member_role(
     State(state): State<AppState>,
-    Path((organization_id, user_id)): Path<(String, String)>,
+    ApiPath((organization_id, user_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<SetRole>,
 ) -> Result<Response, ApiError> {
     let membership = accounts::set_membership(
@@ -253,7 +253,7 @@ pub async fn set_member_role(
 
 pub async fn list_members(
     State(state): State<AppState>,
-    Path(organization_id): Path<String>,
+    ApiPath(organization_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     accounts::find_organization(state.store.as_ref(), &organization_id).await?;
     let members = state.store.list_members(&organization_id).await?;
@@ -262,7 +262,7 @@ pub async fn list_members(
 
 pub async fn remove_member(
     State(state): State<AppState>,
-    Path((organization_id, user_id)): Path<(String, String)>,
+    ApiPath((organization_id, user_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     accounts::remove_membership(state.store.as_ref(), &organization_id, &user_id).await?;
     Ok(success(

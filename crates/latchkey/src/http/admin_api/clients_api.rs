@@ -3,12 +3,12 @@
 //! (`clientId`, `redirectUris`, `allowed_scopes`); snake_case aliases are
 //! accepted on input.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, nullable, success, timestamp};
+use super::{ApiError, ApiJson, ApiPath, nullable, success, timestamp};
 use crate::clients::{self, Changes, Registration};
 use crate::http::AppState;
 use crate::store::ClientRecord;
@@ -151,7 +151,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 
 pub async fn show(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let client = clients::find(state.store.as_ref(), &client_id).await?;
     Ok(success(StatusCode::OK, ClientView::from(client), None))
@@ -159,7 +159,7 @@ pub async fn show(
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateClient>,
 ) -> Result<Response, ApiError> {
     let changes = Changes {
@@ -187,7 +187,7 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     clients::delete(state.store.as_ref(), &client_id).await?;
     Ok(success(
@@ -199,7 +199,7 @@ pub async fn delete(
 
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let secret = clients::rotate_secret(state.store.as_ref(), &state.config, &client_id, unix_now()).await?;
     let data = serde_json::json!({"clientId": client_id, "clientSecret": secret.expose()});
@@ -208,7 +208,7 @@ pub async fn rotate_secret(
 
 pub async fn disable(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let client = clients::set_enabled(state.store.as_ref(), &client_id, false, unix_now()).await?;
     Ok(success(
@@ -220,7 +220,7 @@ pub async fn disable(
 
 pub async fn enable(
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let client = clients::set_enabled(state.store.as_ref(), &client_id, true, unix_now()).await?;
     Ok(success(
