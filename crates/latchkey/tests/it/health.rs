@@ -64,7 +64,13 @@ async fn openapi_document_describes_the_admin_api(backend: Backend) {
         ("/organizations/{organization_id}/members", "post"),
         ("/organizations/{organization_id}/members/{user_id}", "put"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
     }
-    assert_eq!(document["components"]["securitySchemes"]["adminApiKey"]["name"], "x-admin-api-key");
+    assert_eq!(
+        document["components"]["securitySchemes"]["adminApiKey"]["name"],
+        "x-admin-api-key"
+    );
 }
