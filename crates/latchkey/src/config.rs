@@ -80,6 +80,9 @@ pub struct RawPaths {
     pub introspect: Option<String>,
     pub jwks: Option<String>,
     pub settings: Option<String>,
+    pub login: Option<String>,
+    pub logout: Option<String>,
+    pub consent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +263,11 @@ pub struct Paths {
     pub introspect: String,
     pub jwks: String,
     pub settings: String,
+    /// The sign-in page.
+    pub login: String,
+    pub logout: String,
+    /// Where the consent form posts.
+    pub consent: String,
 }
 
 /// One scope of the vocabulary with the sentence the consent screen shows.
@@ -589,6 +597,9 @@ impl RawPaths {
                 .unwrap_or_else(|| "/api/oauth/introspect".to_owned()),
             jwks: self.jwks.unwrap_or_else(|| "/.well-known/jwks.json".to_owned()),
             settings: self.settings.unwrap_or_else(|| "/settings".to_owned()),
+            login: self.login.unwrap_or_else(|| "/login".to_owned()),
+            logout: self.logout.unwrap_or_else(|| "/logout".to_owned()),
+            consent: self.consent.unwrap_or_else(|| "/consent".to_owned()),
         };
         let named = [
             ("paths.authorize", &paths.authorize),
@@ -598,6 +609,9 @@ impl RawPaths {
             ("paths.introspect", &paths.introspect),
             ("paths.jwks", &paths.jwks),
             ("paths.settings", &paths.settings),
+            ("paths.login", &paths.login),
+            ("paths.logout", &paths.logout),
+            ("paths.consent", &paths.consent),
         ];
         let reserved = [
             "/.well-known/openid-configuration",
@@ -619,7 +633,10 @@ impl RawPaths {
                     ),
                 ));
             }
-            if reserved.contains(&path.as_str()) || path.starts_with("/api/v1/") {
+            if reserved.contains(&path.as_str())
+                || path.starts_with("/api/v1/")
+                || path.starts_with("/static/")
+            {
                 return Err(invalid(
                     key,
                     format!("is `{path}`, a path Latchkey serves itself"),

@@ -7,6 +7,7 @@ use crate::secret::{Secret, TokenDigest, generate_identifier, generate_token};
 use crate::store::{AdminKeyRecord, MembershipRecord, OrganizationRecord, Store, StoreError, UserRecord};
 
 pub mod password;
+pub mod sessions;
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]

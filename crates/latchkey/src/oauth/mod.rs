@@ -1,5 +1,11 @@
 //! Protocol rules, one file per endpoint or rule, free of HTTP and SQL:
 //! handlers in `http/` call these with typed input and the current time.
 
+pub mod authorize;
+pub mod client_auth;
 pub mod discovery;
+pub mod error;
+pub mod pkce;
 pub mod scope;
+pub mod token;
+pub mod userinfo;

@@ -99,6 +99,72 @@ pub struct AdminKeyRecord {
     pub created_at: i64,
 }
 
+/// A browser session behind the session cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_digest: TokenDigest,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What one code exchange granted: refresh tokens belong to it, access
+/// tokens name it, and revocation ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub organization_id: String,
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An authorization code and everything it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    pub code_digest: TokenDigest,
+    pub client_id: String,
+    pub user_id: String,
+    pub organization_id: String,
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (then the
+    /// token request must repeat it, RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
+    pub scopes: Vec<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub grant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_digest: TokenDigest,
+    pub grant_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// The outcome of [`Store::exchange_authorization_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeExchange {
+    /// This caller consumed the code; the grant and refresh token exist.
+    Exchanged,
+    /// The code was consumed before (by the grant named, if any).
+    AlreadyConsumed { grant_id: Option<String> },
+}
+
 /// Every storage operation the server performs. Each method is one
 /// statement or one transaction; multi-row changes say so in their docs.
 #[async_trait]
@@ -156,6 +222,64 @@ pub trait Store: Send + Sync + 'static {
     async fn find_admin_key(&self, digest: &TokenDigest) -> Result<Option<AdminKeyRecord>, StoreError>;
     async fn list_admin_keys(&self) -> Result<Vec<AdminKeyRecord>, StoreError>;
     async fn delete_admin_key(&self, id: &str) -> Result<bool, StoreError>;
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session with this digest, expired or not.
+    async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError>;
+    async fn delete_session(&self, id_digest: &TokenDigest) -> Result<bool, StoreError>;
+
+    /// The scopes the user granted the client in the organization.
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Records (or replaces) the scopes granted.
+    async fn upsert_consent(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    async fn find_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
+    /// One transaction: marks the code consumed if nobody has, then inserts
+    /// the grant and, when given, its first refresh token. Of concurrent
+    /// callers with the same code exactly one gets `Exchanged`; the others
+    /// change nothing.
+    async fn exchange_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+        grant: &GrantRecord,
+        refresh_token: Option<&RefreshTokenRecord>,
+        now: i64,
+    ) -> Result<CodeExchange, StoreError>;
+
+    async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Whether the grant exists, is not revoked, and its client is enabled:
+    /// one indexed lookup, run on every token check (SPEC 7).
+    async fn grant_is_live(&self, id: &str) -> Result<bool, StoreError>;
+
+    async fn find_refresh_token(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// One transaction: marks `old` used if it is unused, then inserts its
+    /// successor. Of concurrent callers with the same token exactly one gets
+    /// `true`; the others change nothing.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        successor: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Connects to the database the settings name and applies pending

@@ -11,7 +11,8 @@ macro_rules! impl_store {
 
         use $crate::secret::TokenDigest;
         use $crate::store::{
-            AdminKeyRecord, ClientRecord, MembershipRecord, OrganizationRecord, SigningKeyRecord,
+            AdminKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord,
+            MembershipRecord, OrganizationRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
             Store, StoreError, UserRecord, backend, map_sqlx,
         };
 
@@ -104,6 +105,61 @@ macro_rules! impl_store {
                 name: row.try_get("name").map_err(map_sqlx)?,
                 key_digest: digest_column(row, "key_digest")?,
                 created_at: row.try_get("created_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn session(row: &DbRow) -> Result<SessionRecord, StoreError> {
+            Ok(SessionRecord {
+                id_digest: digest_column(row, "id_digest")?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn grant(row: &DbRow) -> Result<GrantRecord, StoreError> {
+            Ok(GrantRecord {
+                id: row.try_get("id").map_err(map_sqlx)?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                revoked_at: row.try_get("revoked_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn authorization_code(row: &DbRow) -> Result<AuthorizationCodeRecord, StoreError> {
+            Ok(AuthorizationCodeRecord {
+                code_digest: digest_column(row, "code_digest")?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                redirect_uri: row.try_get("redirect_uri").map_err(map_sqlx)?,
+                redirect_uri_given: row.try_get("redirect_uri_given").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                code_challenge: row.try_get("code_challenge").map_err(map_sqlx)?,
+                code_challenge_method: row.try_get("code_challenge_method").map_err(map_sqlx)?,
+                nonce: row.try_get("nonce").map_err(map_sqlx)?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+                consumed_at: row.try_get("consumed_at").map_err(map_sqlx)?,
+                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
+            })
+        }
+
+        fn refresh_token(row: &DbRow) -> Result<RefreshTokenRecord, StoreError> {
+            Ok(RefreshTokenRecord {
+                token_digest: digest_column(row, "token_digest")?,
+                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+                used_at: row.try_get("used_at").map_err(map_sqlx)?,
             })
         }
 
@@ -464,6 +520,267 @@ macro_rules! impl_store {
                     .map_err(map_sqlx)?;
                 Ok(changed(result))
             }
+            async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(s.id_digest.0.to_vec())
+                .bind(&s.user_id)
+                .bind(s.auth_time)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id_digest, user_id, auth_time, created_at, expires_at FROM sessions \
+                     WHERE id_digest = $1",
+                )
+                .bind(id_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(session).transpose()
+            }
+
+            async fn delete_session(&self, id_digest: &TokenDigest) -> Result<bool, StoreError> {
+                let result = sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
+                    .bind(id_digest.0.to_vec())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                Ok(changed(result))
+            }
+
+            async fn find_consent(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+                client_id: &str,
+            ) -> Result<Option<Vec<String>>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT scopes FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3",
+                )
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(|r| json_list(r, "scopes")).transpose()
+            }
+
+            async fn upsert_consent(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+                client_id: &str,
+                scopes: &[String],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO consents (user_id, organization_id, client_id, scopes, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) \
+                     ON CONFLICT (user_id, organization_id, client_id) \
+                     DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+                )
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .bind(to_json_list(scopes)?)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO authorization_codes (code_digest, client_id, user_id, organization_id, \
+                     redirect_uri, redirect_uri_given, scopes, code_challenge, code_challenge_method, nonce, \
+                     auth_time, created_at, expires_at, consumed_at, grant_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(c.code_digest.0.to_vec())
+                .bind(&c.client_id)
+                .bind(&c.user_id)
+                .bind(&c.organization_id)
+                .bind(&c.redirect_uri)
+                .bind(c.redirect_uri_given)
+                .bind(to_json_list(&c.scopes)?)
+                .bind(&c.code_challenge)
+                .bind(&c.code_challenge_method)
+                .bind(&c.nonce)
+                .bind(c.auth_time)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .bind(c.consumed_at)
+                .bind(&c.grant_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn find_authorization_code(
+                &self,
+                code_digest: &TokenDigest,
+            ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT code_digest, client_id, user_id, organization_id, redirect_uri, redirect_uri_given, \
+                     scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, \
+                     consumed_at, grant_id FROM authorization_codes WHERE code_digest = $1",
+                )
+                .bind(code_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(authorization_code).transpose()
+            }
+
+            async fn exchange_authorization_code(
+                &self,
+                code_digest: &TokenDigest,
+                g: &GrantRecord,
+                refresh: Option<&RefreshTokenRecord>,
+                now: i64,
+            ) -> Result<CodeExchange, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let consumed = sqlx::query(
+                    "UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 \
+                     WHERE code_digest = $3 AND consumed_at IS NULL",
+                )
+                .bind(now)
+                .bind(&g.id)
+                .bind(code_digest.0.to_vec())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if !changed(consumed) {
+                    let row = sqlx::query("SELECT grant_id FROM authorization_codes WHERE code_digest = $1")
+                        .bind(code_digest.0.to_vec())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                    let grant_id = match row {
+                        Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
+                        None => None,
+                    };
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Ok(CodeExchange::AlreadyConsumed { grant_id });
+                }
+                sqlx::query(
+                    "INSERT INTO grants (id, client_id, user_id, organization_id, scopes, auth_time, \
+                     created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&g.id)
+                .bind(&g.client_id)
+                .bind(&g.user_id)
+                .bind(&g.organization_id)
+                .bind(to_json_list(&g.scopes)?)
+                .bind(g.auth_time)
+                .bind(g.created_at)
+                .bind(g.revoked_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if let Some(r) = refresh {
+                    insert_refresh_token(&mut *tx, r).await?;
+                }
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(CodeExchange::Exchanged)
+            }
+
+            async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, client_id, user_id, organization_id, scopes, auth_time, created_at, revoked_at \
+                     FROM grants WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(grant).transpose()
+            }
+
+            async fn grant_is_live(&self, id: &str) -> Result<bool, StoreError> {
+                let row = sqlx::query(
+                    "SELECT 1 AS live FROM grants g JOIN clients c ON c.client_id = g.client_id \
+                     WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2",
+                )
+                .bind(id)
+                .bind(true)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(row.is_some())
+            }
+
+            async fn find_refresh_token(
+                &self,
+                token_digest: &TokenDigest,
+            ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT token_digest, grant_id, client_id, scopes, created_at, expires_at, used_at \
+                     FROM refresh_tokens WHERE token_digest = $1",
+                )
+                .bind(token_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(refresh_token).transpose()
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old: &TokenDigest,
+                successor: &RefreshTokenRecord,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let used = sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(old.0.to_vec())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if !changed(used) {
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Ok(false);
+                }
+                insert_refresh_token(&mut *tx, successor).await?;
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(true)
+            }
+        }
+
+        async fn insert_refresh_token(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            r: &RefreshTokenRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_digest, grant_id, client_id, scopes, created_at, \
+                 expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(r.token_digest.0.to_vec())
+            .bind(&r.grant_id)
+            .bind(&r.client_id)
+            .bind(to_json_list(&r.scopes)?)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(r.used_at)
+            .execute(connection)
+            .await
+            .map_err(map_sqlx)?;
+            Ok(())
         }
     };
 }

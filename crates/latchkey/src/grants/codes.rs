@@ -1,0 +1,44 @@
+//! Authorization codes (RFC 6749 §4.1.2): random, single use, short-lived,
+//! bound to the client, redirect URI, PKCE challenge, nonce, scopes,
+//! organization, user and `auth_time`. Only the digest is stored.
+
+use crate::config::Config;
+use crate::oauth::authorize::AuthorizationRequest;
+use crate::secret::{Secret, generate_token};
+use crate::store::{AuthorizationCodeRecord, Store, StoreError};
+
+/// Issues a code for an approved request.
+pub async fn issue(
+    store: &dyn Store,
+    config: &Config,
+    request: &AuthorizationRequest,
+    user_id: &str,
+    organization_id: &str,
+    auth_time: i64,
+    now: i64,
+) -> Result<Secret, StoreError> {
+    let code = generate_token(&config.prefixes.authorization_code);
+    let ttl = i64::try_from(config.tokens.authorization_code_ttl.as_secs()).unwrap_or(600);
+    let record = AuthorizationCodeRecord {
+        code_digest: code.digest(),
+        client_id: request.client.client_id.clone(),
+        user_id: user_id.to_owned(),
+        organization_id: organization_id.to_owned(),
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_given: request.redirect_uri_given,
+        scopes: request.scopes.to_vec(),
+        code_challenge: request.code_challenge.as_ref().map(|(c, _)| c.clone()),
+        code_challenge_method: request
+            .code_challenge
+            .as_ref()
+            .map(|(_, m)| m.as_str().to_owned()),
+        nonce: request.nonce.clone(),
+        auth_time,
+        created_at: now,
+        expires_at: now + ttl,
+        consumed_at: None,
+        grant_id: None,
+    };
+    store.insert_authorization_code(&record).await?;
+    Ok(code)
+}

@@ -1,0 +1,325 @@
+//! The token endpoint's grant types: the authorization code exchange
+//! (RFC 6749 §4.1.3, RFC 7636 §4.6) and the refresh (RFC 6749 §6) — each
+//! validated against what the code or token is bound to, then committed in
+//! one storage transaction, then signed.
+
+use crate::config::{Config, RefreshTokenPolicy};
+use crate::keys::KeyRing;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::pkce::{self, ChallengeMethod};
+use crate::oauth::scope::ScopeSet;
+use crate::oauth::token::TokenResponse;
+use crate::secret::{Secret, generate_token};
+use crate::store::{ClientRecord, CodeExchange, GrantRecord, RefreshTokenRecord, Store};
+
+use super::tokens::{self, IdTokenContext, Subject};
+
+fn seconds(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The presented authorization code grant.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeGrant<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Whether a grant with these scopes gets a refresh token.
+fn issues_refresh_token(config: &Config, scopes: &ScopeSet) -> bool {
+    match config.tokens.refresh_tokens {
+        RefreshTokenPolicy::Always => true,
+        RefreshTokenPolicy::OfflineAccess => scopes.contains("offline_access"),
+    }
+}
+
+fn new_refresh_token(
+    config: &Config,
+    grant_id: &str,
+    client_id: &str,
+    scopes: &ScopeSet,
+    expires_at: i64,
+    now: i64,
+) -> (Secret, RefreshTokenRecord) {
+    let token = generate_token(&config.prefixes.refresh_token);
+    let record = RefreshTokenRecord {
+        token_digest: token.digest(),
+        grant_id: grant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        scopes: scopes.to_vec(),
+        created_at: now,
+        expires_at,
+        used_at: None,
+    };
+    (token, record)
+}
+
+/// Exchanges an authorization code for tokens.
+pub async fn authorization_code(
+    store: &dyn Store,
+    config: &Config,
+    ring: &KeyRing,
+    client: &ClientRecord,
+    grant: CodeGrant<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let digest = Secret::new(grant.code).digest();
+    let code = store
+        .find_authorization_code(&digest)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("authorization code is invalid"))?;
+    // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
+    if code.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
+    }
+    if code.consumed_at.is_some() {
+        return Err(OAuthError::invalid_grant(
+            "authorization code has already been used",
+        ));
+    }
+    if code.expires_at <= now {
+        return Err(OAuthError::invalid_grant("authorization code has expired"));
+    }
+    // RFC 6749 §4.1.3: redirect_uri must be identical when the authorization
+    // request included it.
+    match grant.redirect_uri {
+        Some(uri) if uri != code.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the one in the authorization request",
+            ));
+        }
+        None if code.redirect_uri_given => {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is required: the authorization request included it",
+            ));
+        }
+        _ => {}
+    }
+    verify_pkce(
+        &code.code_challenge,
+        &code.code_challenge_method,
+        grant.code_verifier,
+    )?;
+
+    let scopes = ScopeSet::from_tokens(&code.scopes).map_err(OAuthError::server_error)?;
+    let subject = Subject::load(store, &code.user_id, &code.organization_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user or organization of this code no longer exists"))?;
+    let grant_record = GrantRecord {
+        id: tokens::new_grant_id(),
+        client_id: client.client_id.clone(),
+        user_id: code.user_id.clone(),
+        organization_id: code.organization_id.clone(),
+        scopes: code.scopes.clone(),
+        auth_time: code.auth_time,
+        created_at: now,
+        revoked_at: None,
+    };
+    let refresh = issues_refresh_token(config, &scopes).then(|| {
+        let expires_at = now + seconds(config.tokens.refresh_token_ttl);
+        new_refresh_token(
+            config,
+            &grant_record.id,
+            &client.client_id,
+            &scopes,
+            expires_at,
+            now,
+        )
+    });
+    match store
+        .exchange_authorization_code(&digest, &grant_record, refresh.as_ref().map(|(_, r)| r), now)
+        .await?
+    {
+        CodeExchange::Exchanged => {}
+        CodeExchange::AlreadyConsumed { .. } => {
+            return Err(OAuthError::invalid_grant(
+                "authorization code has already been used",
+            ));
+        }
+    }
+    respond(
+        config,
+        ring,
+        &subject,
+        Minting {
+            client_id: &client.client_id,
+            scopes: &scopes,
+            grant_id: &grant_record.id,
+            auth_time: code.auth_time,
+            nonce: code.nonce.as_deref(),
+        },
+        refresh.map(|(token, _)| token),
+        now,
+    )
+}
+
+/// RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is
+/// refused too, so PKCE cannot be stripped or injected.
+fn verify_pkce(
+    challenge: &Option<String>,
+    method: &Option<String>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier was sent but the authorization request had no code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_request(
+            "code_verifier is required: the authorization request used PKCE",
+        )),
+        (Some(challenge), Some(verifier)) => {
+            if !pkce::is_valid_verifier(verifier) {
+                return Err(OAuthError::invalid_request(
+                    "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",
+                ));
+            }
+            let method = method
+                .as_deref()
+                .and_then(ChallengeMethod::parse)
+                .unwrap_or(ChallengeMethod::Plain);
+            if pkce::verify(method, challenge, verifier) {
+                Ok(())
+            } else {
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ))
+            }
+        }
+    }
+}
+
+/// Exchanges a refresh token: the presented token is consumed and a new
+/// one with the same scopes and expiry returned (rotation; the lifetime is
+/// absolute, counted from the code exchange); the access token may carry a
+/// narrower `scope`.
+pub async fn refresh_token(
+    store: &dyn Store,
+    config: &Config,
+    ring: &KeyRing,
+    client: &ClientRecord,
+    presented: &str,
+    scope: Option<&str>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let digest = Secret::new(presented).digest();
+    let token = store
+        .find_refresh_token(&digest)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("refresh token is invalid"))?;
+    if token.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "refresh token was issued to another client",
+        ));
+    }
+    if token.used_at.is_some() {
+        return Err(OAuthError::invalid_grant("refresh token has already been used"));
+    }
+    if token.expires_at <= now {
+        return Err(OAuthError::invalid_grant("refresh token has expired"));
+    }
+    let grant = match store.find_grant(&token.grant_id).await? {
+        Some(grant) if grant.revoked_at.is_none() => grant,
+        _ => return Err(OAuthError::invalid_grant("refresh token has been revoked")),
+    };
+    let granted = ScopeSet::from_tokens(&token.scopes).map_err(OAuthError::server_error)?;
+    let scopes = match scope {
+        None => granted.clone(),
+        Some(text) => {
+            let requested = ScopeSet::parse(text)
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, format!("scope is malformed: {e}")))?;
+            if let Some(extra) = requested.missing_from(&granted).next() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("scope `{extra}` was not granted; a refresh can only narrow the scope"),
+                ));
+            }
+            if requested.is_empty() {
+                granted.clone()
+            } else {
+                requested
+            }
+        }
+    };
+    let subject = Subject::load(store, &grant.user_id, &grant.organization_id)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the user or organization of this grant no longer exists")
+        })?;
+    let (successor, record) = new_refresh_token(
+        config,
+        &grant.id,
+        &client.client_id,
+        &granted,
+        token.expires_at,
+        now,
+    );
+    if !store.rotate_refresh_token(&digest, &record, now).await? {
+        return Err(OAuthError::invalid_grant("refresh token has already been used"));
+    }
+    respond(
+        config,
+        ring,
+        &subject,
+        Minting {
+            client_id: &client.client_id,
+            scopes: &scopes,
+            grant_id: &grant.id,
+            auth_time: grant.auth_time,
+            nonce: None,
+        },
+        Some(successor),
+        now,
+    )
+}
+
+/// What the minted tokens say.
+struct Minting<'a> {
+    client_id: &'a str,
+    scopes: &'a ScopeSet,
+    grant_id: &'a str,
+    auth_time: i64,
+    nonce: Option<&'a str>,
+}
+
+fn respond(
+    config: &Config,
+    ring: &KeyRing,
+    subject: &Subject,
+    minting: Minting<'_>,
+    refresh_token: Option<Secret>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let access_token = tokens::access_token(
+        config,
+        ring,
+        subject,
+        minting.client_id,
+        minting.scopes,
+        minting.grant_id,
+        now,
+    )?;
+    let id_token = if minting.scopes.contains("openid") {
+        let context = IdTokenContext {
+            client_id: minting.client_id,
+            scopes: minting.scopes,
+            auth_time: minting.auth_time,
+            nonce: minting.nonce,
+            access_token: &access_token,
+        };
+        Some(tokens::id_token(config, ring, subject, context, now)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: seconds(config.tokens.access_token_ttl),
+        refresh_token: refresh_token.map(|t| t.expose().to_owned()),
+        scope: minting.scopes.to_string(),
+        id_token,
+    })
+}

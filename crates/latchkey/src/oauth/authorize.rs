@@ -1,0 +1,411 @@
+//! The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID
+//! Connect Core §3.1.2.1): parsing, validation, and the two kinds of
+//! failure — a page while the client or redirect URI is unverified, a
+//! redirect (with `state` and `iss`, RFC 9207) once they are.
+
+use std::collections::HashMap;
+
+use url::Url;
+
+use super::error::{ErrorCode, OAuthError};
+use super::pkce::{self, ChallengeMethod};
+use super::scope::ScopeSet;
+use crate::config::Config;
+use crate::store::{ClientRecord, Store};
+
+/// The text the integration guide shows for an unregistered redirect URI.
+pub const UNREGISTERED_REDIRECT_URI: &str = "redirect_uri is not registered for this client";
+
+const MAX_STATE: usize = 2048;
+const MAX_NONCE: usize = 512;
+const MAX_LOGIN_HINT: usize = 254;
+
+/// What `prompt` asked for (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A validated authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub client: ClientRecord,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub scopes: ScopeSet,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<(String, ChallengeMethod)>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// Why an authorization request failed.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or the redirect URI is not verified: show this message on
+    /// a page (or as JSON), never redirect.
+    Page(OAuthError),
+    /// Send the error to the client's verified redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+impl AuthorizeError {
+    fn page(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::Page(OAuthError::new(code, description))
+    }
+}
+
+/// The request's parameters, with duplicates remembered (RFC 6749 §3.1:
+/// a parameter must not appear more than once; an empty value counts as
+/// absent).
+struct Params<'a> {
+    values: HashMap<&'a str, &'a str>,
+    repeated: Vec<&'a str>,
+}
+
+impl<'a> Params<'a> {
+    fn new(pairs: &'a [(String, String)]) -> Self {
+        let mut values = HashMap::new();
+        let mut repeated = Vec::new();
+        for (name, value) in pairs {
+            if value.is_empty() {
+                continue;
+            }
+            if values.insert(name.as_str(), value.as_str()).is_some() && !repeated.contains(&name.as_str()) {
+                repeated.push(name.as_str());
+            }
+        }
+        Self { values, repeated }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.values.get(name).copied()
+    }
+
+    fn is_repeated(&self, name: &str) -> bool {
+        self.repeated.contains(&name)
+    }
+}
+
+/// Validates an authorization request given as name/value pairs (query or
+/// form body).
+pub async fn validate(
+    store: &dyn Store,
+    config: &Config,
+    pairs: &[(String, String)],
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let params = Params::new(pairs);
+    let client = verify_client(store, &params).await?;
+    let (redirect_uri, redirect_uri_given) = verify_redirect_uri(&client, &params)?;
+
+    // From here on, errors go back to the client's redirect URI.
+    let state = if params.is_repeated("state") {
+        None
+    } else {
+        params.get("state").map(str::to_owned)
+    };
+    let fail = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+    };
+    if let Some(name) = params.repeated.first() {
+        return Err(fail(OAuthError::invalid_request(format!(
+            "the parameter {name} is given more than once"
+        ))));
+    }
+    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
+        return Err(fail(OAuthError::invalid_request(
+            "state is longer than 2048 characters",
+        )));
+    }
+    match params.get("response_type") {
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "response_type is required; use response_type=code",
+            )));
+        }
+        Some("code") => {}
+        Some(other) => {
+            return Err(fail(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type `{other}` is not supported; use response_type=code"),
+            )));
+        }
+    }
+    if let Some(mode) = params.get("response_mode").filter(|m| *m != "query") {
+        return Err(fail(OAuthError::invalid_request(format!(
+            "response_mode `{mode}` is not supported; responses use the query"
+        ))));
+    }
+    let scopes = requested_scopes(config, &client, params.get("scope")).map_err(&fail)?;
+    let code_challenge = pkce_challenge(config, &client, &params).map_err(&fail)?;
+    let prompt = parse_prompt(params.get("prompt")).map_err(&fail)?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(text) => Some(text.parse::<u32>().map(i64::from).map_err(|_| {
+            fail(OAuthError::invalid_request(
+                "max_age must be a non-negative number of seconds",
+            ))
+        })?),
+    };
+    let nonce = params.get("nonce").map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
+        return Err(fail(OAuthError::invalid_request(
+            "nonce is longer than 512 characters",
+        )));
+    }
+    let login_hint = params
+        .get("login_hint")
+        .filter(|h| h.len() <= MAX_LOGIN_HINT)
+        .map(str::to_owned);
+    Ok(AuthorizationRequest {
+        client,
+        redirect_uri,
+        redirect_uri_given,
+        scopes,
+        state,
+        nonce,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint,
+    })
+}
+
+async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientRecord, AuthorizeError> {
+    if params.is_repeated("client_id") {
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "client_id is given more than once",
+        ));
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "client_id is required",
+        ));
+    };
+    let client = store
+        .find_client(client_id)
+        .await
+        .map_err(|e| AuthorizeError::Page(OAuthError::server_error(e)))?
+        .ok_or_else(|| {
+            AuthorizeError::page(ErrorCode::InvalidClient, "client_id is not a registered client")
+        })?;
+    if !client.enabled {
+        return Err(AuthorizeError::page(
+            ErrorCode::UnauthorizedClient,
+            "this client is disabled",
+        ));
+    }
+    Ok(client)
+}
+
+/// RFC 6749 §3.1.2.3 and RFC 9700 §4.1.3: exact string comparison against
+/// the registered URIs; omission only when exactly one is registered.
+fn verify_redirect_uri(client: &ClientRecord, params: &Params<'_>) -> Result<(String, bool), AuthorizeError> {
+    if params.is_repeated("redirect_uri") {
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "redirect_uri is given more than once",
+        ));
+    }
+    match params.get("redirect_uri") {
+        Some(uri) if client.redirect_uris.iter().any(|registered| registered == uri) => {
+            Ok((uri.to_owned(), true))
+        }
+        Some(_) => Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            UNREGISTERED_REDIRECT_URI,
+        )),
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(AuthorizeError::page(
+                ErrorCode::InvalidRequest,
+                "redirect_uri is required: this client has several registered",
+            )),
+        },
+    }
+}
+
+/// RFC 6749 §3.3: omitted scope means the client's allowed scopes (the
+/// documented default); every requested scope must be allowed.
+fn requested_scopes(
+    config: &Config,
+    client: &ClientRecord,
+    scope: Option<&str>,
+) -> Result<ScopeSet, OAuthError> {
+    let allowed = ScopeSet::from_tokens(&client.allowed_scopes).map_err(OAuthError::server_error)?;
+    let Some(scope) = scope else {
+        return Ok(allowed);
+    };
+    let requested = ScopeSet::parse(scope)
+        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, format!("scope is malformed: {e}")))?;
+    if requested.is_empty() {
+        return Ok(allowed);
+    }
+    if let Some(unknown) = requested.iter().find(|s| config.scope(s).is_none()) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope `{unknown}` is unknown"),
+        ));
+    }
+    if let Some(denied) = requested.missing_from(&allowed).next() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope `{denied}` is not allowed for this client"),
+        ));
+    }
+    Ok(requested)
+}
+
+/// RFC 7636 §4.3, RFC 9700 §2.1.1: PKCE required for public clients (and
+/// for all when configured); `plain` when the method is omitted.
+fn pkce_challenge(
+    config: &Config,
+    client: &ClientRecord,
+    params: &Params<'_>,
+) -> Result<Option<(String, ChallengeMethod)>, OAuthError> {
+    let method = params.get("code_challenge_method");
+    let Some(challenge) = params.get("code_challenge") else {
+        if method.is_some() {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method is given without code_challenge",
+            ));
+        }
+        let public = client.secret_digest.is_none();
+        if public || config.oauth.require_pkce_for_all {
+            return Err(OAuthError::invalid_request(if public {
+                "code_challenge is required: public clients must use PKCE (S256)"
+            } else {
+                "code_challenge is required: this server requires PKCE for every client"
+            }));
+        }
+        return Ok(None);
+    };
+    let method = match method {
+        None => ChallengeMethod::Plain,
+        Some(text) => ChallengeMethod::parse(text).ok_or_else(|| {
+            OAuthError::invalid_request(format!(
+                "code_challenge_method `{text}` is not supported; use S256"
+            ))
+        })?,
+    };
+    if !pkce::is_valid_verifier(challenge) {
+        return Err(OAuthError::invalid_request(
+            "code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",
+        ));
+    }
+    Ok(Some((challenge.to_owned(), method)))
+}
+
+fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut parsed = Prompt::default();
+    for value in prompt.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => parsed.none = true,
+            "login" => parsed.login = true,
+            "consent" => parsed.consent = true,
+            other => {
+                return Err(OAuthError::invalid_request(format!(
+                    "prompt `{other}` is not supported; use none, login or consent"
+                )));
+            }
+        }
+    }
+    if parsed.none && (parsed.login || parsed.consent) {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The redirect carrying a code (RFC 6749 §4.1.2) or an error (§4.1.2.1),
+/// with `state` and `iss` (RFC 9207). Parameters are appended to any query
+/// the registered URI has.
+pub fn redirect_url(
+    redirect_uri: &str,
+    issuer: &str,
+    outcome: Result<&str, &OAuthError>,
+    state: Option<&str>,
+) -> String {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return redirect_uri.to_owned();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        match outcome {
+            Ok(code) => {
+                query.append_pair("code", code);
+            }
+            Err(error) => {
+                query.append_pair("error", error.code.as_str());
+                query.append_pair("error_description", &error.description);
+            }
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_values() {
+        assert_eq!(
+            parse_prompt(Some("login consent")).unwrap(),
+            Prompt {
+                none: false,
+                login: true,
+                consent: true
+            }
+        );
+        assert!(parse_prompt(Some("none login")).is_err());
+        assert!(parse_prompt(Some("select_account")).is_err());
+        assert_eq!(parse_prompt(None).unwrap(), Prompt::default());
+    }
+
+    #[test]
+    fn redirect_keeps_the_registered_query_and_adds_state_and_iss() {
+        let url = redirect_url(
+            "https://app.example/cb?tenant=1",
+            "https://id.example",
+            Ok("c1"),
+            Some("s 1"),
+        );
+        assert_eq!(
+            url,
+            "https://app.example/cb?tenant=1&code=c1&state=s+1&iss=https%3A%2F%2Fid.example"
+        );
+        let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied access");
+        let url = redirect_url("https://app.example/cb", "https://id.example", Err(&error), None);
+        assert!(url.contains("error=access_denied&error_description=the+user+denied+access&iss="));
+    }
+
+    #[test]
+    fn empty_and_repeated_parameters() {
+        let pairs = vec![
+            ("state".to_owned(), "a".to_owned()),
+            ("state".to_owned(), "b".to_owned()),
+            ("nonce".to_owned(), String::new()),
+        ];
+        let params = Params::new(&pairs);
+        assert!(params.is_repeated("state"));
+        assert_eq!(params.get("nonce"), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! The token request (RFC 6749 §4.1.3, §6) and response (§5.1): parsing
+//! name/value pairs from a form or JSON body into a typed request, refusing
+//! repeated parameters, and the response shape.
+
+use serde::Serialize;
+
+use super::client_auth::ClientCredentials;
+use super::error::{ErrorCode, OAuthError};
+
+/// The grant the client presents.
+#[derive(Debug, Clone)]
+pub enum GrantRequest {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub credentials: ClientCredentials,
+    pub grant: GrantRequest,
+}
+
+/// RFC 6749 §5.1, and OpenID Connect Core §3.1.3.3 for `id_token`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// Parses a token request. Empty values count as absent; a repeated
+/// parameter is `invalid_request` (RFC 6749 §3.2).
+pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
+    let mut seen: Vec<&str> = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if value.is_empty() {
+            continue;
+        }
+        if seen.contains(&name.as_str()) {
+            return Err(OAuthError::invalid_request(format!(
+                "the parameter {name} is given more than once"
+            )));
+        }
+        seen.push(name);
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let grant_type =
+        get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let credentials = ClientCredentials::from_request(authorization, get("client_id"), get("client_secret"))?;
+    let required = |name: &str| {
+        get(name).map(str::to_owned).ok_or_else(|| {
+            OAuthError::invalid_request(format!("{name} is required for grant_type={grant_type}"))
+        })
+    };
+    let grant = match grant_type {
+        "authorization_code" => GrantRequest::AuthorizationCode {
+            code: required("code")?,
+            redirect_uri: get("redirect_uri").map(str::to_owned),
+            code_verifier: get("code_verifier").map(str::to_owned),
+        },
+        "refresh_token" => GrantRequest::RefreshToken {
+            refresh_token: required("refresh_token")?,
+            scope: get("scope").map(str::to_owned),
+        },
+        other => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type `{other}` is not supported; use authorization_code or refresh_token"),
+            ));
+        }
+    };
+    Ok(TokenRequest { credentials, grant })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_parameters_are_invalid_requests() {
+        let error = parse(
+            &pairs(&[("grant_type", "authorization_code"), ("code", "a"), ("code", "b")]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn unknown_grant_types_are_unsupported() {
+        let error = parse(&pairs(&[("grant_type", "password"), ("client_id", "c")]), None).unwrap_err();
+        assert_eq!(error.code, ErrorCode::UnsupportedGrantType);
+    }
+
+    #[test]
+    fn missing_code_is_named() {
+        let error = parse(
+            &pairs(&[("grant_type", "authorization_code"), ("client_id", "c")]),
+            None,
+        )
+        .unwrap_err();
+        assert!(error.description.contains("code is required"));
+    }
+}
