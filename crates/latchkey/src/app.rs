@@ -71,6 +71,7 @@ impl App {
             store,
             keys,
             metadata: metadata.into(),
+            login_throttle: Arc::default(),
         };
         Ok(Self { listener, state })
     }

@@ -404,6 +404,19 @@ impl Config {
         self.scopes.iter().find(|s| s.name == name)
     }
 
+    /// A scope set as a space-separated list in vocabulary order (the
+    /// order discovery lists), as tokens and token responses carry it.
+    pub fn scope_string(&self, scopes: &crate::oauth::scope::ScopeSet) -> String {
+        let mut ordered: Vec<&str> = self
+            .scopes
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|name| scopes.contains(name))
+            .collect();
+        ordered.extend(scopes.iter().filter(|name| self.scope(name).is_none()));
+        ordered.join(" ")
+    }
+
     /// `issuer` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)

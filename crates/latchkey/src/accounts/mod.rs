@@ -8,6 +8,7 @@ use crate::store::{AdminKeyRecord, MembershipRecord, OrganizationRecord, Store, 
 
 pub mod password;
 pub mod sessions;
+pub mod throttle;
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]

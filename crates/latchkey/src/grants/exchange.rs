@@ -319,7 +319,7 @@ fn respond(
         token_type: "Bearer",
         expires_in: seconds(config.tokens.access_token_ttl),
         refresh_token: refresh_token.map(|t| t.expose().to_owned()),
-        scope: minting.scopes.to_string(),
+        scope: config.scope_string(minting.scopes),
         id_token,
     })
 }

@@ -105,7 +105,7 @@ pub fn access_token(
     claims.insert("sub".into(), subject.user.id.clone().into());
     claims.insert("aud".into(), config.issuer.clone().into());
     claims.insert("client_id".into(), client_id.into());
-    claims.insert("scope".into(), scopes.to_string().into());
+    claims.insert("scope".into(), config.scope_string(scopes).into());
     claims.insert("iat".into(), now.into());
     claims.insert(
         "exp".into(),

@@ -9,15 +9,18 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::store::Store;
 
 pub mod admin_api;
+pub mod cookies;
 mod discovery;
 mod health;
+pub mod oauth;
+pub mod pages;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,6 +33,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// The discovery document, rendered once at start-up.
     pub metadata: axum::body::Bytes,
+    pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
 }
 
 /// All routes of the server.
@@ -42,6 +46,22 @@ pub fn router(state: AppState) -> Router {
             get(discovery::metadata),
         )
         .route(&paths.jwks, get(discovery::jwks))
+        .route(
+            &paths.authorize,
+            get(oauth::authorize::get).post(oauth::authorize::post),
+        )
+        .route(&paths.consent, post(oauth::authorize::decide))
+        .route(&paths.token, post(oauth::token::token))
+        .route(
+            &paths.userinfo,
+            get(oauth::userinfo::get).post(oauth::userinfo::post),
+        )
+        .route(&paths.login, get(pages::login::show).post(pages::login::submit))
+        .route(
+            &paths.logout,
+            get(pages::login::show_logout).post(pages::login::logout),
+        )
+        .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1/admin", admin_api::router(state.clone()))
@@ -69,6 +89,33 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// The name/value pairs of a form body or query string.
+pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// The first value of `name` in `pairs`.
+pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// The name/value pairs of a JSON object body whose values are strings.
+pub fn json_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, crate::oauth::error::OAuthError> {
+    use crate::oauth::error::OAuthError;
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+        .map_err(|e| OAuthError::invalid_request(format!("the body is not a JSON object: {e}")))?;
+    object
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => Ok((name, text)),
+            _ => Err(OAuthError::invalid_request(format!(
+                "the parameter {name} must be a string"
+            ))),
+        })
+        .collect()
 }
 
 async fn not_found() -> Response {

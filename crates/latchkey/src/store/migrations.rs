@@ -13,17 +13,31 @@ type Resolved<'s> =
 
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub const SQLITE: Embedded = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-)];
+pub const SQLITE: Embedded = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "sign in",
+        include_str!("../../migrations/sqlite/0002_sign_in.sql"),
+    ),
+];
 
-pub const POSTGRES: Embedded = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/postgres/0001_foundation.sql"),
-)];
+pub const POSTGRES: Embedded = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "sign in",
+        include_str!("../../migrations/postgres/0002_sign_in.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

@@ -1,0 +1,100 @@
+//! The protocol endpoints over HTTP: authorization (with the consent form
+//! it renders and receives), token, and userinfo. This module owns the one
+//! mapping of [`OAuthError`] to HTTP.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::oauth::error::{ErrorCode, OAuthError};
+
+pub mod authorize;
+pub mod token;
+pub mod userinfo;
+
+/// RFC 6749 §5.2, RFC 6750 §3.1: the status of each error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::InvalidRequest
+        | ErrorCode::InvalidGrant
+        | ErrorCode::UnauthorizedClient
+        | ErrorCode::UnsupportedGrantType
+        | ErrorCode::UnsupportedResponseType
+        | ErrorCode::InvalidScope
+        | ErrorCode::AccessDenied
+        | ErrorCode::LoginRequired
+        | ErrorCode::ConsentRequired => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Logs the cause of an internal error; never sends it.
+pub fn log_cause(error: &OAuthError) {
+    if let Some(cause) = &error.cause {
+        tracing::error!(code = %error.code, %cause, "request failed");
+    }
+}
+
+/// `{"error", "error_description"}` with `Cache-Control: no-store`, and
+/// `WWW-Authenticate: Basic` for `invalid_client` when Basic was tried.
+pub fn json_error(error: &OAuthError, basic_attempted: bool) -> Response {
+    log_cause(error);
+    let body = serde_json::json!({"error": error.code.as_str(), "error_description": error.description});
+    let mut response = crate::http::json_response(status_of(error.code), &body);
+    let headers = response.headers_mut();
+    no_store(headers);
+    if error.code == ErrorCode::InvalidClient && basic_attempted {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"latchkey\""),
+        );
+    }
+    response
+}
+
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// A JSON body with `Cache-Control: no-store`.
+pub fn json_no_store(body: &impl serde::Serialize) -> Response {
+    let mut response = crate::http::json_response(StatusCode::OK, body);
+    no_store(response.headers_mut());
+    response
+}
+
+/// RFC 6750 §3: the bearer challenge; bare when no token was sent.
+pub fn bearer_error(error: Option<&OAuthError>) -> Response {
+    let Some(error) = error else {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    };
+    log_cause(error);
+    let escaped = error.description.replace(['"', '\\'], "'");
+    let challenge = match error.code {
+        ErrorCode::InsufficientScope => {
+            format!("Bearer error=\"insufficient_scope\", error_description=\"{escaped}\", scope=\"openid\"")
+        }
+        ErrorCode::ServerError => "Bearer".to_owned(),
+        _ => format!(
+            "Bearer error=\"{}\", error_description=\"{escaped}\"",
+            error.code.as_str()
+        ),
+    };
+    let mut response = json_error(error, false);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        json_error(&self, false)
+    }
+}

@@ -1,0 +1,81 @@
+//! `POST` token endpoint: form or JSON body, client authentication, then
+//! the grant type's exchange.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+
+use super::{json_error, json_no_store};
+use crate::grants::exchange::{self, CodeGrant};
+use crate::http::{AppState, form_pairs, json_pairs};
+use crate::oauth::client_auth;
+use crate::oauth::error::OAuthError;
+use crate::oauth::token::{self, GrantRequest};
+use crate::unix_now;
+
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match exchange_request(&state, &headers, authorization, &body).await {
+        Ok(response) => json_no_store(&response),
+        Err(error) => json_error(&error, authorization.is_some()),
+    }
+}
+
+async fn exchange_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<token::TokenResponse, OAuthError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let pairs = match media_type.as_str() {
+        "application/x-www-form-urlencoded" => form_pairs(body),
+        "application/json" => json_pairs(body)?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "send the token request as application/x-www-form-urlencoded or application/json",
+            ));
+        }
+    };
+    let request = token::parse(&pairs, authorization)?;
+    let store = state.store.as_ref();
+    let client = client_auth::authenticate(store, &request.credentials).await?;
+    let ring = state.keys.ring();
+    let now = unix_now();
+    match &request.grant {
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let grant = CodeGrant {
+                code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+            };
+            exchange::authorization_code(store, &state.config, &ring, &client, grant, now).await
+        }
+        GrantRequest::RefreshToken { refresh_token, scope } => {
+            exchange::refresh_token(
+                store,
+                &state.config,
+                &ring,
+                &client,
+                refresh_token,
+                scope.as_deref(),
+                now,
+            )
+            .await
+        }
+    }
+}

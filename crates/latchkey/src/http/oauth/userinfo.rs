@@ -1,0 +1,53 @@
+//! UserInfo (OpenID Connect Core §5.3), GET and POST: the bearer token
+//! from the `Authorization` header (or, for POST, an `access_token` form
+//! field, RFC 6750 §2.2), verified and checked for a live grant.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+
+use super::{bearer_error, json_no_store};
+use crate::grants::tokens;
+use crate::http::{AppState, form_pairs, pair};
+use crate::oauth::userinfo;
+use crate::unix_now;
+
+/// The bearer token of a request, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(&state, bearer_token(&headers)).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(token) = bearer_token(&headers) {
+        return respond(&state, Some(token)).await;
+    }
+    let pairs = form_pairs(&body);
+    respond(&state, pair(&pairs, "access_token")).await
+}
+
+async fn respond(state: &AppState, token: Option<&str>) -> Response {
+    let Some(token) = token else {
+        return bearer_error(None);
+    };
+    let store = state.store.as_ref();
+    let verified =
+        tokens::verify_access_token(store, &state.config, &state.keys.ring(), token, unix_now()).await;
+    let claims = match verified {
+        Ok(access) => userinfo::claims(store, &state.config, &access).await,
+        Err(error) => Err(error),
+    };
+    match claims {
+        Ok(claims) => json_no_store(&claims),
+        Err(error) => bearer_error(Some(&error)),
+    }
+}

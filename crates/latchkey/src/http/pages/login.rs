@@ -1,0 +1,185 @@
+//! Sign-in and sign-out pages. A successful sign-in starts a session and
+//! returns to the page that asked for it (a local path only — never another
+//! origin). Every wrong credential gets the same message, and the email is
+//! kept in the form.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render};
+use crate::accounts::sessions;
+use crate::http::{AppState, cookies, form_pairs, pair};
+use crate::secret::Secret;
+use crate::unix_now;
+
+const WRONG_CREDENTIALS: &str = "Incorrect email or password.";
+const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
+const FORM_EXPIRED: &str = "This form has expired. Go back, reload the page and try again.";
+
+/// A path on this server, never an absolute or scheme-relative URL.
+pub fn is_local_path(target: &str) -> bool {
+    target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/\\")
+        && !target.contains(['\r', '\n'])
+}
+
+fn login_page(
+    state: &AppState,
+    csrf_token: String,
+    return_to: String,
+    email: String,
+    error: Option<&str>,
+) -> LoginPage {
+    let brand = Brand::new(&state.config);
+    LoginPage {
+        product_name: brand.product_name,
+        product_logo: brand.product_logo,
+        action: state.config.paths.login.clone(),
+        csrf_token,
+        return_to,
+        email,
+        app_name: None,
+        error: error.map(str::to_owned),
+    }
+}
+
+/// `GET /login?return_to=…&login_hint=…`
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let return_to = pair(&pairs, "return_to")
+        .filter(|t| is_local_path(t))
+        .unwrap_or("/")
+        .to_owned();
+    let email = pair(&pairs, "login_hint").unwrap_or_default().to_owned();
+    let (csrf, set_csrf) = cookies::csrf_token(&state.config, &headers);
+    let page = login_page(&state, csrf, return_to, email, None);
+    render(&state.config, StatusCode::OK, &page, &[set_csrf])
+}
+
+/// `POST /login`
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    let config = &state.config;
+    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+        return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", FORM_EXPIRED);
+    }
+    let email = pair(&pairs, "email").unwrap_or_default().trim().to_owned();
+    let password = Secret::new(pair(&pairs, "password").unwrap_or_default());
+    let return_to = pair(&pairs, "return_to")
+        .filter(|t| is_local_path(t))
+        .unwrap_or("/")
+        .to_owned();
+    let (csrf, _) = cookies::csrf_token(config, &headers);
+    let now = unix_now();
+    let retry = |message: &str| {
+        let page = login_page(
+            &state,
+            csrf.clone(),
+            return_to.clone(),
+            email.clone(),
+            Some(message),
+        );
+        render(config, StatusCode::UNAUTHORIZED, &page, &[])
+    };
+    if !state.login_throttle.allows(&email, now) {
+        return retry(THROTTLED);
+    }
+    let user = match sessions::check_credentials(state.store.as_ref(), &email, password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            state.login_throttle.record_failure(&email, now);
+            return retry(WRONG_CREDENTIALS);
+        }
+        Err(error) => {
+            tracing::error!(%error, "sign-in failed");
+            return error_page(
+                config,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "Sign-in is unavailable.",
+            );
+        }
+    };
+    state.login_throttle.record_success(&email);
+    let session = match sessions::start(state.store.as_ref(), &user.id, now).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "starting a session failed");
+            return error_page(
+                config,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "Sign-in is unavailable.",
+            );
+        }
+    };
+    see_other(&return_to, cookies::session(config, session.expose()))
+}
+
+/// A 303 redirect, optionally setting a cookie.
+pub fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn message(state: &AppState, heading: &str, text: &str, form: Option<PageForm>) -> MessagePage {
+    let brand = Brand::new(&state.config);
+    MessagePage {
+        product_name: brand.product_name,
+        product_logo: brand.product_logo,
+        heading: heading.into(),
+        message: text.into(),
+        code: None,
+        is_error: false,
+        form,
+    }
+}
+
+/// `GET /logout`: a confirmation form (sign-out changes state, so it is a POST).
+pub async fn show_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (csrf, set_csrf) = cookies::csrf_token(&state.config, &headers);
+    let form = PageForm {
+        action: state.config.paths.logout.clone(),
+        csrf_token: csrf,
+        button: "Sign out".into(),
+    };
+    let page = message(&state, "Sign out", "Sign out of this browser?", Some(form));
+    render(&state.config, StatusCode::OK, &page, &[set_csrf])
+}
+
+/// `POST /logout`: ends the session.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+        return error_page(
+            &state.config,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            FORM_EXPIRED,
+        );
+    }
+    if let Some(value) = cookies::read(&headers, cookies::SESSION_COOKIE) {
+        if let Err(error) = sessions::end(state.store.as_ref(), &value).await {
+            tracing::error!(%error, "ending a session failed");
+        }
+    }
+    let page = message(&state, "Signed out", "You are signed out.", None);
+    render(
+        &state.config,
+        StatusCode::OK,
+        &page,
+        &[cookies::clear_session(&state.config)],
+    )
+}

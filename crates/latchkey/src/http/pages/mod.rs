@@ -1,0 +1,158 @@
+//! Server-rendered pages (SPEC 8): sign-in, consent, sign-out and error
+//! pages, rendered with askama (which escapes every value), usable without
+//! JavaScript, each sent with a strict Content-Security-Policy, no framing
+//! and no referrer. Every form carries the CSRF token.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Config;
+
+pub mod login;
+
+const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
+
+/// `/static/latchkey.css`.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The branding every page shows.
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub product_name: String,
+    pub product_logo: Option<String>,
+}
+
+impl Brand {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            product_name: config.branding.product_name.clone(),
+            product_logo: config.branding.logo_url.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub product_name: String,
+    pub product_logo: Option<String>,
+    pub action: String,
+    pub csrf_token: String,
+    pub return_to: String,
+    pub email: String,
+    pub app_name: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub product_name: String,
+    pub product_logo: Option<String>,
+    pub action: String,
+    pub csrf_token: String,
+    pub app_name: String,
+    pub app_description: String,
+    pub app_homepage: Option<String>,
+    pub app_logo: Option<String>,
+    pub user_name: String,
+    pub user_email: String,
+    /// (name, description) of each requested scope.
+    pub scopes: Vec<(String, String)>,
+    /// The authorization request's parameters, carried through the form.
+    pub fields: Vec<(String, String)>,
+    /// (id, name) of the organizations the user can choose.
+    pub organizations: Vec<(String, String)>,
+    pub tenant_word: String,
+}
+
+/// A small form on a message page (sign out).
+pub struct PageForm {
+    pub action: String,
+    pub csrf_token: String,
+    pub button: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub product_name: String,
+    pub product_logo: Option<String>,
+    pub heading: String,
+    pub message: String,
+    pub code: Option<String>,
+    pub is_error: bool,
+    pub form: Option<PageForm>,
+}
+
+impl MessagePage {
+    pub fn error(config: &Config, code: &str, message: &str) -> Self {
+        let brand = Brand::new(config);
+        Self {
+            product_name: brand.product_name,
+            product_logo: brand.product_logo,
+            heading: "Something went wrong".into(),
+            message: message.into(),
+            code: Some(code.into()),
+            is_error: true,
+            form: None,
+        }
+    }
+}
+
+/// The Content-Security-Policy of every page: no script at all, styles
+/// from this server, images from https (app logos) and, when the issuer is
+/// local, from local http origins.
+fn content_security_policy(config: &Config) -> String {
+    let local = if config.issuer.starts_with("http://") {
+        " http://localhost:* http://127.0.0.1:* http://[::1]:*"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// Renders a page with its status, the page security headers, no caching,
+/// and an optional cookie to set.
+pub fn render(
+    config: &Config,
+    status: StatusCode,
+    page: &impl Template,
+    set_cookies: &[Option<HeaderValue>],
+) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "page rendering failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(config)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for cookie in set_cookies.iter().flatten() {
+        headers.append(header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
+/// An error page.
+pub fn error_page(config: &Config, status: StatusCode, code: &str, message: &str) -> Response {
+    render(config, status, &MessagePage::error(config, code, message), &[])
+}
