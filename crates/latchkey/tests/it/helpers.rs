@@ -185,6 +185,52 @@ impl TestApp {
         json["data"].clone()
     }
 
+    /// Seeds the demo data (alice in two organizations, the demo app).
+    pub async fn seed_demo(&self) -> latchkey::demo::DemoCredentials {
+        latchkey::demo::seed(
+            self.state.store.as_ref(),
+            &self.state.config,
+            &self.master_key,
+            latchkey::unix_now(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// A user who is a member of one new organization; returns (user id,
+    /// organization id).
+    pub async fn add_member(
+        &self,
+        email: &str,
+        password: &str,
+        organization: &str,
+        role: &str,
+    ) -> (String, String) {
+        use reqwest::Method;
+        let body = serde_json::json!({"email": email, "name": email.split('@').next().unwrap(), "password": password, "emailVerified": true});
+        let (status, user) = self.admin(Method::POST, "/users", Some(body)).await;
+        assert_eq!(status, 201, "{user}");
+        let (_, org) = self
+            .admin(
+                Method::POST,
+                "/organizations",
+                Some(serde_json::json!({"name": organization})),
+            )
+            .await;
+        let user_id = user["data"]["id"].as_str().unwrap().to_owned();
+        let org_id = org["data"]["id"].as_str().unwrap().to_owned();
+        let body = serde_json::json!({"userId": user_id, "role": role});
+        let (status, _) = self
+            .admin(
+                Method::POST,
+                &format!("/organizations/{org_id}/members"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201);
+        (user_id, org_id)
+    }
+
     /// Runs the `latchkey` binary against this app's database.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         run_cli(&self.database.url, &self.master_key, args, stdin)

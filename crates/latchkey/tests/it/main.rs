@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod user_agent;
 
 mod admin_accounts;
 mod admin_clients;
 mod cli;
 mod discovery;
 mod health;
+mod relying_party;
 mod store_contract;
