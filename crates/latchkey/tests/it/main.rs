@@ -13,4 +13,5 @@ mod cli;
 mod discovery;
 mod health;
 mod relying_party;
+mod seed_integrations;
 mod store_contract;
