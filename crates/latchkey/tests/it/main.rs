@@ -9,6 +9,7 @@ mod user_agent;
 
 mod admin_accounts;
 mod admin_clients;
+mod authorization;
 mod cli;
 mod discovery;
 mod health;
