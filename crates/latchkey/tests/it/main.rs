@@ -16,3 +16,4 @@ mod health;
 mod relying_party;
 mod seed_integrations;
 mod store_contract;
+mod token_endpoint;
