@@ -170,10 +170,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             FORM_EXPIRED,
         );
     }
-    if let Some(value) = cookies::read(&headers, cookies::SESSION_COOKIE) {
-        if let Err(error) = sessions::end(state.store.as_ref(), &value).await {
-            tracing::error!(%error, "ending a session failed");
-        }
+    if let Some(value) = cookies::read(&headers, cookies::SESSION_COOKIE)
+        && let Err(error) = sessions::end(state.store.as_ref(), &value).await
+    {
+        tracing::error!(%error, "ending a session failed");
     }
     let page = message(&state, "Signed out", "You are signed out.", None);
     render(

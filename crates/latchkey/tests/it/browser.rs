@@ -1,0 +1,271 @@
+//! The sign-in and consent pages in a real browser: headless Chromium
+//! (Debian's `chromium` and `chromium-driver`, installed by `.ci/run`)
+//! driven over WebDriver, at a 320 px wide window, checking what a person
+//! sees and doing what a person does.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp};
+use crate::user_agent::{ALICE, query_of};
+
+backend_tests!(a_person_signs_in_and_approves_in_chromium);
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// A chromedriver process and a browser session on it; both end on drop.
+struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn start() -> Self {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+            "browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let profile = tempfile::tempdir().unwrap();
+        let mut capabilities = fantoccini::wd::Capabilities::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=320,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    // Wait for elements to appear rather than racing page loads.
+                    let timeouts =
+                        fantoccini::wd::TimeoutConfiguration::new(None, None, Some(Duration::from_secs(10)));
+                    client.update_timeouts(timeouts).await.unwrap();
+                    return Self {
+                        driver,
+                        client: Some(client),
+                        _profile: profile,
+                    };
+                }
+                Err(error) => last_error = Some(error.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start a session: {last_error:?}");
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.client()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client().find(Locator::Css(css)).await.unwrap();
+        element.clear().await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Whether the page fits the window without horizontal scrolling.
+    async fn fits_width(&self) -> bool {
+        let widths = self
+            .client()
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap()
+    }
+
+    async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let client = app
+        .create_client(json!({
+            "name": "Zapier-style Automations",
+            "description": "Moves your cases into your CRM every hour.",
+            "homepageUrl": "https://automations.example",
+            "logoUrl": "https://automations.example/logo.png",
+            "redirectUris": [CALLBACK],
+            "allowed_scopes": ["openid", "email", "profile", "cases:read"],
+        }))
+        .await;
+    let client_id = client["clientId"].as_str().unwrap();
+    let url = crate::seed_integrations::authorize_url(
+        &app,
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid email cases:read"),
+            ("state", "browser-state"),
+        ],
+    );
+
+    let browser = Browser::start().await;
+    let page = browser.client();
+    page.goto(&url).await.unwrap();
+    assert!(page.current_url().await.unwrap().path().ends_with("/login"));
+    assert!(browser.fits_width().await, "the sign-in page fits 320 px");
+    assert_eq!(
+        page.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .attr("type")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("password")
+    );
+
+    // A wrong password: one generic message, the email kept.
+    browser.type_into("input[name=email]", ALICE.0).await;
+    browser
+        .type_into("input[name=password]", "not the password")
+        .await;
+    browser.click("button[type=submit]").await;
+    assert_eq!(browser.text("[role=alert]").await, "Incorrect email or password.");
+    assert_eq!(browser.value("input[name=email]").await, ALICE.0);
+
+    browser.type_into("input[name=password]", ALICE.1).await;
+    browser.click("button[type=submit]").await;
+
+    // The consent page shows the app, the user and each scope's description.
+    page.find(Locator::Css("button[name=decision][value=approve]"))
+        .await
+        .unwrap();
+    assert_eq!(browser.text("h1").await, "Zapier-style Automations");
+    let body = browser.text("main").await;
+    for expected in [
+        "Moves your cases into your CRM every hour.",
+        "https://automations.example",
+        "Alice Example",
+        "alice@example.com",
+        "Sign you in and know who you are",
+        "See your email address",
+        "Read cases, referrals, firms and routing",
+    ] {
+        assert!(body.contains(expected), "{expected:?} not shown in {body}");
+    }
+    let logo = page.find(Locator::Css("img.app-logo")).await.unwrap();
+    let (_, _, width, height) = logo.rectangle().await.unwrap();
+    assert_eq!((width, height), (40.0, 40.0));
+    let homepage = page
+        .find(Locator::Css("a[href='https://automations.example']"))
+        .await
+        .unwrap();
+    assert!(homepage.attr("rel").await.unwrap().unwrap().contains("noopener"));
+    assert!(browser.fits_width().await, "the consent page fits 320 px");
+
+    // Two organizations: the person picks one and approves.
+    let select = page
+        .find(Locator::Css("select[name=organization]"))
+        .await
+        .unwrap();
+    select
+        .select_by_value("3f1c2a10-5b7e-4c1d-9a00-00000000b102")
+        .await
+        .unwrap();
+    page.find(Locator::Css("button[name=decision][value=deny]"))
+        .await
+        .unwrap();
+    browser.click("button[name=decision][value=approve]").await;
+
+    let mut landed = page.current_url().await.unwrap();
+    for _ in 0..100 {
+        if landed.as_str().starts_with(CALLBACK) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        landed = page.current_url().await.unwrap();
+    }
+    assert!(landed.as_str().starts_with(CALLBACK), "{landed}");
+    let query = query_of(landed.as_str());
+    assert_eq!(query["state"], "browser-state");
+    assert_eq!(query["iss"], app.state.config.issuer);
+    let code = latchkey::secret::Secret::new(query["code"].clone());
+    let stored = app
+        .state
+        .store
+        .find_authorization_code(&code.digest())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.organization_id, "3f1c2a10-5b7e-4c1d-9a00-00000000b102");
+    browser.close().await;
+}

@@ -1,0 +1,175 @@
+//! The page contract (SPEC 8): form fields, one generic sign-in error with
+//! the email kept, throttling, CSRF tokens, security headers, the consent
+//! page for a single-organization user, sign-out, and no open redirect.
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp};
+use crate::seed_integrations::{authorize_url, register};
+use crate::user_agent::{ALICE, UserAgent, hidden_inputs, query_of};
+
+backend_tests!(
+    login_page_has_the_contract_fields_and_security_headers,
+    wrong_credentials_get_one_generic_message_and_keep_the_email,
+    forms_without_the_csrf_token_are_refused,
+    single_organization_user_sees_no_picker,
+    logout_ends_the_session_and_sign_in_never_redirects_off_site,
+);
+
+async fn login_page_has_the_contract_fields_and_security_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let page = agent.get("/login").await;
+    assert_eq!(page.status, 200);
+    for field in [
+        "name=\"email\"",
+        "name=\"password\" type=\"password\"",
+        "<button type=\"submit\"",
+        "name=\"csrf_token\"",
+    ] {
+        assert!(page.body.contains(field), "{field} missing");
+    }
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(csp.contains("img-src 'self' https:"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    let cookie = page.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("latchkey_csrf=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+    );
+    let css = app
+        .http
+        .get(app.url("/static/latchkey.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+}
+
+async fn wrong_credentials_get_one_generic_message_and_keep_the_email(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let login = agent.get("/login").await;
+    let wrong_password = agent.sign_in(&login, ALICE.0, "wrong password").await;
+    let unknown_user = agent
+        .sign_in(&login, "nobody@example.com", "wrong password")
+        .await;
+    for (page, email) in [(&wrong_password, ALICE.0), (&unknown_user, "nobody@example.com")] {
+        assert_eq!(page.status, 401);
+        assert!(
+            page.body.contains("Incorrect email or password."),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(&format!("value=\"{email}\"")), "email kept");
+        assert!(!agent.has_cookie("latchkey_session"));
+    }
+    for _ in 0..4 {
+        agent.sign_in(&login, ALICE.0, "wrong password").await;
+    }
+    let throttled = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(throttled.status, 401);
+    assert!(
+        throttled.body.contains("Too many failed attempts"),
+        "{}",
+        throttled.body
+    );
+}
+
+async fn forms_without_the_csrf_token_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let mut agent = UserAgent::new(&app.base_url);
+    agent.get("/login").await;
+    let fields = vec![
+        ("email".to_owned(), ALICE.0.to_owned()),
+        ("password".to_owned(), ALICE.1.to_owned()),
+    ];
+    let page = agent.post_form("/login", &fields).await;
+    assert_eq!(page.status, 400);
+    assert!(!agent.has_cookie("latchkey_session"));
+    let mut forged = fields.clone();
+    forged.push(("csrf_token".into(), "x".repeat(43)));
+    assert_eq!(agent.post_form("/login", &forged).await.status, 400);
+    let consent = agent
+        .post_form("/consent", &[("decision".into(), "approve".into())])
+        .await;
+    assert_eq!((consent.status, consent.location), (400, None));
+}
+
+async fn single_organization_user_sees_no_picker(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, org_id) = app
+        .add_member(
+            "sam@example.com",
+            "sam's long password",
+            "Smith & Associates",
+            "ATTORNEY",
+        )
+        .await;
+    let redirect = "https://yourapp.com/oauth/callback";
+    let (client_id, _) = register(&app, &[redirect], &["openid", "profile"]).await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let first = agent
+        .get(&authorize_url(
+            &app,
+            &[("response_type", "code"), ("client_id", &client_id)],
+        ))
+        .await;
+    let login = agent.follow(first).await;
+    let signed_in = agent
+        .sign_in(&login, "sam@example.com", "sam's long password")
+        .await;
+    let consent = agent.follow(signed_in).await;
+    assert_eq!(consent.status, 200);
+    assert!(!consent.body.contains("<select"));
+    assert!(hidden_inputs(&consent.body).contains(&("organization".to_owned(), org_id.clone())));
+    let done = agent.consent(&consent, "approve", None).await;
+    let location = done.location.unwrap();
+    assert!(location.starts_with(redirect) && query_of(&location).contains_key("code"));
+}
+
+async fn logout_ends_the_session_and_sign_in_never_redirects_off_site(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let mut login = agent.get("/login").await;
+    for field in hidden_inputs(&login.body.clone()) {
+        if field.0 == "return_to" {
+            login.body = login.body.replace("value=\"/\"", "value=\"//evil.example/x\"");
+        }
+    }
+    let signed_in = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(signed_in.status, 303);
+    assert_eq!(
+        signed_in.location.as_deref(),
+        Some("/"),
+        "an off-site return_to is ignored"
+    );
+    assert!(agent.has_cookie("latchkey_session"));
+
+    let confirm = agent.get("/logout").await;
+    assert_eq!(confirm.status, 200);
+    let out = agent.post_form("/logout", &hidden_inputs(&confirm.body)).await;
+    assert_eq!(out.status, 200);
+    assert!(!agent.has_cookie("latchkey_session"));
+    let redirect = "https://yourapp.com/oauth/callback";
+    let (client_id, _) = register(&app, &[redirect], &["openid"]).await;
+    let page = agent
+        .get(&authorize_url(
+            &app,
+            &[("response_type", "code"), ("client_id", &client_id)],
+        ))
+        .await;
+    assert!(page.location.unwrap().starts_with("/login?"), "signed out");
+}
