@@ -20,6 +20,7 @@ backend_tests!(
     client_secret_post_flow_with_openidconnect,
     public_client_flow_with_openidconnect,
     clientcasa_flow_with_openidconnect,
+    every_authentication_style_under_both_example_configurations,
 );
 
 /// The HTTP client the library uses: reqwest without redirects.
@@ -243,4 +244,36 @@ async fn clientcasa_flow_with_openidconnect(backend: Backend) {
     assert_eq!(id["organizationId"], access["organizationId"]);
     assert_eq!(userinfo["organizationId"], access["organizationId"]);
     assert!(access.get("firm_id").is_none() && access.get("firm_name").is_none());
+}
+
+/// Basic, post and a public client, under `examples/casexchange.toml` and
+/// `examples/clientcasa.toml` (issuer pointed at the test server).
+async fn every_authentication_style_under_both_example_configurations(backend: Backend) {
+    for (file, tenant_claim) in [
+        ("casexchange.toml", "firm_id"),
+        ("clientcasa.toml", "organizationId"),
+    ] {
+        let options = Options {
+            config_file: Some(example(file)),
+            ..Options::default()
+        };
+        let app = TestApp::spawn_with(backend, options).await;
+        app.seed_demo().await;
+        for method in ["client_secret_basic", "client_secret_post", "none"] {
+            let (access, id, userinfo) = run_flow(
+                &app,
+                Flow {
+                    method,
+                    scopes: AUTHJS_SCOPES,
+                },
+            )
+            .await;
+            for claims in [&access, &id, &userinfo] {
+                assert_eq!(
+                    claims[tenant_claim], "3f1c2a10-5b7e-4c1d-9a00-00000000ac01",
+                    "{file} {method}: {claims}"
+                );
+            }
+        }
+    }
 }
