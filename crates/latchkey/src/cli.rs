@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::accounts::{self, NewUser};
 use crate::app::{self, App};
+use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
 use crate::config::Config;
 use crate::keys::{self, KeyState};
@@ -378,7 +379,7 @@ async fn run_clients(store: &dyn Store, config: &Config, command: ClientsCommand
             print_json(&client_json(&client))?;
         }
         ClientsCommand::RotateSecret { client_id } => {
-            let secret = clients::rotate_secret(store, config, &client_id, now)
+            let secret = clients::rotate_secret(store, config, &client_id, &Actor::Cli, now)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client_secret: {}", secret.expose());
@@ -387,19 +388,19 @@ async fn run_clients(store: &dyn Store, config: &Config, command: ClientsCommand
             );
         }
         ClientsCommand::Disable { client_id } => {
-            clients::set_enabled(store, &client_id, false, now)
+            clients::set_enabled(store, &client_id, false, &Actor::Cli, now)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client {client_id} disabled");
         }
         ClientsCommand::Enable { client_id } => {
-            clients::set_enabled(store, &client_id, true, now)
+            clients::set_enabled(store, &client_id, true, &Actor::Cli, now)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client {client_id} enabled");
         }
         ClientsCommand::Delete { client_id } => {
-            clients::delete(store, &client_id)
+            clients::delete(store, &client_id, &Actor::Cli, now)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client {client_id} deleted");

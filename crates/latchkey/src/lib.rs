@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod clients;
 pub mod config;

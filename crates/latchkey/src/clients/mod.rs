@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
@@ -332,6 +333,7 @@ pub async fn rotate_secret(
     store: &dyn Store,
     config: &Config,
     client_id: &str,
+    actor: &Actor,
     now: i64,
 ) -> Result<Secret, ClientError> {
     let client = find(store, client_id).await?;
@@ -347,27 +349,64 @@ pub async fn rotate_secret(
     if !store.set_client_secret(client_id, &secret.digest(), now).await? {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
+    let subject = audit::Subject {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    audit::record(
+        store,
+        actor,
+        "client.secret_rotated",
+        subject,
+        serde_json::json!({}),
+        now,
+    )
+    .await;
     Ok(secret)
 }
 
-/// Disables or enables a client.
+/// Disables or enables a client. Disabling refuses new authorizations and
+/// ends every grant it holds at once; enabling again revives none of them.
 pub async fn set_enabled(
     store: &dyn Store,
     client_id: &str,
     enabled: bool,
+    actor: &Actor,
     now: i64,
 ) -> Result<ClientRecord, ClientError> {
     if !store.set_client_enabled(client_id, enabled, now).await? {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
+    let action = if enabled {
+        "client.enabled"
+    } else {
+        "client.disabled"
+    };
+    let subject = audit::Subject {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    audit::record(store, actor, action, subject, serde_json::json!({}), now).await;
     find(store, client_id).await
 }
 
-/// Deletes a client.
-pub async fn delete(store: &dyn Store, client_id: &str) -> Result<(), ClientError> {
-    if store.delete_client(client_id).await? {
-        Ok(())
-    } else {
-        Err(ClientError::NotFound(client_id.to_owned()))
+/// Deletes a client with its grants, codes, consents and tokens.
+pub async fn delete(store: &dyn Store, client_id: &str, actor: &Actor, now: i64) -> Result<(), ClientError> {
+    if !store.delete_client(client_id).await? {
+        return Err(ClientError::NotFound(client_id.to_owned()));
     }
+    let subject = audit::Subject {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    audit::record(
+        store,
+        actor,
+        "client.deleted",
+        subject,
+        serde_json::json!({}),
+        now,
+    )
+    .await;
+    Ok(())
 }

@@ -13,6 +13,7 @@ use crate::secret::{Secret, generate_token};
 use crate::store::{ClientRecord, CodeExchange, GrantRecord, RefreshTokenRecord, Store};
 
 use super::tokens::{self, IdTokenContext, Subject};
+use crate::audit::{self, Actor};
 
 fn seconds(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
@@ -76,9 +77,7 @@ pub async fn authorization_code(
         ));
     }
     if code.consumed_at.is_some() {
-        return Err(OAuthError::invalid_grant(
-            "authorization code has already been used",
-        ));
+        return Err(code_replayed(store, client, code.grant_id.as_deref(), now).await);
     }
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant("authorization code has expired"));
@@ -134,12 +133,24 @@ pub async fn authorization_code(
         .await?
     {
         CodeExchange::Exchanged => {}
-        CodeExchange::AlreadyConsumed { .. } => {
-            return Err(OAuthError::invalid_grant(
-                "authorization code has already been used",
-            ));
+        CodeExchange::AlreadyConsumed { grant_id } => {
+            return Err(code_replayed(store, client, grant_id.as_deref(), now).await);
         }
     }
+    audit::record(
+        store,
+        &Actor::Client(client.client_id.clone()),
+        "grant.created",
+        audit::Subject {
+            client_id: Some(&client.client_id),
+            user_id: Some(&grant_record.user_id),
+            organization_id: Some(&grant_record.organization_id),
+            grant_id: Some(&grant_record.id),
+        },
+        serde_json::json!({"scopes": grant_record.scopes}),
+        now,
+    )
+    .await;
     respond(
         config,
         ring,
@@ -154,6 +165,72 @@ pub async fn authorization_code(
         refresh.map(|(token, _)| token),
         now,
     )
+}
+
+/// RFC 6749 §4.1.2: a code used twice revokes every token issued from its
+/// first use.
+async fn code_replayed(
+    store: &dyn Store,
+    client: &ClientRecord,
+    grant_id: Option<&str>,
+    now: i64,
+) -> OAuthError {
+    if let Some(grant_id) = grant_id {
+        match store.revoke_grant(grant_id, now).await {
+            Ok(_) => {
+                let subject = audit::Subject {
+                    client_id: Some(&client.client_id),
+                    grant_id: Some(grant_id),
+                    ..Default::default()
+                };
+                audit::record(
+                    store,
+                    &Actor::System,
+                    "code.replayed",
+                    subject,
+                    serde_json::json!({"grant": "revoked"}),
+                    now,
+                )
+                .await;
+            }
+            Err(error) => return OAuthError::server_error(error),
+        }
+    }
+    OAuthError::invalid_grant("authorization code has already been used")
+}
+
+/// RFC 9700 §4.14.2: a rotated refresh token presented again means one of
+/// two parties holds a stolen copy, so the whole grant is revoked — unless
+/// it comes back within the configured grace window, when the caller is
+/// taken to be the client retrying.
+async fn refresh_replayed(
+    store: &dyn Store,
+    config: &Config,
+    client: &ClientRecord,
+    token: &RefreshTokenRecord,
+    used_at: i64,
+    now: i64,
+) -> Result<bool, OAuthError> {
+    let grace = seconds(config.tokens.refresh_token_grace);
+    if grace > 0 && now - used_at <= grace {
+        return Ok(true);
+    }
+    store.revoke_grant(&token.grant_id, now).await?;
+    let subject = audit::Subject {
+        client_id: Some(&client.client_id),
+        grant_id: Some(&token.grant_id),
+        ..Default::default()
+    };
+    audit::record(
+        store,
+        &Actor::System,
+        "refresh_token.replayed",
+        subject,
+        serde_json::json!({"grant": "revoked"}),
+        now,
+    )
+    .await;
+    Ok(false)
 }
 
 /// RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is
@@ -215,8 +292,12 @@ pub async fn refresh_token(
             "refresh token was issued to another client",
         ));
     }
-    if token.used_at.is_some() {
-        return Err(OAuthError::invalid_grant("refresh token has already been used"));
+    let mut within_grace = false;
+    if let Some(used_at) = token.used_at {
+        within_grace = refresh_replayed(store, config, client, &token, used_at, now).await?;
+        if !within_grace {
+            return Err(OAuthError::invalid_grant("refresh token has already been used"));
+        }
     }
     if token.expires_at <= now {
         return Err(OAuthError::invalid_grant("refresh token has expired"));
@@ -257,8 +338,15 @@ pub async fn refresh_token(
         token.expires_at,
         now,
     );
-    if !store.rotate_refresh_token(&digest, &record, now).await? {
-        return Err(OAuthError::invalid_grant("refresh token has already been used"));
+    let rotated = !within_grace && store.rotate_refresh_token(&digest, &record, now).await?;
+    if !rotated {
+        // A retry inside the grace window, or a request that lost the race
+        // against another use of the same token.
+        let retry = within_grace || refresh_replayed(store, config, client, &token, now, now).await?;
+        if !retry {
+            return Err(OAuthError::invalid_grant("refresh token has already been used"));
+        }
+        store.insert_refresh_token(&record).await?;
     }
     respond(
         config,

@@ -6,4 +6,5 @@
 pub mod codes;
 pub mod consent;
 pub mod exchange;
+pub mod revocation;
 pub mod tokens;

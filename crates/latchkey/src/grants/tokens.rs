@@ -158,7 +158,7 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
 
-/// A verified, live access token.
+/// A verified access token and its claims.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     pub subject: String,
@@ -166,6 +166,11 @@ pub struct AccessToken {
     pub organization_id: String,
     pub scopes: ScopeSet,
     pub grant_id: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// Every claim, for introspection.
+    pub claims: Map<String, Value>,
 }
 
 fn invalid_token(description: &str) -> OAuthError {
@@ -188,8 +193,7 @@ pub async fn verify_access_token(
         return Err(invalid_token("the token is not an access token"));
     }
     let claims = &jwt.claims;
-    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-    if text("iss").as_deref() != Some(config.issuer.as_str()) {
+    if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
         return Err(invalid_token("the token was issued by another issuer"));
     }
     let exp = claims
@@ -199,26 +203,54 @@ pub async fn verify_access_token(
     if exp + LEEWAY <= now {
         return Err(invalid_token("the access token has expired"));
     }
-    let (Some(subject), Some(client_id), Some(grant_id), Some(organization_id)) = (
+    let access = read_claims(config, claims, exp)?;
+    if !store.access_token_is_live(&access.grant_id, &access.jti).await? {
+        return Err(invalid_token("the access token has been revoked"));
+    }
+    Ok(access)
+}
+
+/// The claims of an access token whose signature was verified.
+fn read_claims(config: &Config, claims: &Map<String, Value>, exp: i64) -> Result<AccessToken, OAuthError> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    let (Some(subject), Some(client_id), Some(grant_id), Some(organization_id), Some(jti)) = (
         text("sub"),
         text("client_id"),
         text(GRANT_CLAIM),
         text(&config.claims.tenant_id),
+        text("jti"),
     ) else {
         return Err(invalid_token("the token lacks required claims"));
     };
     let scopes = ScopeSet::parse(&text("scope").unwrap_or_default())
         .map_err(|_| invalid_token("the token's scope is malformed"))?;
-    if !store.grant_is_live(&grant_id).await? {
-        return Err(invalid_token("the access token has been revoked"));
-    }
+    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
     Ok(AccessToken {
         subject,
         client_id,
         organization_id,
         scopes,
         grant_id,
+        jti,
+        iat,
+        exp,
+        claims: claims.clone(),
     })
+}
+
+/// An access token issued by this server, checked for signature, `typ` and
+/// issuer but not for expiry or revocation (revocation requests must accept
+/// expired tokens; introspection reports on them).
+pub fn parse_access_token(config: &Config, ring: &KeyRing, token: &str) -> Option<AccessToken> {
+    let jwt = ring.verify_jwt(token).ok()?;
+    if jwt.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return None;
+    }
+    if jwt.claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
+        return None;
+    }
+    let exp = jwt.claims.get("exp").and_then(Value::as_i64)?;
+    read_claims(config, &jwt.claims, exp).ok()
 }
 
 /// A fresh grant id.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::client_auth::ClientCredentials;
 use super::error::{ErrorCode, OAuthError};
+use super::params;
 
 /// The grant the client presents.
 #[derive(Debug, Clone)]
@@ -43,24 +44,8 @@ pub struct TokenResponse {
 /// Parses a token request. Empty values count as absent; a repeated
 /// parameter is `invalid_request` (RFC 6749 §3.2).
 pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
-    let mut seen: Vec<&str> = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        if value.is_empty() {
-            continue;
-        }
-        if seen.contains(&name.as_str()) {
-            return Err(OAuthError::invalid_request(format!(
-                "the parameter {name} is given more than once"
-            )));
-        }
-        seen.push(name);
-    }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-    };
+    params::reject_repeated(pairs)?;
+    let get = |name: &str| params::get(pairs, name);
     let grant_type =
         get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let credentials = ClientCredentials::from_request(authorization, get("client_id"), get("client_secret"))?;

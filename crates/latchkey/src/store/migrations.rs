@@ -24,6 +24,11 @@ pub const SQLITE: Embedded = &[
         "sign in",
         include_str!("../../migrations/sqlite/0002_sign_in.sql"),
     ),
+    (
+        3,
+        "token lifecycle",
+        include_str!("../../migrations/sqlite/0003_token_lifecycle.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -36,6 +41,11 @@ pub const POSTGRES: Embedded = &[
         2,
         "sign in",
         include_str!("../../migrations/postgres/0002_sign_in.sql"),
+    ),
+    (
+        3,
+        "token lifecycle",
+        include_str!("../../migrations/postgres/0003_token_lifecycle.sql"),
     ),
 ];
 

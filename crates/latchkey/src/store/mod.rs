@@ -156,6 +156,46 @@ pub struct RefreshTokenRecord {
     pub used_at: Option<i64>,
 }
 
+/// One entry of the audit log. `details` never holds secret material.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub occurred_at: i64,
+    /// Who acted: `admin-api`, `cli`, `user:<id>`, `client:<id>`, `system`.
+    pub actor: String,
+    /// What happened, e.g. `grant.created`, `grant.revoked`.
+    pub action: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// An app a user authorized in one organization (a remembered consent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub client_name: String,
+    pub client_logo_url: Option<String>,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+    pub updated_at: i64,
+}
+
+/// How many rows housekeeping removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub authorization_codes: u64,
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+    pub revoked_access_tokens: u64,
+    pub grants: u64,
+    pub audit_events: u64,
+}
+
 /// The outcome of [`Store::exchange_authorization_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeExchange {
@@ -263,9 +303,51 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<CodeExchange, StoreError>;
 
     async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError>;
-    /// Whether the grant exists, is not revoked, and its client is enabled:
-    /// one indexed lookup, run on every token check (SPEC 7).
-    async fn grant_is_live(&self, id: &str) -> Result<bool, StoreError>;
+    /// Whether an access token is live: its grant exists, is not revoked,
+    /// its client is enabled, and the token itself (`jti`) was not revoked.
+    /// One indexed round trip, run on every token check (SPEC 7).
+    async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError>;
+    /// One transaction: marks the grant revoked and deletes its refresh
+    /// tokens. `false` when it was already revoked or does not exist.
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a revoked access token until it would have expired.
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        grant_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Inserts a refresh token for an existing grant.
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+
+    /// The apps the user authorized, in every organization.
+    async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError>;
+    /// One transaction: forgets the consent, revokes every grant of the
+    /// user × organization × client and deletes their refresh tokens.
+    /// `false` when there was nothing to revoke.
+    async fn revoke_connected_app(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// The newest events first.
+    async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes what can no longer matter: codes, refresh tokens, sessions
+    /// and revoked-token records past their expiry, grants revoked or
+    /// without live refresh tokens since before `grant_cutoff`, and audit
+    /// events older than `audit_cutoff`.
+    async fn purge_expired(
+        &self,
+        now: i64,
+        grant_cutoff: i64,
+        audit_cutoff: i64,
+    ) -> Result<PurgeCounts, StoreError>;
 
     async fn find_refresh_token(
         &self,

@@ -11,7 +11,8 @@ macro_rules! impl_store {
 
         use $crate::secret::TokenDigest;
         use $crate::store::{
-            AdminKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord,
+            AdminKeyRecord, AuditEvent, AuthorizationCodeRecord, ClientRecord, CodeExchange,
+            ConnectedApp, GrantRecord, PurgeCounts,
             MembershipRecord, OrganizationRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
             Store, StoreError, UserRecord, backend, map_sqlx,
         };
@@ -171,6 +172,10 @@ macro_rules! impl_store {
             result.rows_affected() > 0
         }
 
+        fn changed_ref(result: &<$db as sqlx::Database>::QueryResult) -> bool {
+            result.rows_affected() > 0
+        }
+
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -312,15 +317,33 @@ macro_rules! impl_store {
                 enabled: bool,
                 now: i64,
             ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
                 let result = sqlx::query(
                     "UPDATE clients SET enabled = $1, updated_at = $2 WHERE client_id = $3",
                 )
                 .bind(enabled)
                 .bind(now)
                 .bind(client_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map_sqlx)?;
+                if !enabled && changed_ref(&result) {
+                    sqlx::query(
+                        "DELETE FROM refresh_tokens WHERE grant_id IN \
+                         (SELECT id FROM grants WHERE client_id = $1)",
+                    )
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+                        .bind(now)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                }
+                tx.commit().await.map_err(map_sqlx)?;
                 Ok(changed(result))
             }
 
@@ -709,17 +732,212 @@ macro_rules! impl_store {
                 row.as_ref().map(grant).transpose()
             }
 
-            async fn grant_is_live(&self, id: &str) -> Result<bool, StoreError> {
+            async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
                 let row = sqlx::query(
                     "SELECT 1 AS live FROM grants g JOIN clients c ON c.client_id = g.client_id \
-                     WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2",
+                     WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2 \
+                     AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $3)",
                 )
-                .bind(id)
+                .bind(grant_id)
                 .bind(true)
+                .bind(jti)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_sqlx)?;
                 Ok(row.is_some())
+            }
+
+            async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let result = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1")
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(changed(result))
+            }
+
+            async fn revoke_access_token(
+                &self,
+                jti: &str,
+                grant_id: &str,
+                expires_at: i64,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, grant_id, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(grant_id)
+                .bind(expires_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+                let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
+                insert_refresh_token(&mut connection, token).await
+            }
+
+            async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT k.client_id, c.name AS client_name, c.logo_url, k.organization_id, \
+                     o.name AS organization_name, k.scopes, k.created_at, k.updated_at \
+                     FROM consents k JOIN clients c ON c.client_id = k.client_id \
+                     JOIN organizations o ON o.id = k.organization_id \
+                     WHERE k.user_id = $1 ORDER BY o.name, c.name, k.client_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(ConnectedApp {
+                            client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                            client_name: row.try_get("client_name").map_err(map_sqlx)?,
+                            client_logo_url: row.try_get("logo_url").map_err(map_sqlx)?,
+                            organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                            organization_name: row.try_get("organization_name").map_err(map_sqlx)?,
+                            scopes: json_list(row, "scopes")?,
+                            granted_at: row.try_get("created_at").map_err(map_sqlx)?,
+                            updated_at: row.try_get("updated_at").map_err(map_sqlx)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn revoke_connected_app(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+                client_id: &str,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let consent = sqlx::query(
+                    "DELETE FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3",
+                )
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                sqlx::query(
+                    "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants \
+                     WHERE user_id = $1 AND organization_id = $2 AND client_id = $3)",
+                )
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                let grants = sqlx::query(
+                    "UPDATE grants SET revoked_at = $1 WHERE user_id = $2 AND organization_id = $3 \
+                     AND client_id = $4 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(changed_ref(&consent) || changed(grants))
+            }
+
+            async fn insert_audit_event(&self, e: &AuditEvent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (id, occurred_at, actor, action, client_id, user_id, \
+                     organization_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&e.id)
+                .bind(e.occurred_at)
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.client_id)
+                .bind(&e.user_id)
+                .bind(&e.organization_id)
+                .bind(&e.grant_id)
+                .bind(e.details.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, occurred_at, actor, action, client_id, user_id, organization_id, grant_id, \
+                     details FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                rows.iter()
+                    .map(|row| {
+                        let details: String = row.try_get("details").map_err(map_sqlx)?;
+                        Ok(AuditEvent {
+                            id: row.try_get("id").map_err(map_sqlx)?,
+                            occurred_at: row.try_get("occurred_at").map_err(map_sqlx)?,
+                            actor: row.try_get("actor").map_err(map_sqlx)?,
+                            action: row.try_get("action").map_err(map_sqlx)?,
+                            client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                            user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                            organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                            grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
+                            details: serde_json::from_str(&details).map_err(backend)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn purge_expired(
+                &self,
+                now: i64,
+                grant_cutoff: i64,
+                audit_cutoff: i64,
+            ) -> Result<PurgeCounts, StoreError> {
+                let run = |sql: &'static str, value: i64| {
+                    let pool = &self.pool;
+                    async move {
+                        sqlx::query(sql)
+                            .bind(value)
+                            .execute(pool)
+                            .await
+                            .map(|r| r.rows_affected())
+                            .map_err(map_sqlx)
+                    }
+                };
+                Ok(PurgeCounts {
+                    authorization_codes: run("DELETE FROM authorization_codes WHERE expires_at < $1", grant_cutoff).await?,
+                    refresh_tokens: run("DELETE FROM refresh_tokens WHERE expires_at < $1", grant_cutoff).await?,
+                    sessions: run("DELETE FROM sessions WHERE expires_at < $1", now).await?,
+                    revoked_access_tokens: run("DELETE FROM revoked_access_tokens WHERE expires_at < $1", now).await?,
+                    grants: run(
+                        "DELETE FROM grants WHERE (revoked_at IS NOT NULL AND revoked_at < $1) \
+                         OR (created_at < $1 AND NOT EXISTS \
+                         (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id))",
+                        grant_cutoff,
+                    )
+                    .await?,
+                    audit_events: run("DELETE FROM audit_events WHERE occurred_at < $1", audit_cutoff).await?,
+                })
             }
 
             async fn find_refresh_token(

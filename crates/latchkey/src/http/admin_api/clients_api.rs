@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, nullable, success, timestamp};
+use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
 use crate::http::AppState;
 use crate::store::ClientRecord;
@@ -189,7 +190,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    clients::delete(state.store.as_ref(), &client_id).await?;
+    clients::delete(state.store.as_ref(), &client_id, &Actor::AdminApi, unix_now()).await?;
     Ok(success(
         StatusCode::OK,
         serde_json::json!({"clientId": client_id}),
@@ -201,7 +202,14 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let secret = clients::rotate_secret(state.store.as_ref(), &state.config, &client_id, unix_now()).await?;
+    let secret = clients::rotate_secret(
+        state.store.as_ref(),
+        &state.config,
+        &client_id,
+        &Actor::AdminApi,
+        unix_now(),
+    )
+    .await?;
     let data = serde_json::json!({"clientId": client_id, "clientSecret": secret.expose()});
     Ok(success(StatusCode::OK, data, Some(ROTATED_MESSAGE)))
 }
@@ -210,7 +218,14 @@ pub async fn disable(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let client = clients::set_enabled(state.store.as_ref(), &client_id, false, unix_now()).await?;
+    let client = clients::set_enabled(
+        state.store.as_ref(),
+        &client_id,
+        false,
+        &Actor::AdminApi,
+        unix_now(),
+    )
+    .await?;
     Ok(success(
         StatusCode::OK,
         ClientView::from(client),
@@ -222,7 +237,14 @@ pub async fn enable(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let client = clients::set_enabled(state.store.as_ref(), &client_id, true, unix_now()).await?;
+    let client = clients::set_enabled(
+        state.store.as_ref(),
+        &client_id,
+        true,
+        &Actor::AdminApi,
+        unix_now(),
+    )
+    .await?;
     Ok(success(
         StatusCode::OK,
         ClientView::from(client),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod authorize;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 

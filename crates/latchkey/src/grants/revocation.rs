@@ -1,0 +1,127 @@
+//! Revocation (RFC 7009) and introspection (RFC 7662) of the tokens a
+//! grant yields. Revoking a refresh token ends its grant — every access
+//! and refresh token of it; revoking an access token ends that token. A
+//! client can revoke only its own tokens; anything else is quietly ignored,
+//! so the answer reveals nothing about tokens it does not own.
+
+use serde_json::{Map, Value};
+
+use super::tokens::{self, AccessToken};
+use crate::audit::{self, Actor};
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::oauth::error::OAuthError;
+use crate::oauth::revoke::TokenHint;
+use crate::secret::Secret;
+use crate::store::{ClientRecord, RefreshTokenRecord, Store};
+
+/// A presented token, resolved to what it is.
+enum Resolved {
+    Access(AccessToken),
+    Refresh(RefreshTokenRecord),
+    Unknown,
+}
+
+/// Finds the token, trying the hinted kind first (RFC 7009 §2.1: the hint
+/// only speeds the lookup up).
+async fn resolve(
+    store: &dyn Store,
+    config: &Config,
+    ring: &KeyRing,
+    token: &str,
+    hint: TokenHint,
+) -> Result<Resolved, OAuthError> {
+    let as_access = || tokens::parse_access_token(config, ring, token).map(Resolved::Access);
+    if hint != TokenHint::RefreshToken {
+        if let Some(access) = as_access() {
+            return Ok(access);
+        }
+    }
+    if let Some(refresh) = store.find_refresh_token(&Secret::new(token).digest()).await? {
+        return Ok(Resolved::Refresh(refresh));
+    }
+    Ok(as_access().unwrap_or(Resolved::Unknown))
+}
+
+/// Revokes `token` if `client` owns it.
+pub async fn revoke(
+    store: &dyn Store,
+    config: &Config,
+    ring: &KeyRing,
+    client: &ClientRecord,
+    token: &str,
+    hint: TokenHint,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let actor = Actor::Client(client.client_id.clone());
+    match resolve(store, config, ring, token, hint).await? {
+        Resolved::Refresh(refresh) if refresh.client_id == client.client_id => {
+            if store.revoke_grant(&refresh.grant_id, now).await? {
+                let subject = audit::Subject {
+                    client_id: Some(&client.client_id),
+                    grant_id: Some(&refresh.grant_id),
+                    ..Default::default()
+                };
+                let details = serde_json::json!({"reason": "refresh token revoked by the client"});
+                audit::record(store, &actor, "grant.revoked", subject, details, now).await;
+            }
+        }
+        Resolved::Access(access) if access.client_id == client.client_id => {
+            store
+                .revoke_access_token(&access.jti, &access.grant_id, access.exp, now)
+                .await?;
+        }
+        Resolved::Refresh(_) | Resolved::Access(_) | Resolved::Unknown => {}
+    }
+    Ok(())
+}
+
+/// RFC 7662 §2.2: the token's claims when it is active, else only
+/// `active: false`. Refresh tokens are described only to their own client.
+pub async fn introspect(
+    store: &dyn Store,
+    config: &Config,
+    ring: &KeyRing,
+    client: &ClientRecord,
+    token: &str,
+    hint: TokenHint,
+    now: i64,
+) -> Result<Map<String, Value>, OAuthError> {
+    let mut answer = Map::new();
+    match resolve(store, config, ring, token, hint).await? {
+        Resolved::Access(access)
+            if access.exp > now && store.access_token_is_live(&access.grant_id, &access.jti).await? =>
+        {
+            answer = access.claims;
+            answer.insert("active".into(), true.into());
+            answer.insert("token_type".into(), "Bearer".into());
+        }
+        Resolved::Refresh(refresh)
+            if refresh.client_id == client.client_id
+                && refresh.used_at.is_none()
+                && refresh.expires_at > now =>
+        {
+            let grant = store.find_grant(&refresh.grant_id).await?;
+            let client_enabled = store
+                .find_client(&refresh.client_id)
+                .await?
+                .is_some_and(|c| c.enabled);
+            if let Some(grant) = grant.filter(|g| g.revoked_at.is_none() && client_enabled) {
+                answer.insert("active".into(), true.into());
+                answer.insert("token_type".into(), "refresh_token".into());
+                answer.insert("client_id".into(), refresh.client_id.into());
+                answer.insert("scope".into(), refresh.scopes.join(" ").into());
+                answer.insert("sub".into(), grant.user_id.into());
+                answer.insert(config.claims.tenant_id.clone(), grant.organization_id.into());
+                answer.insert("iss".into(), config.issuer.clone().into());
+                answer.insert("iat".into(), refresh.created_at.into());
+                answer.insert("exp".into(), refresh.expires_at.into());
+            }
+        }
+        Resolved::Access(_) | Resolved::Refresh(_) | Resolved::Unknown => {}
+    }
+    if answer.is_empty() {
+        answer.insert("active".into(), false.into());
+    }
+    Ok(answer)
+}
