@@ -87,6 +87,7 @@ impl App {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let reload = tokio::spawn(reload_keys(self.state.clone()));
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let router = http::router(self.state.clone());
         let result = axum::serve(
             self.listener,
@@ -95,6 +96,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         reload.abort();
+        housekeeping.abort();
         result
     }
 }
@@ -109,6 +111,33 @@ async fn reload_keys(state: AppState) {
         interval.tick().await;
         if let Err(error) = state.keys.reload(state.store.as_ref()).await {
             tracing::warn!(%error, "reloading signing keys failed; keeping the current ones");
+        }
+    }
+}
+
+/// Purges expired codes, tokens, sessions and old audit events
+/// periodically, so tables do not grow without bound.
+async fn housekeeping(state: AppState) {
+    let config = &state.config;
+    let mut interval = tokio::time::interval(config.housekeeping.interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = unix_now();
+        let token_ttl = config
+            .tokens
+            .access_token_ttl
+            .max(config.tokens.id_token_ttl)
+            .as_secs();
+        let grant_cutoff = now.saturating_sub(i64::try_from(token_ttl).unwrap_or(i64::MAX));
+        let retention = i64::try_from(config.housekeeping.audit_retention.as_secs()).unwrap_or(i64::MAX);
+        match state
+            .store
+            .purge_expired(now, grant_cutoff, now.saturating_sub(retention))
+            .await
+        {
+            Ok(counts) => tracing::debug!(?counts, "housekeeping done"),
+            Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
         }
     }
 }

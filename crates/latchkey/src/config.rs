@@ -60,6 +60,15 @@ pub struct RawConfig {
     pub database: RawDatabase,
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    #[serde(default)]
+    pub housekeeping: RawHousekeeping,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHousekeeping {
+    pub interval_seconds: Option<u64>,
+    pub audit_retention_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -337,6 +346,13 @@ pub struct RateLimits {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// Background purging of expired rows.
+#[derive(Debug, Clone)]
+pub struct Housekeeping {
+    pub interval: Duration,
+    pub audit_retention: Duration,
+}
+
 /// Where the master key comes from.
 #[derive(Debug, Clone)]
 pub enum MasterKeySource {
@@ -364,6 +380,7 @@ pub struct Config {
     pub oauth: OAuthPolicy,
     pub signing: SigningPolicy,
     pub rate_limits: RateLimits,
+    pub housekeeping: Housekeeping,
 }
 
 /// The default vocabulary: OpenID Connect's scopes and the example API's.
@@ -502,6 +519,19 @@ impl RawConfig {
             },
         };
         let rate_limits = self.rate_limits.validate()?;
+        let housekeeping = Housekeeping {
+            interval: ttl(
+                "housekeeping.interval_seconds",
+                self.housekeeping.interval_seconds,
+                600,
+            )?,
+            audit_retention: Duration::from_secs(
+                self.housekeeping
+                    .audit_retention_days
+                    .unwrap_or(365)
+                    .saturating_mul(86_400),
+            ),
+        };
         if scopes.iter().all(|s| s.name != "offline_access")
             && tokens.refresh_tokens == RefreshTokenPolicy::OfflineAccess
         {
@@ -525,6 +555,7 @@ impl RawConfig {
             oauth,
             signing,
             rate_limits,
+            housekeeping,
         })
     }
 }

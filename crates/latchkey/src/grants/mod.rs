@@ -4,6 +4,7 @@
 //! endpoint's grant types ([`exchange`]).
 
 pub mod codes;
+pub mod connected;
 pub mod consent;
 pub mod exchange;
 pub mod revocation;

@@ -32,10 +32,10 @@ async fn resolve(
     hint: TokenHint,
 ) -> Result<Resolved, OAuthError> {
     let as_access = || tokens::parse_access_token(config, ring, token).map(Resolved::Access);
-    if hint != TokenHint::RefreshToken {
-        if let Some(access) = as_access() {
-            return Ok(access);
-        }
+    if hint != TokenHint::RefreshToken
+        && let Some(access) = as_access()
+    {
+        return Ok(access);
     }
     if let Some(refresh) = store.find_refresh_token(&Secret::new(token).digest()).await? {
         return Ok(Resolved::Refresh(refresh));

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&paths.consent, post(oauth::authorize::decide))
         .route(&paths.token, post(oauth::token::token))
+        .route(&paths.revoke, post(oauth::revoke::revoke))
+        .route(&paths.introspect, post(oauth::revoke::introspect))
         .route(
             &paths.userinfo,
             get(oauth::userinfo::get).post(oauth::userinfo::post),
@@ -60,6 +62,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             &paths.logout,
             get(pages::login::show_logout).post(pages::login::logout),
+        )
+        .route(
+            &format!("{}/connected-apps", paths.settings),
+            get(pages::connected_apps::show),
+        )
+        .route(
+            &format!("{}/connected-apps/revoke", paths.settings),
+            post(pages::connected_apps::revoke),
         )
         .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/healthz", get(health::healthz))

@@ -91,6 +91,8 @@ pub struct Options {
     pub keep_issuer: bool,
     /// Applied to the raw configuration last.
     pub tweak: Option<Tweak>,
+    /// Share another app's database and master key (a second instance).
+    pub share_with: Option<(String, MasterKey)>,
 }
 
 pub struct TestApp {
@@ -109,10 +111,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
-        let database = TestDatabase::create(backend).await;
+        let (database, master_key) = match options.share_with {
+            Some((url, key)) => (
+                TestDatabase {
+                    url,
+                    dir: tempfile::tempdir().unwrap(),
+                },
+                key,
+            ),
+            None => (TestDatabase::create(backend).await, MasterKey::generate()),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let master_key = MasterKey::generate();
         let mut raw = match &options.config_file {
             Some(path) => RawConfig::from_file(path).unwrap(),
             None => RawConfig::default(),
@@ -183,6 +193,20 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{json}");
         json["data"].clone()
+    }
+
+    /// A second server on the same database, as another instance would be.
+    pub async fn second_instance(&self, backend: Backend) -> TestApp {
+        let options = Options {
+            keep_issuer: true,
+            tweak: Some(Box::new({
+                let issuer = self.state.config.issuer.clone();
+                move |raw| raw.issuer = Some(issuer)
+            })),
+            share_with: Some((self.database.url.clone(), self.master_key.clone())),
+            ..Options::default()
+        };
+        TestApp::spawn_with(backend, options).await
     }
 
     /// Seeds the demo data (alice in two organizations, the demo app).

@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod discovery;
 mod health;
+mod lifecycle;
 mod pages;
 mod relying_party;
 mod seed_integrations;

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, success, timestamp};
 use crate::accounts::{self, NewUser};
+use crate::audit::Actor;
+use crate::grants::connected;
 use crate::http::AppState;
 use crate::secret::Secret;
-use crate::store::{MembershipRecord, OrganizationRecord, UserRecord};
+use crate::store::{ConnectedApp, MembershipRecord, OrganizationRecord, UserRecord};
 use crate::unix_now;
 
 #[derive(Debug, Deserialize)]
@@ -270,4 +272,106 @@ pub async fn remove_member(
         serde_json::json!({"organizationId": organization_id, "userId": user_id}),
         Some("Member removed."),
     ))
+}
+
+#[derive(Debug, Serialize)]
+struct ConnectedAppView {
+    #[serde(rename = "clientId")]
+    client_id: String,
+    #[serde(rename = "clientName")]
+    client_name: String,
+    #[serde(rename = "organizationId")]
+    organization_id: String,
+    #[serde(rename = "organizationName")]
+    organization_name: String,
+    scopes: Vec<String>,
+    #[serde(rename = "grantedAt")]
+    granted_at: String,
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+}
+
+impl From<ConnectedApp> for ConnectedAppView {
+    fn from(a: ConnectedApp) -> Self {
+        Self {
+            client_id: a.client_id,
+            client_name: a.client_name,
+            organization_id: a.organization_id,
+            organization_name: a.organization_name,
+            scopes: a.scopes,
+            granted_at: timestamp(a.granted_at),
+            updated_at: timestamp(a.updated_at),
+        }
+    }
+}
+
+pub async fn list_connected_apps(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    accounts::find_user(state.store.as_ref(), &user_id).await?;
+    let apps = connected::list(state.store.as_ref(), &user_id).await?;
+    Ok(success(StatusCode::OK, views::<_, ConnectedAppView>(apps), None))
+}
+
+pub async fn revoke_connected_app(
+    State(state): State<AppState>,
+    ApiPath((user_id, organization_id, client_id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let store = state.store.as_ref();
+    let revoked = connected::revoke(
+        store,
+        &Actor::AdminApi,
+        &user_id,
+        &organization_id,
+        &client_id,
+        unix_now(),
+    )
+    .await?;
+    if !revoked {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "user `{user_id}` has not connected client `{client_id}` in organization `{organization_id}`"
+            ),
+        ));
+    }
+    let data =
+        serde_json::json!({"userId": user_id, "organizationId": organization_id, "clientId": client_id});
+    Ok(success(
+        StatusCode::OK,
+        data,
+        Some("Connected app revoked; its tokens no longer work."),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.store.list_audit_events(limit).await?;
+    let data: Vec<serde_json::Value> = events
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id,
+                "occurredAt": timestamp(e.occurred_at),
+                "actor": e.actor,
+                "action": e.action,
+                "clientId": e.client_id,
+                "userId": e.user_id,
+                "organizationId": e.organization_id,
+                "grantId": e.grant_id,
+                "details": e.details,
+            })
+        })
+        .collect();
+    Ok(success(StatusCode::OK, data, None))
 }

@@ -54,6 +54,15 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(accounts_api::list_user_memberships),
         )
         .route(
+            "/users/{user_id}/connected-apps",
+            get(accounts_api::list_connected_apps),
+        )
+        .route(
+            "/users/{user_id}/connected-apps/{organization_id}/{client_id}",
+            axum::routing::delete(accounts_api::revoke_connected_app),
+        )
+        .route("/audit-events", get(accounts_api::list_audit_events))
+        .route(
             "/organizations",
             post(accounts_api::create_organization).get(accounts_api::list_organizations),
         )

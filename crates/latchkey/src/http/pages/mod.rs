@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
 
+pub mod connected_apps;
 pub mod login;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
@@ -73,6 +74,31 @@ pub struct ConsentPage {
     pub fields: Vec<(String, String)>,
     /// (id, name) of the organizations the user can choose.
     pub organizations: Vec<(String, String)>,
+    pub tenant_word: String,
+}
+
+/// One row of the Connected Apps page.
+pub struct ConnectedAppView {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub scopes: String,
+    pub granted_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "connected_apps.html")]
+pub struct ConnectedAppsPage {
+    pub product_name: String,
+    pub product_logo: Option<String>,
+    pub action: String,
+    pub csrf_token: String,
+    pub user_name: String,
+    pub user_email: String,
+    pub apps: Vec<ConnectedAppView>,
     pub tenant_word: String,
 }
 
