@@ -2,16 +2,13 @@
 //! environment, `serve --demo`, graceful shutdown, and the management
 //! commands working on the same data as the admin API.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use reqwest::Method;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp, TestDatabase, client_body, example, read_json};
+use crate::helpers::{Backend, ServerProcess, TestApp, TestDatabase, client_body, example, read_json};
 use latchkey::secret::MasterKey;
 
 backend_tests!(
@@ -206,84 +203,6 @@ async fn keys_rotate_publishes_a_new_key_and_retire_removes_an_old_one(backend: 
         .collect();
     assert!(!kids.contains(&first.as_str()));
     assert!(kids.contains(&active.as_str()));
-}
-
-/// A `latchkey serve` process and the address it reported.
-struct ServerProcess {
-    child: Child,
-    base_url: String,
-    stdout: String,
-}
-
-impl ServerProcess {
-    fn start(args: &[&str], env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LATCHKEY_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                if let Some((_, rest)) = line.split_once("listening on ") {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let (out_tx, out_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut printed = Vec::new();
-            for line in out.lines().map_while(Result::ok) {
-                let last = line.contains("authorization URL");
-                printed.push(line);
-                if last {
-                    break;
-                }
-            }
-            let _ = out_tx.send(printed.join("\n"));
-        });
-        let base_url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server reported where it listens");
-        let stdout = if args.contains(&"--demo") {
-            out_rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Self {
-            child,
-            base_url,
-            stdout,
-        }
-    }
-
-    fn value(&self, label: &str) -> String {
-        self.stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .unwrap_or_else(|| panic!("{label} not printed in {}", self.stdout))
-            .trim()
-            .to_owned()
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
 }
 
 async fn serve_demo_seeds_idempotently_and_prints_working_credentials(backend: Backend) {

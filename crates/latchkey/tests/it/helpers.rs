@@ -1,7 +1,11 @@
 //! `TestApp`: the real server on 127.0.0.1:0 with a fresh database (a
 //! temporary SQLite file, or a new PostgreSQL database), driven over HTTP.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use latchkey::app::App;
 use latchkey::config::{Config, RawConfig};
@@ -307,4 +311,82 @@ pub fn client_body() -> Value {
         ],
         "allowed_scopes": ["openid", "email", "profile", "cases:read", "cases:write"]
     })
+}
+
+/// A `latchkey serve` process and the address it reported.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub base_url: String,
+    pub stdout: String,
+}
+
+impl ServerProcess {
+    pub fn start(args: &[&str], env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LATCHKEY_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let err = BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on ") {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let (out_tx, out_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut printed = Vec::new();
+            for line in out.lines().map_while(Result::ok) {
+                let last = line.contains("authorization URL");
+                printed.push(line);
+                if last {
+                    break;
+                }
+            }
+            let _ = out_tx.send(printed.join("\n"));
+        });
+        let base_url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server reported where it listens");
+        let stdout = if args.contains(&"--demo") {
+            out_rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Self {
+            child,
+            base_url,
+            stdout,
+        }
+    }
+
+    pub fn value(&self, label: &str) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("{label} not printed in {}", self.stdout))
+            .trim()
+            .to_owned()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
 }

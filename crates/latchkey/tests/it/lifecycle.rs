@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, Options, TestApp};
+use crate::helpers::{Backend, Options, ServerProcess, TestApp};
 use crate::seed_integrations::{authorize_url, obtain_code, register, token_form};
 use crate::user_agent::{ALICE, UserAgent, hidden_inputs};
 
@@ -19,6 +19,7 @@ backend_tests!(
     revocation_endpoint_follows_rfc_7009,
     introspection_reports_active_tokens_only,
     revocation_on_one_instance_is_in_force_on_another,
+    revocation_in_one_server_process_is_in_force_in_another,
     connected_apps_revoke_ends_tokens_and_asks_consent_again,
     disable_ends_tokens_enable_revives_none_delete_removes_all,
     secret_rotation_keeps_every_connection,
@@ -420,6 +421,52 @@ async fn revocation_on_one_instance_is_in_force_on_another(backend: Backend) {
         introspect(&second, &issued, access).await,
         json!({"active": false})
     );
+}
+
+/// The second instance is a separate `latchkey serve` process on the same
+/// database and master key.
+async fn revocation_in_one_server_process_is_in_force_in_another(backend: Backend) {
+    let first = TestApp::spawn(backend).await;
+    first.seed_demo().await;
+    let env = [
+        ("LATCHKEY_DATABASE_URL", first.database.url.clone()),
+        ("LATCHKEY_MASTER_KEY", first.master_key.to_base64()),
+        ("LATCHKEY_ISSUER", first.state.config.issuer.clone()),
+        ("LATCHKEY_ADMIN_API_KEYS", crate::helpers::ADMIN_KEY.to_owned()),
+    ];
+    let second = ServerProcess::start(&["serve"], &env);
+    let issued = issue(&first).await;
+    let userinfo = |base: &str| {
+        let url = format!("{base}/api/oauth/userinfo");
+        let http = first.http.clone();
+        let token = issued.access().to_owned();
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        userinfo(&second.base_url).await,
+        200,
+        "the other process honours the token"
+    );
+    let response = first
+        .http
+        .post(format!("{}/api/oauth/revoke", second.base_url))
+        .basic_auth(&issued.client_id, Some(&issued.secret))
+        .form(&[("token", issued.refresh())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "revoked through the other process");
+    assert_eq!(userinfo(&first.base_url).await, 401, "refused here at once");
+    assert_eq!(userinfo(&second.base_url).await, 401, "and there");
+    assert!(second.terminate().success());
 }
 
 async fn connected_apps_revoke_ends_tokens_and_asks_consent_again(backend: Backend) {
