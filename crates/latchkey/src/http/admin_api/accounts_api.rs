@@ -346,16 +346,18 @@ pub async fn revoke_connected_app(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    limit: Option<i64>,
-}
-
 pub async fn list_audit_events(
     State(state): State<AppState>,
-    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let pairs = crate::http::form_pairs(query.unwrap_or_default().as_bytes());
+    let limit = match crate::http::pair(&pairs, "limit") {
+        None => 100,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("limit must be a whole number, not `{text}`")))?,
+    }
+    .clamp(1, 1000);
     let events = state.store.list_audit_events(limit).await?;
     let data: Vec<serde_json::Value> = events
         .into_iter()
