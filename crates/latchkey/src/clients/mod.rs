@@ -349,19 +349,7 @@ pub async fn rotate_secret(
     if !store.set_client_secret(client_id, &secret.digest(), now).await? {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
-    let subject = audit::Subject {
-        client_id: Some(client_id),
-        ..Default::default()
-    };
-    audit::record(
-        store,
-        actor,
-        "client.secret_rotated",
-        subject,
-        serde_json::json!({}),
-        now,
-    )
-    .await;
+    record(store, actor, "client.secret_rotated", client_id, now).await;
     Ok(secret)
 }
 
@@ -382,11 +370,7 @@ pub async fn set_enabled(
     } else {
         "client.disabled"
     };
-    let subject = audit::Subject {
-        client_id: Some(client_id),
-        ..Default::default()
-    };
-    audit::record(store, actor, action, subject, serde_json::json!({}), now).await;
+    record(store, actor, action, client_id, now).await;
     find(store, client_id).await
 }
 
@@ -395,18 +379,15 @@ pub async fn delete(store: &dyn Store, client_id: &str, actor: &Actor, now: i64)
     if !store.delete_client(client_id).await? {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
+    record(store, actor, "client.deleted", client_id, now).await;
+    Ok(())
+}
+
+/// Audits an operator's change to a client.
+async fn record(store: &dyn Store, actor: &Actor, action: &str, client_id: &str, now: i64) {
     let subject = audit::Subject {
         client_id: Some(client_id),
         ..Default::default()
     };
-    audit::record(
-        store,
-        actor,
-        "client.deleted",
-        subject,
-        serde_json::json!({}),
-        now,
-    )
-    .await;
-    Ok(())
+    audit::record(store, actor, action, subject, serde_json::json!({}), now).await;
 }

@@ -94,12 +94,13 @@ async fn signed_in(
     }
 }
 
-/// The authorization parameters without `login` in `prompt`, so the
-/// request can resume after the sign-in it asked for.
+/// The authorization parameters without `login` in `prompt` and without
+/// `max_age`, so the request can resume after the sign-in it asked for
+/// (which satisfied both) without asking again.
 fn without_login_prompt(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
-        .filter(|(name, _)| !CONSENT_FIELDS.contains(&name.as_str()))
+        .filter(|(name, _)| !CONSENT_FIELDS.contains(&name.as_str()) && name != "max_age")
         .filter_map(|(name, value)| {
             if name != "prompt" {
                 return Some((name.clone(), value.clone()));

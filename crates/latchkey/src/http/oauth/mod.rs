@@ -12,6 +12,28 @@ pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
+/// The name/value pairs of a token, revocation or introspection request:
+/// a form body (RFC 6749 §3.2), or a JSON object of strings.
+pub fn body_pairs(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => Ok(crate::http::form_pairs(body)),
+        "application/json" => crate::http::json_pairs(body),
+        _ => Err(OAuthError::invalid_request(
+            "send the request as application/x-www-form-urlencoded or application/json",
+        )),
+    }
+}
+
 /// RFC 6749 §5.2, RFC 6750 §3.1: the status of each error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {

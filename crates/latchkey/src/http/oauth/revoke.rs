@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{json_error, json_no_store, no_store};
 use crate::grants::revocation;
-use crate::http::{AppState, form_pairs, json_pairs};
+use crate::http::AppState;
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::oauth::revoke::{self, TokenReference};
@@ -21,25 +21,7 @@ async fn authenticated(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, TokenReference), OAuthError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let pairs = match media_type.as_str() {
-        "application/x-www-form-urlencoded" => form_pairs(body),
-        "application/json" => json_pairs(body)?,
-        _ => {
-            return Err(OAuthError::invalid_request(
-                "send the request as application/x-www-form-urlencoded",
-            ));
-        }
-    };
+    let pairs = super::body_pairs(headers, body)?;
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let reference = revoke::parse(&pairs, authorization)?;
     let client = client_auth::authenticate(state.store.as_ref(), &reference.credentials).await?;

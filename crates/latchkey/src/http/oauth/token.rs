@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::{json_error, json_no_store};
 use crate::grants::exchange::{self, CodeGrant};
-use crate::http::{AppState, form_pairs, json_pairs};
+use crate::http::AppState;
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::oauth::token::{self, GrantRequest};
@@ -28,25 +28,7 @@ async fn exchange_request(
     authorization: Option<&str>,
     body: &[u8],
 ) -> Result<token::TokenResponse, OAuthError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let pairs = match media_type.as_str() {
-        "application/x-www-form-urlencoded" => form_pairs(body),
-        "application/json" => json_pairs(body)?,
-        _ => {
-            return Err(OAuthError::invalid_request(
-                "send the token request as application/x-www-form-urlencoded or application/json",
-            ));
-        }
-    };
+    let pairs = super::body_pairs(headers, body)?;
     let request = token::parse(&pairs, authorization)?;
     let store = state.store.as_ref();
     let client = client_auth::authenticate(store, &request.credentials).await?;
