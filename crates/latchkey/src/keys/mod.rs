@@ -13,9 +13,10 @@ use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_verify::KeySet;
 use serde::Serialize;
 
 use crate::secret::MasterKey;
@@ -93,28 +94,7 @@ fn thumbprint(key_pair: &KeyPair) -> String {
 struct RingKey {
     kid: String,
     key_pair: KeyPair,
-    /// The public half, parsed once for verification.
-    public: ParsedPublicKey,
     activates_at: i64,
-}
-
-/// Why a JWT did not verify. Deliberately coarse: callers answer
-/// `invalid_token` whatever the reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum JwtError {
-    #[error("the token is not a well-formed JWT")]
-    Malformed,
-    #[error("the token is not signed by a published key")]
-    UnknownKey,
-    #[error("the token's signature is invalid")]
-    BadSignature,
-}
-
-/// A verified JWT: its `typ` header and its claims.
-#[derive(Debug)]
-pub struct VerifiedJwt {
-    pub typ: Option<String>,
-    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The published keys with the parsed private parts, and the JWKS document
@@ -122,6 +102,8 @@ pub struct VerifiedJwt {
 pub struct KeyRing {
     keys: Vec<RingKey>,
     jwks: Arc<str>,
+    /// The public keys, parsed once, for verifying tokens.
+    key_set: Arc<KeySet>,
 }
 
 impl KeyRing {
@@ -138,15 +120,28 @@ impl KeyRing {
                 kid: record.kid.clone(),
             };
             let key_pair = KeyPair::from_pkcs8(&der).map_err(|_| malformed())?;
-            let public = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key_pair.public_key().as_ref())
-                .map_err(|_| malformed())?;
             keys.push(RingKey {
                 kid: record.kid.clone(),
                 key_pair,
-                public,
                 activates_at: record.activates_at,
             });
         }
+        let components: Vec<(String, Vec<u8>, Vec<u8>)> = keys
+            .iter()
+            .map(|k| {
+                let public = k.key_pair.public_key();
+                (
+                    k.kid.clone(),
+                    public.modulus().big_endian_without_leading_zero().to_vec(),
+                    public.exponent().big_endian_without_leading_zero().to_vec(),
+                )
+            })
+            .collect();
+        let key_set = KeySet::from_rsa_components(
+            components
+                .iter()
+                .map(|(kid, n, e)| (kid.as_str(), n.as_slice(), e.as_slice())),
+        );
         let jwks = serde_json::json!({
             "keys": keys.iter().map(|k| public_jwk(&k.key_pair, k.kid.clone())).collect::<Vec<_>>()
         })
@@ -154,7 +149,13 @@ impl KeyRing {
         Ok(Self {
             keys,
             jwks: jwks.into(),
+            key_set: Arc::new(key_set),
         })
+    }
+
+    /// The published public keys, for verifying tokens.
+    pub fn key_set(&self) -> Arc<KeySet> {
+        Arc::clone(&self.key_set)
     }
 
     /// The JWKS document (RFC 7517 §5) with every published key.
@@ -197,61 +198,6 @@ impl KeyRing {
         URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
         Ok(jws)
     }
-}
-
-impl KeyRing {
-    /// Verifies a compact JWS signed with RS256 by one of the published
-    /// keys (chosen by `kid`) and returns its header `typ` and claims. Claim
-    /// checks (issuer, expiry, audience) are the caller's.
-    pub fn verify_jwt(&self, token: &str) -> Result<VerifiedJwt, JwtError> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwtError::Malformed);
-        };
-        #[derive(serde::Deserialize)]
-        struct Header {
-            alg: String,
-            kid: Option<String>,
-            typ: Option<String>,
-        }
-        let header: Header = URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(JwtError::Malformed)?;
-        if header.alg != ALG_RS256 {
-            return Err(JwtError::Malformed);
-        }
-        let kid = header.kid.ok_or(JwtError::UnknownKey)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(JwtError::UnknownKey)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| JwtError::Malformed)?;
-        let signed_len = token.len() - signature_len(token);
-        key.public
-            .verify_sig(&token.as_bytes()[..signed_len], &signature)
-            .map_err(|_| JwtError::BadSignature)?;
-        let claims = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(JwtError::Malformed)?;
-        Ok(VerifiedJwt {
-            typ: header.typ,
-            claims,
-        })
-    }
-}
-
-/// Length of the `.signature` suffix of a compact JWS.
-fn signature_len(token: &str) -> usize {
-    token.rfind('.').map_or(0, |dot| token.len() - dot)
 }
 
 /// The key ring shared by a server's request handlers; swapped whole on
@@ -469,6 +415,7 @@ pub async fn retire(
 mod tests {
     use super::*;
     use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use latchkey_verify::GuardError;
 
     fn record(kid: &str, activates_at: i64, retired_at: Option<i64>) -> SigningKeyRecord {
         SigningKeyRecord {
@@ -511,25 +458,35 @@ mod tests {
     }
 
     #[test]
-    fn verify_accepts_own_tokens_and_rejects_tampering() {
+    fn key_set_accepts_own_tokens_and_rejects_tampering() {
         let master = MasterKey::generate();
         let key = generate(&master, 0, 0).unwrap();
         let ring = KeyRing::open(std::slice::from_ref(&key), &master).unwrap();
         let jwt = ring
             .sign_jwt("at+jwt", &serde_json::json!({"sub": "u1"}), 1)
             .unwrap();
-        let verified = ring.verify_jwt(&jwt).unwrap();
-        assert_eq!(verified.typ.as_deref(), Some("at+jwt"));
-        assert_eq!(verified.claims["sub"], "u1");
+        let (typ, claims) = ring.key_set().verify(&jwt).unwrap();
+        assert_eq!(typ.as_deref(), Some("at+jwt"));
+        assert_eq!(claims["sub"], "u1");
         let (head, rest) = jwt.split_once('.').unwrap();
         let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#);
         let signature = rest.split_once('.').unwrap().1;
         let forged = format!("{head}.{forged_payload}.{signature}");
-        assert_eq!(ring.verify_jwt(&forged).unwrap_err(), JwtError::BadSignature);
-        assert_eq!(ring.verify_jwt("a.b").unwrap_err(), JwtError::Malformed);
+        assert!(matches!(
+            ring.key_set().verify(&forged),
+            Err(GuardError::InvalidToken(_))
+        ));
         let other = MasterKey::generate();
         let stranger = KeyRing::open(&[generate(&other, 0, 0).unwrap()], &other).unwrap();
-        assert_eq!(stranger.verify_jwt(&jwt).unwrap_err(), JwtError::UnknownKey);
+        assert!(matches!(
+            stranger.key_set().verify(&jwt),
+            Err(GuardError::InvalidToken(_))
+        ));
+        let jwks = KeySet::from_jwks(&ring.jwks_json()).unwrap();
+        assert!(
+            jwks.verify(&jwt).is_ok(),
+            "the published JWKS verifies the token too"
+        );
     }
 
     #[test]

@@ -1,0 +1,480 @@
+//! Checks the credentials that callers present to an API protected by
+//! Latchkey, and hands handlers a typed [`Principal`].
+//!
+//! A [`Guard`] accepts `Authorization: Bearer <credential>` where the
+//! credential is either a Latchkey JWT access token (RFC 9068) or an API
+//! key. Access tokens are verified against a [`KeySet`] (RS256, `kid`
+//! chosen, keys parsed once), their `typ`, `iss`, `aud`, `exp` and `nbf`
+//! (with a small leeway), and then the [`Authority`] is asked whether the
+//! token's grant is still live — Latchkey revokes immediately (its SPEC 7),
+//! so this check is never cached. API keys go to the authority as well.
+//! Failures follow RFC 6750: `401 invalid_token` with a `WWW-Authenticate`
+//! challenge, `403 insufficient_scope` naming the scope, and a bare
+//! `WWW-Authenticate: Bearer` when no credential was sent.
+//!
+//! The crate knows nothing of Latchkey's storage: the server implements
+//! [`Authority`] over its database, and another service can implement it
+//! over introspection or its own view of the data.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use latchkey_verify::{Authenticated, Guard, GuardError};
+//!
+//! async fn list_cases(Authenticated(principal): Authenticated) -> Result<String, GuardError> {
+//!     principal.require_scope("cases:read")?;
+//!     // Every query is confined to principal.organization_id.
+//!     Ok(format!("cases of {}", principal.organization_id))
+//! }
+//!
+//! fn app(guard: Arc<Guard>) -> Router {
+//!     Router::new().route("/api/v1/cases", get(list_cases)).with_state(guard)
+//! }
+//! ```
+
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+/// The JOSE `typ` of Latchkey access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Why a credential was not accepted. The descriptions go to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    /// No `Authorization: Bearer` header at all.
+    #[error("no bearer credential")]
+    Missing,
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The credential is fine but lacks this scope.
+    #[error("this request needs the {0} scope")]
+    InsufficientScope(String),
+    /// The authority could not answer (e.g. the database is down).
+    #[error("the credential cannot be checked right now")]
+    Unavailable,
+}
+
+fn invalid(description: &str) -> GuardError {
+    GuardError::InvalidToken(description.to_owned())
+}
+
+impl IntoResponse for GuardError {
+    fn into_response(self) -> Response {
+        let escaped = |text: &str| text.replace(['"', '\\'], "'");
+        let (status, challenge, body) = match &self {
+            Self::Missing => (StatusCode::UNAUTHORIZED, "Bearer".to_owned(), None),
+            Self::InvalidToken(description) => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    escaped(description)
+                ),
+                Some(("invalid_token", description.clone())),
+            ),
+            Self::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Bearer error=\"insufficient_scope\", error_description=\"this request needs the {0} scope\", scope=\"{0}\"",
+                    escaped(scope)
+                ),
+                Some(("insufficient_scope", self.to_string())),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Bearer".to_owned(),
+                Some(("temporarily_unavailable", self.to_string())),
+            ),
+        };
+        let mut response = match body {
+            Some((error, description)) => {
+                let json = serde_json::json!({"error": error, "error_description": description}).to_string();
+                (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+            }
+            None => status.into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// The public keys tokens may be signed with, parsed once, found by `kid`.
+#[derive(Default)]
+pub struct KeySet {
+    keys: Vec<(String, ParsedPublicKey)>,
+}
+
+impl KeySet {
+    /// Builds a key set from RSA public keys given as (kid, modulus,
+    /// exponent), big-endian bytes. Keys that do not parse are skipped.
+    pub fn from_rsa_components<'a>(keys: impl IntoIterator<Item = (&'a str, &'a [u8], &'a [u8])>) -> Self {
+        let keys = keys
+            .into_iter()
+            .filter_map(|(kid, n, e)| {
+                let der = RsaPublicKeyComponents { n, e }.as_der().ok()?;
+                let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_ref()).ok()?;
+                Some((kid.to_owned(), parsed))
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// Builds a key set from a JWKS document (RFC 7517 §5), taking the
+    /// RSA signing keys.
+    pub fn from_jwks(jwks: &str) -> Result<Self, GuardError> {
+        let document: Value = serde_json::from_str(jwks).map_err(|_| invalid("the JWKS is not JSON"))?;
+        let mut components = Vec::new();
+        for key in document["keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let field = |name: &str| key[name].as_str().and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
+            if key["kty"] == "RSA" && key["use"] != "enc" {
+                if let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e")) {
+                    components.push((kid.to_owned(), n, e));
+                }
+            }
+        }
+        Ok(Self::from_rsa_components(
+            components
+                .iter()
+                .map(|(k, n, e)| (k.as_str(), n.as_slice(), e.as_slice())),
+        ))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies a compact JWS signed with RS256 by the key its `kid` names,
+    /// and returns its `typ` header and claims.
+    pub fn verify(&self, token: &str) -> Result<(Option<String>, Map<String, Value>), GuardError> {
+        let malformed = || invalid("the token is not a well-formed JWT");
+        let (signed, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+        let (header, payload) = signed.split_once('.').ok_or_else(malformed)?;
+        #[derive(serde::Deserialize)]
+        struct Header {
+            alg: String,
+            kid: Option<String>,
+            typ: Option<String>,
+        }
+        let header: Header = decode_json(header).ok_or_else(malformed)?;
+        if header.alg != "RS256" {
+            return Err(invalid("the token is not signed with RS256"));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| invalid("the token names no signing key"))?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(candidate, _)| *candidate == kid)
+            .ok_or_else(|| invalid("the token is not signed by a published key"))?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed())?;
+        key.verify_sig(signed.as_bytes(), &signature)
+            .map_err(|_| invalid("the token's signature is invalid"))?;
+        let claims = decode_json(payload).ok_or_else(malformed)?;
+        Ok((header.typ, claims))
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+/// What an access token must say to be accepted.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The expected `iss`.
+    pub issuer: String,
+    /// The expected `aud`, if checked.
+    pub audience: Option<String>,
+    /// The claim carrying the organization (Latchkey's `claims.tenant_id`).
+    pub tenant_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: i64,
+    /// How API keys start; credentials with this prefix are API keys.
+    pub api_key_prefix: String,
+}
+
+/// A verified access token's claims, before the liveness check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub subject: String,
+    pub client_id: String,
+    pub organization_id: String,
+    pub scopes: Vec<String>,
+    pub grant_id: String,
+    pub jti: String,
+}
+
+fn audience_matches(claim: Option<&Value>, expected: &str) -> bool {
+    match claim {
+        Some(Value::String(aud)) => aud == expected,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected)),
+        _ => false,
+    }
+}
+
+/// Verifies an access token's signature and claims at `now` (Unix
+/// seconds). Liveness is the [`Authority`]'s part.
+pub fn verify_access_token(
+    policy: &Policy,
+    keys: &KeySet,
+    token: &str,
+    now: i64,
+) -> Result<TokenClaims, GuardError> {
+    let (typ, claims) = keys.verify(token)?;
+    if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return Err(invalid("the token is not an access token"));
+    }
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    if text("iss") != Some(policy.issuer.as_str()) {
+        return Err(invalid("the token was issued by another issuer"));
+    }
+    if let Some(audience) = &policy.audience {
+        if !audience_matches(claims.get("aud"), audience) {
+            return Err(invalid("the token is meant for another audience"));
+        }
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| invalid("the token has no exp"))?;
+    if exp + policy.leeway_seconds <= now {
+        return Err(invalid("the access token has expired"));
+    }
+    if claims
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| nbf - policy.leeway_seconds > now)
+    {
+        return Err(invalid("the access token is not valid yet"));
+    }
+    let (Some(subject), Some(client_id), Some(organization_id), Some(grant_id), Some(jti)) = (
+        text("sub"),
+        text("client_id"),
+        text(&policy.tenant_claim),
+        text("grant_id"),
+        text("jti"),
+    ) else {
+        return Err(invalid("the token lacks required claims"));
+    };
+    let scopes = text("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(TokenClaims {
+        subject: subject.to_owned(),
+        client_id: client_id.to_owned(),
+        organization_id: organization_id.to_owned(),
+        scopes,
+        grant_id: grant_id.to_owned(),
+        jti: jti.to_owned(),
+    })
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A user, through an app's access token.
+    User {
+        user_id: String,
+        client_id: String,
+        grant_id: String,
+    },
+    /// A server holding an API key, with no user.
+    ApiKey { key_id: String },
+}
+
+/// The authenticated caller a handler receives: who, for which
+/// organization, with which scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub caller: Caller,
+    /// Every read and write is confined to this organization.
+    pub organization_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `403 insufficient_scope` naming `scope` unless it was granted.
+    pub fn require_scope(&self, scope: &str) -> Result<(), GuardError> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(GuardError::InsufficientScope(scope.to_owned()))
+        }
+    }
+
+    /// The user, for calls made on a user's behalf.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::User { user_id, .. } => Some(user_id),
+            Caller::ApiKey { .. } => None,
+        }
+    }
+}
+
+/// What the guard asks of the service that issued the credentials.
+#[async_trait::async_trait]
+pub trait Authority: Send + Sync + 'static {
+    /// The current signing keys (rotation replaces the set).
+    fn keys(&self) -> Arc<KeySet>;
+    /// Whether the token's grant and the token itself are still live.
+    async fn token_is_live(&self, claims: &TokenClaims) -> Result<bool, GuardError>;
+    /// The principal an API key stands for, if it is a live key.
+    async fn api_key(&self, key: &str, now: i64) -> Result<Option<Principal>, GuardError>;
+}
+
+/// The check itself: policy plus authority. Share it as `Arc<Guard>`.
+pub struct Guard {
+    pub policy: Policy,
+    pub authority: Arc<dyn Authority>,
+}
+
+impl Guard {
+    pub fn new(policy: Policy, authority: Arc<dyn Authority>) -> Self {
+        Self { policy, authority }
+    }
+
+    /// Authenticates the value of an `Authorization` header at `now`.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&HeaderValue>,
+        now: i64,
+    ) -> Result<Principal, GuardError> {
+        let credential = bearer(authorization)?;
+        if credential.starts_with(&self.policy.api_key_prefix) && !credential.contains('.') {
+            return self
+                .authority
+                .api_key(credential, now)
+                .await?
+                .ok_or_else(|| invalid("the API key is invalid or revoked"));
+        }
+        let keys = self.authority.keys();
+        let claims = verify_access_token(&self.policy, &keys, credential, now)?;
+        if !self.authority.token_is_live(&claims).await? {
+            return Err(invalid("the access token has been revoked"));
+        }
+        Ok(Principal {
+            caller: Caller::User {
+                user_id: claims.subject,
+                client_id: claims.client_id,
+                grant_id: claims.grant_id,
+            },
+            organization_id: claims.organization_id,
+            scopes: claims.scopes,
+        })
+    }
+}
+
+/// The credential of an `Authorization: Bearer` header (RFC 6750 §2.1).
+fn bearer(authorization: Option<&HeaderValue>) -> Result<&str, GuardError> {
+    let value = authorization.ok_or(GuardError::Missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| invalid("the Authorization header is not readable"))?;
+    let (scheme, credential) = value.split_once(' ').ok_or(GuardError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(GuardError::Missing);
+    }
+    let credential = credential.trim();
+    if credential.is_empty() {
+        return Err(GuardError::Missing);
+    }
+    Ok(credential)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The axum extractor: the request's authenticated [`Principal`], or the
+/// RFC 6750 error response.
+pub struct Authenticated(pub Principal);
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    Arc<Guard>: FromRef<S>,
+{
+    type Rejection = GuardError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, GuardError> {
+        let guard = Arc::<Guard>::from_ref(state);
+        guard
+            .authenticate(parts.headers.get(header::AUTHORIZATION), unix_now())
+            .await
+            .map(Authenticated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_forms() {
+        assert_eq!(bearer(None), Err(GuardError::Missing));
+        assert_eq!(
+            bearer(Some(&HeaderValue::from_static("Basic abc"))),
+            Err(GuardError::Missing)
+        );
+        assert_eq!(
+            bearer(Some(&HeaderValue::from_static("Bearer "))),
+            Err(GuardError::Missing)
+        );
+        assert_eq!(bearer(Some(&HeaderValue::from_static("bearer tok"))), Ok("tok"));
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope() {
+        let response = GuardError::InsufficientScope("cases:write".into()).into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"cases:write\"")
+        );
+    }
+
+    #[test]
+    fn missing_credential_gets_a_bare_challenge() {
+        let response = GuardError::Missing.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn malformed_tokens_are_invalid() {
+        let keys = KeySet::default();
+        for token in ["", "a", "a.b", "a.b.c", "eyJhbGciOiJub25lIn0.e30.x"] {
+            assert!(
+                matches!(keys.verify(token), Err(GuardError::InvalidToken(_))),
+                "{token}"
+            );
+        }
+    }
+}
