@@ -138,10 +138,11 @@ impl KeySet {
         let mut components = Vec::new();
         for key in document["keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let field = |name: &str| key[name].as_str().and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
-            if key["kty"] == "RSA" && key["use"] != "enc" {
-                if let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e")) {
-                    components.push((kid.to_owned(), n, e));
-                }
+            if key["kty"] == "RSA"
+                && key["use"] != "enc"
+                && let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e"))
+            {
+                components.push((kid.to_owned(), n, e));
             }
         }
         Ok(Self::from_rsa_components(
@@ -245,10 +246,10 @@ pub fn verify_access_token(
     if text("iss") != Some(policy.issuer.as_str()) {
         return Err(invalid("the token was issued by another issuer"));
     }
-    if let Some(audience) = &policy.audience {
-        if !audience_matches(claims.get("aud"), audience) {
-            return Err(invalid("the token is meant for another audience"));
-        }
+    if let Some(audience) = &policy.audience
+        && !audience_matches(claims.get("aud"), audience)
+    {
+        return Err(invalid("the token is meant for another audience"));
     }
     let exp = claims
         .get("exp")
