@@ -66,12 +66,25 @@ impl App {
         let keys = Arc::new(Keys::load(store.as_ref(), master).await?);
         let metadata = serde_json::to_vec(&ServerMetadata::from_config(&config))
             .map_err(|e| StartError::Store(StoreError::Backend(Box::new(e))))?;
+        let policy = latchkey_verify::Policy {
+            issuer: config.issuer.clone(),
+            audience: Some(config.issuer.clone()),
+            tenant_claim: config.claims.tenant_id.clone(),
+            leeway_seconds: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(30),
+            api_key_prefix: config.prefixes.api_key.clone(),
+        };
+        let authority = crate::grants::authority::StoreAuthority {
+            store: Arc::clone(&store),
+            keys: Arc::clone(&keys),
+        };
+        let guard = Arc::new(latchkey_verify::Guard::new(policy, Arc::new(authority)));
         let state = AppState {
             config: Arc::new(config),
             store,
             keys,
             metadata: metadata.into(),
             login_throttle: Arc::default(),
+            guard,
         };
         Ok(Self { listener, state })
     }

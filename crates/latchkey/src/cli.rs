@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::{self, NewUser};
+use crate::accounts::{self, NewUser, api_keys};
 use crate::app::{self, App};
 use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
@@ -52,6 +52,9 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// API keys of an organization, for server-to-server calls to the API.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeysCommand),
     /// Admin API keys stored in the database (besides `admin_api_keys` in
     /// configuration).
     #[command(subcommand, name = "admin-keys")]
@@ -184,6 +187,31 @@ enum KeysCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ApiKeysCommand {
+    /// Create a key and print it (shown once).
+    Create {
+        #[arg(long = "org")]
+        organization_id: String,
+        #[arg(long)]
+        name: String,
+        /// Repeat the flag or space-separate the scopes.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List an organization's keys with their last use.
+    List {
+        #[arg(long = "org")]
+        organization_id: String,
+    },
+    /// Revoke a key; it stops working at once.
+    Revoke {
+        #[arg(long = "org")]
+        organization_id: String,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AdminKeysCommand {
     /// Create an admin API key and print it (shown once).
     Create {
@@ -246,6 +274,7 @@ async fn run(cli: Cli) -> CliResult {
                 Command::Orgs(command) => run_orgs(store, command).await,
                 Command::Keys(command) => run_keys(store, &config, &master, command).await,
                 Command::AdminKeys(command) => run_admin_keys(store, &config, command).await,
+                Command::ApiKeys(command) => run_api_keys(store, &config, command).await,
                 Command::Serve { .. } | Command::Migrate => Ok(()),
             }
         }
@@ -627,6 +656,70 @@ async fn run_admin_keys(store: &dyn Store, config: &Config, command: AdminKeysCo
                 .await
                 .map_err(|e| e.to_string())?;
             println!("admin API key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn run_api_keys(store: &dyn Store, config: &Config, command: ApiKeysCommand) -> CliResult {
+    let now = unix_now();
+    match command {
+        ApiKeysCommand::Create {
+            organization_id,
+            name,
+            scopes,
+        } => {
+            let (record, key) = api_keys::create(
+                store,
+                config,
+                &organization_id,
+                &name,
+                &split_scopes(scopes),
+                &Actor::Cli,
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!("id:      {}", record.id);
+            println!("api key: {}", key.expose());
+            println!("Save the key - it will not be shown again.");
+        }
+        ApiKeysCommand::List { organization_id } => {
+            accounts::find_organization(store, &organization_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let keys = store
+                .list_api_keys(&organization_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<38} {:<8} {:<12} {:<30} NAME",
+                "ID", "STATE", "LAST_USED", "SCOPES"
+            );
+            for key in keys {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let used = key
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_string());
+                println!(
+                    "{:<38} {:<8} {:<12} {:<30} {}",
+                    key.id,
+                    state,
+                    used,
+                    key.scopes.join(" "),
+                    key.name
+                );
+            }
+        }
+        ApiKeysCommand::Revoke { organization_id, id } => {
+            api_keys::revoke(store, &organization_id, &id, &Actor::Cli, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("API key {id} revoked");
         }
     }
     Ok(())

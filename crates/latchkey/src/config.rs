@@ -118,6 +118,7 @@ pub struct RawTokens {
     pub authorization_code_ttl_seconds: Option<u64>,
     pub refresh_tokens: Option<String>,
     pub refresh_token_grace_seconds: Option<u64>,
+    pub leeway_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,6 +303,8 @@ pub struct TokenPolicy {
     pub authorization_code_ttl: Duration,
     pub refresh_tokens: RefreshTokenPolicy,
     pub refresh_token_grace: Duration,
+    /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
+    pub leeway: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -834,6 +837,7 @@ impl RawTokens {
             )?,
             refresh_tokens,
             refresh_token_grace: Duration::from_secs(self.refresh_token_grace_seconds.unwrap_or(0)),
+            leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
         })
     }
 }

@@ -33,6 +33,8 @@ pub enum DemoError {
     Client(#[from] ClientError),
     #[error("seeding demo data failed: {0}")]
     Store(#[from] StoreError),
+    #[error("seeding demo clients failed: {0}")]
+    Resources(#[from] crate::resources::ResourceError),
 }
 
 /// What `serve --demo` prints.
@@ -76,6 +78,21 @@ pub async fn seed(
     };
     for (organization_id, _, role) in ORGANIZATIONS {
         accounts::set_membership(store, organization_id, &alice.id, role, now).await?;
+    }
+
+    for (organization_id, name, _) in ORGANIZATIONS {
+        let page = crate::store::PageRequest {
+            after: None,
+            limit: 1,
+        };
+        if store.list_customers(organization_id, page).await?.is_empty() {
+            for customer in [
+                format!("{name} — First Client"),
+                format!("{name} — Second Client"),
+            ] {
+                crate::resources::create_customer(store, organization_id, &customer, None, now).await?;
+            }
+        }
     }
 
     let client_id = format!("{}demo", config.prefixes.client_id);

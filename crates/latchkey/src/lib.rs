@@ -17,6 +17,7 @@ pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod oauth;
+pub mod resources;
 pub mod secret;
 pub mod store;
 

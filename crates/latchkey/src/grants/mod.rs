@@ -3,6 +3,7 @@
 //! ([`codes`]), the tokens minted and checked ([`tokens`]), and the token
 //! endpoint's grant types ([`exchange`]).
 
+pub mod authority;
 pub mod codes;
 pub mod connected;
 pub mod consent;

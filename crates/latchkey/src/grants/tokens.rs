@@ -19,8 +19,6 @@ use crate::store::{OrganizationRecord, Store, UserRecord};
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The claim naming the grant, checked for liveness on every use.
 pub const GRANT_CLAIM: &str = "grant_id";
-/// Clock skew tolerated on `exp`/`iat`, in seconds.
-const LEEWAY: i64 = 30;
 
 /// Who a token speaks for: the user, the organization the grant acts on,
 /// and the user's role there.
@@ -201,7 +199,7 @@ pub async fn verify_access_token(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid_token("the token has no exp"))?;
-    if exp + LEEWAY <= now {
+    if exp + i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(30) <= now {
         return Err(invalid_token("the access token has expired"));
     }
     let access = read_claims(config, claims, exp)?;

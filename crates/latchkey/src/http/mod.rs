@@ -16,6 +16,7 @@ use crate::keys::Keys;
 use crate::store::Store;
 
 pub mod admin_api;
+mod api;
 pub mod cookies;
 mod discovery;
 mod health;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The discovery document, rendered once at start-up.
     pub metadata: axum::body::Bytes,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// The token guard of the protected API.
+    pub guard: Arc<latchkey_verify::Guard>,
 }
 
 /// All routes of the server.
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1/admin", admin_api::router(state.clone()))
+        .nest("/api/v1", api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

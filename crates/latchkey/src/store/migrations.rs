@@ -29,6 +29,11 @@ pub const SQLITE: Embedded = &[
         "token lifecycle",
         include_str!("../../migrations/sqlite/0003_token_lifecycle.sql"),
     ),
+    (
+        4,
+        "protected api",
+        include_str!("../../migrations/sqlite/0004_protected_api.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -46,6 +51,11 @@ pub const POSTGRES: Embedded = &[
         3,
         "token lifecycle",
         include_str!("../../migrations/postgres/0003_token_lifecycle.sql"),
+    ),
+    (
+        4,
+        "protected api",
+        include_str!("../../migrations/postgres/0004_protected_api.sql"),
     ),
 ];
 

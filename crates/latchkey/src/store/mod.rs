@@ -185,6 +185,56 @@ pub struct ConnectedApp {
     pub updated_at: i64,
 }
 
+/// An API key: a bearer credential bound to one organization and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub key_digest: TokenDigest,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A case of the example resource API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub title: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// A customer of an organization, in the example resource API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub client_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub created_at: i64,
+}
+
+/// A page of a list: rows after `after` (an id), in id order.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub after: Option<&'a str>,
+    pub limit: i64,
+}
+
 /// How many rows housekeeping removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeCounts {
@@ -337,6 +387,38 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// The newest events first.
     async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// `false` when the organization has no such unrevoked key.
+    async fn revoke_api_key(&self, organization_id: &str, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a use, at most once a minute per key (so the hot path rarely
+    /// writes).
+    async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Cases of the organization, in id order (UUID v7: creation order).
+    async fn list_cases(
+        &self,
+        organization_id: &str,
+        page: PageRequest<'_>,
+    ) -> Result<Vec<CaseRecord>, StoreError>;
+    /// The case, only if it belongs to the organization.
+    async fn find_case(&self, organization_id: &str, id: &str) -> Result<Option<CaseRecord>, StoreError>;
+    async fn insert_case(&self, case: &CaseRecord) -> Result<(), StoreError>;
+    async fn list_customers(
+        &self,
+        organization_id: &str,
+        page: PageRequest<'_>,
+    ) -> Result<Vec<CustomerRecord>, StoreError>;
+    /// The customer, only if it belongs to the organization.
+    async fn find_customer(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn insert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError>;
+    async fn insert_invoice(&self, invoice: &InvoiceRecord) -> Result<(), StoreError>;
 
     /// Deletes what can no longer matter: codes, refresh tokens, sessions
     /// and revoked-token records past their expiry, grants revoked or

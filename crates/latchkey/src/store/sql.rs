@@ -11,7 +11,7 @@ macro_rules! impl_store {
 
         use $crate::secret::TokenDigest;
         use $crate::store::{
-            AdminKeyRecord, AuditEvent, AuthorizationCodeRecord, ClientRecord, CodeExchange,
+            AdminKeyRecord, ApiKeyRecord, AuditEvent, CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, AuthorizationCodeRecord, ClientRecord, CodeExchange,
             ConnectedApp, GrantRecord, PurgeCounts,
             MembershipRecord, OrganizationRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
             Store, StoreError, UserRecord, backend, map_sqlx,
@@ -161,6 +161,39 @@ macro_rules! impl_store {
                 created_at: row.try_get("created_at").map_err(map_sqlx)?,
                 expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
                 used_at: row.try_get("used_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn api_key(row: &DbRow) -> Result<ApiKeyRecord, StoreError> {
+            Ok(ApiKeyRecord {
+                id: row.try_get("id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                name: row.try_get("name").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                key_digest: digest_column(row, "key_digest")?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                last_used_at: row.try_get("last_used_at").map_err(map_sqlx)?,
+                revoked_at: row.try_get("revoked_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn case(row: &DbRow) -> Result<CaseRecord, StoreError> {
+            Ok(CaseRecord {
+                id: row.try_get("id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                title: row.try_get("title").map_err(map_sqlx)?,
+                status: row.try_get("status").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn customer(row: &DbRow) -> Result<CustomerRecord, StoreError> {
+            Ok(CustomerRecord {
+                id: row.try_get("id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                name: row.try_get("name").map_err(map_sqlx)?,
+                email: row.try_get("email").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
             })
         }
 
@@ -905,6 +938,182 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at, \
+                     last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&k.id)
+                .bind(&k.organization_id)
+                .bind(&k.name)
+                .bind(to_json_list(&k.scopes)?)
+                .bind(k.key_digest.0.to_vec())
+                .bind(k.created_at)
+                .bind(k.last_used_at)
+                .bind(k.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, organization_id, name, scopes, key_digest, created_at, last_used_at, revoked_at \
+                     FROM api_keys WHERE key_digest = $1",
+                )
+                .bind(digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(api_key).transpose()
+            }
+
+            async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, organization_id, name, scopes, key_digest, created_at, last_used_at, revoked_at \
+                     FROM api_keys WHERE organization_id = $1 ORDER BY created_at, id",
+                )
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, api_key)
+            }
+
+            async fn revoke_api_key(&self, organization_id: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+                let result = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND organization_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(organization_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(changed(result))
+            }
+
+            async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
+                     AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(now - 60)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn list_cases(&self, organization_id: &str, page: PageRequest<'_>) -> Result<Vec<CaseRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, organization_id, title, status, created_at FROM cases \
+                     WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(organization_id)
+                .bind(page.after.unwrap_or(""))
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, case)
+            }
+
+            async fn find_case(&self, organization_id: &str, id: &str) -> Result<Option<CaseRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, organization_id, title, status, created_at FROM cases \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(organization_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(case).transpose()
+            }
+
+            async fn insert_case(&self, c: &CaseRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO cases (id, organization_id, title, status, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&c.id)
+                .bind(&c.organization_id)
+                .bind(&c.title)
+                .bind(&c.status)
+                .bind(c.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn list_customers(
+                &self,
+                organization_id: &str,
+                page: PageRequest<'_>,
+            ) -> Result<Vec<CustomerRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, organization_id, name, email, created_at FROM customer_clients \
+                     WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(organization_id)
+                .bind(page.after.unwrap_or(""))
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, customer)
+            }
+
+            async fn find_customer(&self, organization_id: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, organization_id, name, email, created_at FROM customer_clients \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(organization_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(customer).transpose()
+            }
+
+            async fn insert_customer(&self, c: &CustomerRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO customer_clients (id, organization_id, name, email, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&c.id)
+                .bind(&c.organization_id)
+                .bind(&c.name)
+                .bind(&c.email)
+                .bind(c.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn insert_invoice(&self, i: &InvoiceRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO invoices (id, organization_id, client_id, amount_cents, currency, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&i.id)
+                .bind(&i.organization_id)
+                .bind(&i.client_id)
+                .bind(i.amount_cents)
+                .bind(&i.currency)
+                .bind(i.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
             }
 
             async fn purge_expired(

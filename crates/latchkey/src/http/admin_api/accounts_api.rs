@@ -7,12 +7,12 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, success, timestamp};
-use crate::accounts::{self, NewUser};
+use crate::accounts::{self, NewUser, api_keys};
 use crate::audit::Actor;
 use crate::grants::connected;
 use crate::http::AppState;
 use crate::secret::Secret;
-use crate::store::{ConnectedApp, MembershipRecord, OrganizationRecord, UserRecord};
+use crate::store::{ApiKeyRecord, ConnectedApp, MembershipRecord, OrganizationRecord, UserRecord};
 use crate::unix_now;
 
 #[derive(Debug, Deserialize)]
@@ -376,4 +376,81 @@ pub async fn list_audit_events(
         })
         .collect();
     Ok(success(StatusCode::OK, data, None))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+fn api_key_view(key: &ApiKeyRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": key.id,
+        "organizationId": key.organization_id,
+        "name": key.name,
+        "scopes": key.scopes,
+        "createdAt": timestamp(key.created_at),
+        "lastUsedAt": key.last_used_at.map(timestamp),
+        "revokedAt": key.revoked_at.map(timestamp),
+    })
+}
+
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    ApiPath(organization_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateApiKey>,
+) -> Result<Response, ApiError> {
+    let store = state.store.as_ref();
+    let (record, key) = api_keys::create(
+        store,
+        &state.config,
+        &organization_id,
+        &body.name,
+        &body.scopes,
+        &Actor::AdminApi,
+        unix_now(),
+    )
+    .await?;
+    let mut data = api_key_view(&record);
+    data["apiKey"] = key.expose().into();
+    Ok(success(
+        StatusCode::CREATED,
+        data,
+        Some("API key created. Save the key - it will not be shown again."),
+    ))
+}
+
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    ApiPath(organization_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    accounts::find_organization(state.store.as_ref(), &organization_id).await?;
+    let keys = state.store.list_api_keys(&organization_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        keys.iter().map(api_key_view).collect::<Vec<_>>(),
+        None,
+    ))
+}
+
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    ApiPath((organization_id, key_id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    api_keys::revoke(
+        state.store.as_ref(),
+        &organization_id,
+        &key_id,
+        &Actor::AdminApi,
+        unix_now(),
+    )
+    .await?;
+    let data = serde_json::json!({"id": key_id, "organizationId": organization_id});
+    Ok(success(
+        StatusCode::OK,
+        data,
+        Some("API key revoked; it no longer works."),
+    ))
 }

@@ -63,6 +63,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/audit-events", get(accounts_api::list_audit_events))
         .route(
+            "/organizations/{organization_id}/api-keys",
+            post(accounts_api::create_api_key).get(accounts_api::list_api_keys),
+        )
+        .route(
+            "/organizations/{organization_id}/api-keys/{key_id}",
+            axum::routing::delete(accounts_api::revoke_api_key),
+        )
+        .route(
             "/organizations",
             post(accounts_api::create_organization).get(accounts_api::list_organizations),
         )
@@ -121,7 +129,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -134,11 +142,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
-    fn validation(field: &'static str, message: String) -> Self {
+    pub(crate) fn validation(field: &'static str, message: String) -> Self {
         Self {
             field: Some(field),
             ..Self::new(StatusCode::BAD_REQUEST, "validation_failed", message)
@@ -310,7 +318,7 @@ where
 }
 
 /// RFC 3339 form of a Unix time.
-fn timestamp(unix: i64) -> String {
+pub(crate) fn timestamp(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
