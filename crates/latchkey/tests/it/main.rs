@@ -16,6 +16,7 @@ mod discovery;
 mod health;
 mod lifecycle;
 mod pages;
+mod protected_api;
 mod relying_party;
 mod seed_integrations;
 mod store_contract;
