@@ -231,7 +231,7 @@ async fn every_route_under_every_credential(backend: Backend) {
     let revoked_token = revoked["access_token"].as_str().unwrap().to_owned();
     let narrow_token = narrow["access_token"].as_str().unwrap().to_owned();
 
-    let invoice = json!({"client_id": acme_customer, "amount_cents": 125_00, "currency": "USD"});
+    let invoice = json!({"client_id": acme_customer, "amount_cents": 12_500, "currency": "USD"});
     let new_case = json!({"title": "Another case"});
     let routes: Vec<(Method, String, &str, Option<&Value>)> = vec![
         (Method::GET, "/api/v1/cases".into(), "cases:read", None),
