@@ -468,6 +468,128 @@ mod tests {
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+
+    fn signer() -> (KeyPair, KeySet) {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let keys = KeySet::from_rsa_components([("k1", n.as_slice(), e.as_slice())]);
+        (pair, keys)
+    }
+
+    fn sign(pair: &KeyPair, typ: &str, claims: &Value) -> String {
+        let header =
+            URL_SAFE_NO_PAD.encode(serde_json::json!({"alg": "RS256", "kid": "k1", "typ": typ}).to_string());
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("{header}.{payload}");
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            issuer: "https://id.example".into(),
+            audience: Some("https://id.example".into()),
+            tenant_claim: "firm_id".into(),
+            leeway_seconds: 30,
+            api_key_prefix: "key_".into(),
+        }
+    }
+
+    fn claims() -> Value {
+        serde_json::json!({
+            "iss": "https://id.example", "aud": "https://id.example", "sub": "u1", "client_id": "c1",
+            "firm_id": "f1", "grant_id": "g1", "jti": "j1", "scope": "cases:read firm:read",
+            "iat": 1000, "exp": 4600,
+        })
+    }
+
+    #[test]
+    fn a_well_formed_token_yields_its_claims() {
+        let (pair, keys) = signer();
+        let claims =
+            verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &claims()), 2000).unwrap();
+        assert_eq!(claims.organization_id, "f1");
+        assert_eq!(claims.scopes, ["cases:read", "firm:read"]);
+        assert_eq!((claims.grant_id.as_str(), claims.jti.as_str()), ("g1", "j1"));
+    }
+
+    #[test]
+    fn each_claim_rule_is_enforced() {
+        let (pair, keys) = signer();
+        let check = |typ: &str, change: &dyn Fn(&mut Value), now: i64| {
+            let mut claims = claims();
+            change(&mut claims);
+            verify_access_token(&policy(), &keys, &sign(&pair, typ, &claims), now)
+        };
+        assert!(check("JWT", &|_| {}, 2000).is_err(), "typ must be at+jwt");
+        assert!(
+            check(
+                ACCESS_TOKEN_TYP,
+                &|c| c["iss"] = "https://other.example".into(),
+                2000
+            )
+            .is_err()
+        );
+        assert!(check(ACCESS_TOKEN_TYP, &|c| c["aud"] = "https://api.other".into(), 2000).is_err());
+        assert!(
+            check(
+                ACCESS_TOKEN_TYP,
+                &|c| c["aud"] = serde_json::json!(["x", "https://id.example"]),
+                2000
+            )
+            .is_ok()
+        );
+        assert!(
+            check(ACCESS_TOKEN_TYP, &|_| {}, 4600 + 30).is_err(),
+            "expired beyond the leeway"
+        );
+        assert!(
+            check(ACCESS_TOKEN_TYP, &|_| {}, 4600 + 29).is_ok(),
+            "inside the leeway"
+        );
+        assert!(
+            check(ACCESS_TOKEN_TYP, &|c| c["nbf"] = 3000.into(), 2000).is_err(),
+            "not valid yet"
+        );
+        assert!(
+            check(
+                ACCESS_TOKEN_TYP,
+                &|c| {
+                    c.as_object_mut().unwrap().remove("firm_id");
+                },
+                2000
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn jwks_documents_give_the_same_keys() {
+        let (pair, _) = signer();
+        let public = pair.public_key();
+        let jwks = serde_json::json!({"keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        }]});
+        let keys = KeySet::from_jwks(&jwks.to_string()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(
+            verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &claims()), 2000).is_ok()
+        );
+    }
+
     #[test]
     fn malformed_tokens_are_invalid() {
         let keys = KeySet::default();
