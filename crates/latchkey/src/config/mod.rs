@@ -1,0 +1,335 @@
+//! Configuration in two steps: [`RawConfig`] (every key optional, read from an
+//! optional TOML file and then from `LATCHKEY_*` environment variables, the
+//! environment winning) is validated into the typed [`Config`] that the rest
+//! of the server receives explicitly. Nothing here reads configuration
+//! anywhere else, and there is no global configuration.
+//!
+//! Nested keys map to environment variables with `__` between the parts:
+//! `[tokens] access_token_ttl_seconds` is `LATCHKEY_TOKENS__ACCESS_TOKEN_TTL_SECONDS`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::secret::{MasterKey, Secret};
+
+/// A configuration problem, phrased for the operator: it names the key and
+/// says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("`{key}` {problem}"))
+}
+
+mod raw;
+
+pub use raw::*;
+/// `offline_access` scope was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshTokenPolicy {
+    Always,
+    OfflineAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct Branding {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    /// The word the pages use for an organization ("firm", "organization").
+    pub tenant_word: String,
+}
+
+/// Paths of the protocol endpoints, each starting with `/`.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub authorize: String,
+    pub token: String,
+    pub userinfo: String,
+    pub revoke: String,
+    pub introspect: String,
+    pub jwks: String,
+    pub settings: String,
+    /// The sign-in page.
+    pub login: String,
+    pub logout: String,
+    /// Where the consent form posts.
+    pub consent: String,
+}
+
+/// One scope of the vocabulary with the sentence the consent screen shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeDefinition {
+    pub name: String,
+    pub description: String,
+}
+
+/// Names of the claims that carry the tenant and the member's role.
+#[derive(Debug, Clone)]
+pub struct ClaimNames {
+    pub tenant_id: String,
+    pub tenant_name: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub access_token_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub authorization_code_ttl: Duration,
+    pub refresh_tokens: RefreshTokenPolicy,
+    pub refresh_token_grace: Duration,
+    /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
+    pub leeway: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Prefixes {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    pub authorization_code: String,
+    pub api_key: String,
+    pub admin_api_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthPolicy {
+    pub require_pkce_for_all: bool,
+    /// Advertised in discovery, in this order; `none` allows public clients.
+    pub token_endpoint_auth_methods: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SigningPolicy {
+    /// How long a rotated-in key is published before it starts signing.
+    pub rotation_lead: Duration,
+    /// How often a running server re-reads the signing keys from storage.
+    pub reload_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Requests per minute; 0 disables a limit.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub authorize_per_minute: u32,
+    pub token_per_minute: u32,
+    pub userinfo_per_minute: u32,
+    pub revoke_per_minute: u32,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Background purging of expired rows.
+#[derive(Debug, Clone)]
+pub struct Housekeeping {
+    pub interval: Duration,
+    pub audit_retention: Duration,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Given in configuration.
+    Configured(MasterKey),
+    /// Read from this file, or generated into it on first start.
+    File(PathBuf),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute URL without a trailing `/`.
+    pub issuer: String,
+    pub bind: SocketAddr,
+    pub database: DatabaseSettings,
+    pub admin_api_keys: Vec<Secret>,
+    pub master_key: MasterKeySource,
+    pub branding: Branding,
+    pub paths: Paths,
+    pub scopes: Vec<ScopeDefinition>,
+    pub claims: ClaimNames,
+    pub tokens: TokenPolicy,
+    pub prefixes: Prefixes,
+    pub oauth: OAuthPolicy,
+    pub signing: SigningPolicy,
+    pub rate_limits: RateLimits,
+    pub housekeeping: Housekeeping,
+}
+
+/// The default vocabulary: OpenID Connect's scopes and the example API's.
+fn default_scopes() -> Vec<ScopeDefinition> {
+    [
+        ("openid", "Sign you in and know who you are"),
+        ("email", "See your email address"),
+        ("profile", "See your name and role"),
+        ("offline_access", "Stay connected when you are not using it"),
+        ("cases:read", "Read cases, referrals, firms and routing"),
+        ("cases:write", "Create, update and re-refer cases"),
+        ("user:read", "Read your user profile"),
+        ("firm:read", "Read your firm's information"),
+    ]
+    .into_iter()
+    .map(|(name, description)| ScopeDefinition {
+        name: name.to_owned(),
+        description: description.to_owned(),
+    })
+    .collect()
+}
+
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+impl Config {
+    /// Loads and validates: the one entry point the binary uses.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        RawConfig::load(file)?.validate()
+    }
+
+    /// The configuration with nothing configured.
+    pub fn default_config() -> Result<Self, ConfigError> {
+        RawConfig::default().validate()
+    }
+
+    /// The scope definition of `name`, if the vocabulary has it.
+    pub fn scope(&self, name: &str) -> Option<&ScopeDefinition> {
+        self.scopes.iter().find(|s| s.name == name)
+    }
+
+    /// A scope set as a space-separated list in vocabulary order (the
+    /// order discovery lists), as tokens and token responses carry it.
+    pub fn scope_string(&self, scopes: &crate::oauth::scope::ScopeSet) -> String {
+        let mut ordered: Vec<&str> = self
+            .scopes
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|name| scopes.contains(name))
+            .collect();
+        ordered.extend(scopes.iter().filter(|name| self.scope(name).is_none()));
+        ordered.join(" ")
+    }
+
+    /// `issuer` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Whether public clients (`token_endpoint_auth_method=none`) may exist.
+    pub fn allows_public_clients(&self) -> bool {
+        self.oauth.token_endpoint_auth_methods.iter().any(|m| m == "none")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::raw::describe_figment_error;
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        raw.validate()
+    }
+
+    #[test]
+    fn empty_configuration_gives_the_documented_defaults() {
+        let config = from_toml("").unwrap();
+        assert_eq!(config.issuer, "http://localhost:3001");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.database.url, "sqlite://latchkey.db");
+        assert_eq!(config.paths.token, "/api/oauth/token");
+        assert_eq!(config.claims.tenant_id, "firm_id");
+        assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
+        assert!(
+            matches!(config.master_key, MasterKeySource::File(ref p) if p == Path::new("latchkey.db.master-key"))
+        );
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_refused_naming_the_key() {
+        let error = from_toml(r#"issuer = "https://example.com/""#).unwrap_err();
+        assert!(error.to_string().contains("`issuer`"), "{error}");
+        assert!(error.to_string().contains("must not end with `/`"), "{error}");
+    }
+
+    #[test]
+    fn plain_http_issuer_is_refused_unless_loopback() {
+        assert!(from_toml(r#"issuer = "http://example.com""#).is_err());
+        assert!(from_toml(r#"issuer = "http://127.0.0.1:4000""#).is_ok());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let error = from_toml("isuer = \"https://x.example\"").unwrap_err();
+        assert!(error.to_string().contains("isuer"), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_key() {
+        let error = from_toml("[tokens]\naccess_token_ttl_seconds = \"soon\"").unwrap_err();
+        assert!(
+            error.to_string().contains("tokens.access_token_ttl_seconds"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn admin_keys_accept_a_comma_separated_string() {
+        let config = from_toml(r#"admin_api_keys = "first-key-0123456789, second-key-0123456789""#).unwrap();
+        assert_eq!(config.admin_api_keys.len(), 2);
+        assert_eq!(config.admin_api_keys[1].expose(), "second-key-0123456789");
+    }
+
+    #[test]
+    fn scope_vocabulary_must_be_well_formed() {
+        let duplicate =
+            "[[scopes]]\nname=\"openid\"\ndescription=\"a\"\n[[scopes]]\nname=\"openid\"\ndescription=\"b\"";
+        assert!(from_toml(duplicate).unwrap_err().to_string().contains("twice"));
+        let no_openid = "[[scopes]]\nname=\"read\"\ndescription=\"a\"";
+        assert!(from_toml(no_openid).unwrap_err().to_string().contains("openid"));
+        let bad_name =
+            "[[scopes]]\nname=\"openid\"\ndescription=\"a\"\n[[scopes]]\nname=\"a b\"\ndescription=\"b\"";
+        assert!(from_toml(bad_name).is_err());
+    }
+
+    #[test]
+    fn colliding_paths_are_refused() {
+        let error = from_toml("[paths]\ntoken = \"/api/oauth/authorize\"").unwrap_err();
+        assert!(error.to_string().contains("already used"), "{error}");
+    }
+
+    #[test]
+    fn offline_access_policy_needs_the_scope() {
+        let text =
+            "[tokens]\nrefresh_tokens = \"offline_access\"\n[[scopes]]\nname=\"openid\"\ndescription=\"a\"";
+        assert!(
+            from_toml(text)
+                .unwrap_err()
+                .to_string()
+                .contains("offline_access")
+        );
+    }
+
+    #[test]
+    fn bad_master_key_is_refused() {
+        let error = from_toml(r#"master_key = "short""#).unwrap_err();
+        assert!(error.to_string().contains("`master_key`"), "{error}");
+    }
+}
