@@ -1,321 +1,20 @@
-//! The command line: `serve` (optionally `--demo`), `migrate`, and the
-//! operator's management commands for clients, users, organizations,
-//! memberships, signing keys and admin API keys. Management commands work on
-//! the configured database directly, through the same domain functions as
-//! the admin API. Secrets are read from stdin or a prompt, never from argv.
+//! The management commands: clients, users, organizations and members,
+//! signing keys, admin API keys and API keys, acting on the configured
+//! database through the same domain functions as the admin API.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::io::{BufRead, IsTerminal};
 
-use clap::{Args, Parser, Subcommand};
-
+use super::{
+    AdminKeysCommand, ApiKeysCommand, CliResult, ClientsCommand, KeysCommand, OrgsCommand, UsersCommand,
+};
 use crate::accounts::{self, NewUser, api_keys};
-use crate::app::{self, App};
 use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
 use crate::config::Config;
 use crate::keys::{self, KeyState};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::{demo, unix_now};
-
-#[derive(Debug, Parser)]
-#[command(name = "latchkey", version, about = "OAuth 2.0 / OpenID Connect provider")]
-pub struct Cli {
-    /// TOML configuration file; LATCHKEY_* environment variables override it.
-    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the server.
-    Serve {
-        /// Seed demo organizations, user and app, and print their credentials.
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Create or upgrade the database schema, then exit.
-    Migrate,
-    /// OAuth clients.
-    #[command(subcommand)]
-    Clients(ClientsCommand),
-    /// Users.
-    #[command(subcommand)]
-    Users(UsersCommand),
-    /// Organizations and their members.
-    #[command(subcommand, name = "orgs", alias = "organizations")]
-    Orgs(OrgsCommand),
-    /// Signing keys.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// API keys of an organization, for server-to-server calls to the API.
-    #[command(subcommand, name = "api-keys")]
-    ApiKeys(ApiKeysCommand),
-    /// Admin API keys stored in the database (besides `admin_api_keys` in
-    /// configuration).
-    #[command(subcommand, name = "admin-keys")]
-    AdminKeys(AdminKeysCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum ClientsCommand {
-    /// Register a client and print its id and secret (shown once).
-    Create(CreateClientArgs),
-    /// List clients.
-    List,
-    /// Show one client as JSON.
-    Show { client_id: String },
-    /// Change a client's name, description or redirect URIs.
-    Update {
-        client_id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// Replaces every redirect URI (repeat the flag).
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        /// Replaces the allowed scopes (repeat the flag or space-separate).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-    },
-    /// Issue a new secret; the old one stops working at once.
-    RotateSecret { client_id: String },
-    /// Refuse new authorizations and stop the client's tokens.
-    Disable { client_id: String },
-    /// Allow new authorizations again.
-    Enable { client_id: String },
-    /// Delete a client with its grants and tokens.
-    Delete { client_id: String },
-}
-
-#[derive(Debug, Args)]
-struct CreateClientArgs {
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    description: Option<String>,
-    /// Repeat for several.
-    #[arg(long = "redirect-uri", required = true)]
-    redirect_uris: Vec<String>,
-    /// Repeat the flag or space-separate the scopes.
-    #[arg(long = "scope", required = true)]
-    scopes: Vec<String>,
-    #[arg(long)]
-    homepage_url: Option<String>,
-    #[arg(long)]
-    logo_url: Option<String>,
-    /// client_secret_basic (default), client_secret_post, or none (public client).
-    #[arg(long)]
-    auth_method: Option<String>,
-    #[arg(long)]
-    organization_id: Option<String>,
-}
-
-#[derive(Debug, Subcommand)]
-enum UsersCommand {
-    /// Create a user; the password is read from stdin (or prompted).
-    Create {
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        email_verified: bool,
-    },
-    List,
-    Show {
-        user_id: String,
-    },
-    Delete {
-        user_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum OrgsCommand {
-    Create {
-        #[arg(long)]
-        name: String,
-    },
-    List,
-    Show {
-        organization_id: String,
-    },
-    Delete {
-        organization_id: String,
-    },
-    /// Add a member, or change a member's role.
-    AddMember {
-        organization_id: String,
-        #[arg(long)]
-        user_id: String,
-        #[arg(long)]
-        role: String,
-    },
-    RemoveMember {
-        organization_id: String,
-        #[arg(long)]
-        user_id: String,
-    },
-    Members {
-        organization_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum KeysCommand {
-    /// Every key with its state.
-    List,
-    /// Add a new key: published now, signing after `signing.rotation_lead_seconds`.
-    Rotate {
-        /// Start signing with the new key at once.
-        #[arg(long)]
-        now: bool,
-    },
-    /// Stop publishing a key that no longer signs.
-    Retire {
-        kid: String,
-        /// Retire even though tokens it signed may not have expired yet.
-        #[arg(long)]
-        force: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ApiKeysCommand {
-    /// Create a key and print it (shown once).
-    Create {
-        #[arg(long = "org")]
-        organization_id: String,
-        #[arg(long)]
-        name: String,
-        /// Repeat the flag or space-separate the scopes.
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-    /// List an organization's keys with their last use.
-    List {
-        #[arg(long = "org")]
-        organization_id: String,
-    },
-    /// Revoke a key; it stops working at once.
-    Revoke {
-        #[arg(long = "org")]
-        organization_id: String,
-        id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AdminKeysCommand {
-    /// Create an admin API key and print it (shown once).
-    Create {
-        #[arg(long)]
-        name: String,
-    },
-    List,
-    Revoke {
-        id: String,
-    },
-}
-
-/// Runs the command line; the binary's whole `main`.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
-type CliResult = Result<(), String>;
-
-async fn run(cli: Cli) -> CliResult {
-    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
-    match cli.command {
-        Command::Serve { demo } => serve(config, demo).await,
-        Command::Migrate => {
-            app::open_store(&config).await.map_err(|e| e.to_string())?;
-            println!("database is up to date");
-            Ok(())
-        }
-        command => {
-            let (store, master) = app::open_store(&config).await.map_err(|e| e.to_string())?;
-            let store = store.as_ref();
-            match command {
-                Command::Clients(command) => run_clients(store, &config, command).await,
-                Command::Users(command) => run_users(store, command).await,
-                Command::Orgs(command) => run_orgs(store, command).await,
-                Command::Keys(command) => run_keys(store, &config, &master, command).await,
-                Command::AdminKeys(command) => run_admin_keys(store, &config, command).await,
-                Command::ApiKeys(command) => run_api_keys(store, &config, command).await,
-                Command::Serve { .. } | Command::Migrate => Ok(()),
-            }
-        }
-    }
-}
-
-async fn serve(config: Config, seed_demo: bool) -> CliResult {
-    let app = App::build(config).await.map_err(|e| e.to_string())?;
-    let state = app.state().clone();
-    if seed_demo {
-        let credentials = demo::seed(
-            state.store.as_ref(),
-            &state.config,
-            state.keys.master(),
-            unix_now(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        print_demo(&credentials);
-    }
-    let addr = app.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(issuer = %state.config.issuer, "latchkey listening on http://{addr}");
-    app.run(app::shutdown_signal()).await.map_err(|e| e.to_string())
-}
-
-fn print_demo(credentials: &demo::DemoCredentials) {
-    println!("Demo data is ready.");
-    println!("  organizations:     Acme Legal (FIRM_ADMIN), Birch & Partners (ATTORNEY)");
-    println!(
-        "  user:              {} / {}",
-        demo::DEMO_EMAIL,
-        demo::DEMO_PASSWORD
-    );
-    println!("  client_id:         {}", credentials.client_id);
-    println!("  client_secret:     {}", credentials.client_secret.expose());
-    println!("  admin API key:     {}", credentials.admin_api_key.expose());
-    println!("  redirect_uri:      {}", demo::DEMO_REDIRECT_URI);
-    println!("  code_verifier:     {}", credentials.code_verifier.expose());
-    println!("  authorization URL: {}", credentials.authorization_url);
-    let _ = std::io::stdout().flush();
-}
+use crate::unix_now;
 
 fn split_scopes(scopes: Vec<String>) -> Vec<String> {
     scopes
@@ -346,7 +45,7 @@ fn client_json(client: &crate::store::ClientRecord) -> serde_json::Value {
     })
 }
 
-async fn run_clients(store: &dyn Store, config: &Config, command: ClientsCommand) -> CliResult {
+pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: ClientsCommand) -> CliResult {
     let now = unix_now();
     match command {
         ClientsCommand::Create(args) => {
@@ -453,7 +152,7 @@ fn read_secret(prompt: &str) -> Result<Secret, String> {
     Ok(Secret::new(line.trim_end_matches(['\r', '\n'])))
 }
 
-async fn run_users(store: &dyn Store, command: UsersCommand) -> CliResult {
+pub(super) async fn run_users(store: &dyn Store, command: UsersCommand) -> CliResult {
     match command {
         UsersCommand::Create {
             email,
@@ -510,7 +209,7 @@ async fn run_users(store: &dyn Store, command: UsersCommand) -> CliResult {
     Ok(())
 }
 
-async fn run_orgs(store: &dyn Store, command: OrgsCommand) -> CliResult {
+pub(super) async fn run_orgs(store: &dyn Store, command: OrgsCommand) -> CliResult {
     let now = unix_now();
     match command {
         OrgsCommand::Create { name } => {
@@ -574,7 +273,7 @@ async fn run_orgs(store: &dyn Store, command: OrgsCommand) -> CliResult {
     Ok(())
 }
 
-async fn run_keys(
+pub(super) async fn run_keys(
     store: &dyn Store,
     config: &Config,
     master: &crate::secret::MasterKey,
@@ -630,7 +329,11 @@ async fn run_keys(
     Ok(())
 }
 
-async fn run_admin_keys(store: &dyn Store, config: &Config, command: AdminKeysCommand) -> CliResult {
+pub(super) async fn run_admin_keys(
+    store: &dyn Store,
+    config: &Config,
+    command: AdminKeysCommand,
+) -> CliResult {
     match command {
         AdminKeysCommand::Create { name } => {
             let (record, key) =
@@ -661,7 +364,7 @@ async fn run_admin_keys(store: &dyn Store, config: &Config, command: AdminKeysCo
     Ok(())
 }
 
-async fn run_api_keys(store: &dyn Store, config: &Config, command: ApiKeysCommand) -> CliResult {
+pub(super) async fn run_api_keys(store: &dyn Store, config: &Config, command: ApiKeysCommand) -> CliResult {
     let now = unix_now();
     match command {
         ApiKeysCommand::Create {
