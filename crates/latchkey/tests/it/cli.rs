@@ -16,6 +16,7 @@ backend_tests!(
     cli_client_commands_act_on_what_the_admin_api_sees,
     users_create_reads_the_password_from_stdin,
     keys_rotate_publishes_a_new_key_and_retire_removes_an_old_one,
+    api_keys_made_by_the_cli_work_on_the_api_until_revoked,
     serve_demo_seeds_idempotently_and_prints_working_credentials,
     environment_beats_the_configuration_file,
 );
@@ -354,4 +355,65 @@ fn invalid_configuration_stops_start_up_naming_the_key() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/latchkey.toml"));
+}
+
+async fn api_keys_made_by_the_cli_work_on_the_api_until_revoked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let org = "3f1c2a10-5b7e-4c1d-9a00-00000000ac01";
+    let created = stdout(&app.cli(
+        &[
+            "api-keys",
+            "create",
+            "--org",
+            org,
+            "--name",
+            "Nightly export",
+            "--scope",
+            "cases:read firm:read",
+        ],
+        None,
+    ));
+    let id = created
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let key = created
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("key_"), "{key}");
+    let firm = |key: String| {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/firm");
+        async move {
+            http.get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(firm(key.clone()).await, 200);
+    let listed = stdout(&app.cli(&["api-keys", "list", "--org", org], None));
+    assert!(
+        listed.contains("Nightly export") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key), "the key is never shown again");
+    let refused = app.cli(
+        &[
+            "api-keys", "create", "--org", org, "--name", "x", "--scope", "openid",
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    stdout(&app.cli(&["api-keys", "revoke", "--org", org, &id], None));
+    assert_eq!(firm(key).await, 401, "revoked at once");
 }
