@@ -28,56 +28,42 @@ async fn authenticated(
     Ok((client, reference))
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    let (client, reference) = match authenticated(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(error) => return json_error(&error, basic),
-    };
-    let store = state.store.as_ref();
-    let ring = state.keys.ring();
-    let now = unix_now();
-    match revocation::revoke(
-        store,
-        &state.config,
-        &ring,
-        &client,
-        &reference.token,
-        reference.hint,
-        now,
-    )
-    .await
-    {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Err(error) => json_error(&error, basic),
-    }
+/// What the request asks of the token.
+#[derive(Clone, Copy)]
+enum Operation {
+    Revoke,
+    Introspect,
 }
 
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], operation: Operation) -> Response {
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let (client, reference) = match authenticated(&state, &headers, &body).await {
+    let (client, reference) = match authenticated(state, headers, body).await {
         Ok(found) => found,
         Err(error) => return json_error(&error, basic),
     };
-    let store = state.store.as_ref();
-    let ring = state.keys.ring();
-    let now = unix_now();
-    match revocation::introspect(
-        store,
-        &state.config,
-        &ring,
-        &client,
-        &reference.token,
-        reference.hint,
-        now,
-    )
-    .await
-    {
-        Ok(answer) => json_no_store(&answer),
-        Err(error) => json_error(&error, basic),
-    }
+    let (store, config, ring, now) = (state.store.as_ref(), &state.config, state.keys.ring(), unix_now());
+    let (token, hint) = (reference.token.as_str(), reference.hint);
+    let outcome = match operation {
+        Operation::Revoke => revocation::revoke(store, config, &ring, &client, token, hint, now)
+            .await
+            .map(|()| {
+                let mut response = StatusCode::OK.into_response();
+                no_store(response.headers_mut());
+                response
+            }),
+        Operation::Introspect => revocation::introspect(store, config, &ring, &client, token, hint, now)
+            .await
+            .map(|answer| json_no_store(&answer)),
+    };
+    outcome.unwrap_or_else(|error| json_error(&error, basic))
+}
+
+/// RFC 7009: 200 with an empty body, known token or not.
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&state, &headers, &body, Operation::Revoke).await
+}
+
+/// RFC 7662: the token's claims when active, else `{"active": false}`.
+pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&state, &headers, &body, Operation::Introspect).await
 }
