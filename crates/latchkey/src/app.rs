@@ -78,12 +78,16 @@ impl App {
             keys: Arc::clone(&keys),
         };
         let guard = Arc::new(latchkey_verify::Guard::new(policy, Arc::new(authority)));
+        let rate_limiter = Arc::new(crate::http::rate_limit::RateLimiter::new(
+            config.rate_limits.clone(),
+        ));
         let state = AppState {
             config: Arc::new(config),
             store,
             keys,
             metadata: metadata.into(),
             login_throttle: Arc::default(),
+            rate_limiter,
             guard,
         };
         Ok(Self { listener, state })

@@ -42,7 +42,7 @@ impl fmt::Debug for Secret {
 
 /// SHA-256 of an opaque credential. The credentials are 256 random bits, so
 /// a fast unsalted digest is the right storage form (SPEC 5).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenDigest(pub [u8; 32]);
 
 impl TokenDigest {

@@ -22,6 +22,7 @@ mod discovery;
 mod health;
 pub mod oauth;
 pub mod pages;
+pub mod rate_limit;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// The discovery document, rendered once at start-up.
     pub metadata: axum::body::Bytes,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// The token guard of the protected API.
     pub guard: Arc<latchkey_verify::Guard>,
 }

@@ -17,6 +17,7 @@ mod health;
 mod lifecycle;
 mod pages;
 mod protected_api;
+mod rate_limits;
 mod relying_party;
 mod seed_integrations;
 mod store_contract;

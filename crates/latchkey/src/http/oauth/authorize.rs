@@ -5,7 +5,9 @@
 //! pages and redirects.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use url::form_urlencoded;
@@ -14,6 +16,7 @@ use crate::accounts::sessions;
 use crate::grants::{codes, consent};
 use crate::http::pages::login::see_other;
 use crate::http::pages::{Brand, ConsentPage, error_page, render};
+use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::http::{AppState, cookies, form_pairs, json_response, pair};
 use crate::oauth::authorize::{self, AuthorizationRequest, AuthorizeError};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -23,13 +26,37 @@ use crate::unix_now;
 /// Form fields of the consent form that are not authorization parameters.
 const CONSENT_FIELDS: [&str; 3] = ["csrf_token", "decision", "organization"];
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(retry_after) = limit(&state, peer, &headers) {
+        return too_many_requests(retry_after);
+    }
     let pairs = form_pairs(query.unwrap_or_default().as_bytes());
     authorize(&state, &headers, pairs).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(retry_after) = limit(&state, peer, &headers) {
+        return too_many_requests(retry_after);
+    }
     authorize(&state, &headers, form_pairs(&body)).await
+}
+
+/// SPEC 12: the authorization endpoint is limited per client IP.
+fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), i64> {
+    let ip = state.rate_limiter.client_ip(peer, headers);
+    state
+        .rate_limiter
+        .check(Endpoint::Authorize, &ip.to_string(), unix_now())
 }
 
 /// The page (or JSON) for errors that must not redirect.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{json_error, json_no_store, no_store};
 use crate::grants::revocation;
 use crate::http::AppState;
+use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::oauth::revoke::{self, TokenReference};
@@ -42,6 +43,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], operation: O
         Err(error) => return json_error(&error, basic),
     };
     let (store, config, ring, now) = (state.store.as_ref(), &state.config, state.keys.ring(), unix_now());
+    if let Operation::Revoke = operation
+        && let Err(retry_after) = state.rate_limiter.check(Endpoint::Revoke, &client.client_id, now)
+    {
+        return too_many_requests(retry_after);
+    }
     let (token, hint) = (reference.token.as_str(), reference.hint);
     let outcome = match operation {
         Operation::Revoke => revocation::revoke(store, config, &ring, &client, token, hint, now)

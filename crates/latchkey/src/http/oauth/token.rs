@@ -9,6 +9,7 @@ use axum::response::Response;
 use super::{json_error, json_no_store};
 use crate::grants::exchange::{self, CodeGrant};
 use crate::http::AppState;
+use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::oauth::token::{self, GrantRequest};
@@ -16,7 +17,19 @@ use crate::unix_now;
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match exchange_request(&state, &headers, authorization, &body).await {
+    let parsed = super::body_pairs(&headers, &body).and_then(|pairs| token::parse(&pairs, authorization));
+    let request = match parsed {
+        Ok(request) => request,
+        Err(error) => return json_error(&error, authorization.is_some()),
+    };
+    // SPEC 12: per client, counted before the secret is even checked.
+    let limited = state
+        .rate_limiter
+        .check(Endpoint::Token, request.credentials.client_id(), unix_now());
+    if let Err(retry_after) = limited {
+        return too_many_requests(retry_after);
+    }
+    match exchange_request(&state, &request).await {
         Ok(response) => json_no_store(&response),
         Err(error) => json_error(&error, authorization.is_some()),
     }
@@ -24,12 +37,8 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
 
 async fn exchange_request(
     state: &AppState,
-    headers: &HeaderMap,
-    authorization: Option<&str>,
-    body: &[u8],
+    request: &token::TokenRequest,
 ) -> Result<token::TokenResponse, OAuthError> {
-    let pairs = super::body_pairs(headers, body)?;
-    let request = token::parse(&pairs, authorization)?;
     let store = state.store.as_ref();
     let client = client_auth::authenticate(store, &request.credentials).await?;
     let ring = state.keys.ring();

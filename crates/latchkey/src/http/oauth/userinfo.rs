@@ -9,6 +9,7 @@ use axum::response::Response;
 
 use super::{bearer_error, json_no_store};
 use crate::grants::tokens;
+use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::http::{AppState, form_pairs, pair};
 use crate::oauth::userinfo;
 use crate::unix_now;
@@ -39,6 +40,9 @@ async fn respond(state: &AppState, token: Option<&str>) -> Response {
     let Some(token) = token else {
         return bearer_error(None);
     };
+    if let Err(retry_after) = state.rate_limiter.check(Endpoint::Userinfo, token, unix_now()) {
+        return too_many_requests(retry_after);
+    }
     let store = state.store.as_ref();
     let verified =
         tokens::verify_access_token(store, &state.config, &state.keys.ring(), token, unix_now()).await;
