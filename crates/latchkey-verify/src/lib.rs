@@ -211,8 +211,8 @@ pub struct Policy {
     pub api_key_prefix: String,
 }
 
-/// A verified access token's claims, before the liveness check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An access token's claims, read from a verified signature.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TokenClaims {
     pub subject: String,
     pub client_id: String,
@@ -220,6 +220,16 @@ pub struct TokenClaims {
     pub scopes: Vec<String>,
     pub grant_id: String,
     pub jti: String,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    /// Every claim, as signed.
+    pub claims: Map<String, Value>,
+}
+
+impl TokenClaims {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 fn audience_matches(claim: Option<&Value>, expected: &str) -> bool {
@@ -230,20 +240,16 @@ fn audience_matches(claim: Option<&Value>, expected: &str) -> bool {
     }
 }
 
-/// Verifies an access token's signature and claims at `now` (Unix
-/// seconds). Liveness is the [`Authority`]'s part.
-pub fn verify_access_token(
-    policy: &Policy,
-    keys: &KeySet,
-    token: &str,
-    now: i64,
-) -> Result<TokenClaims, GuardError> {
+/// Reads an access token: signature by a key of the set, `typ`, `iss`,
+/// `aud` and the required claims — but not its lifetime, so revocation can
+/// accept an expired token. [`verify_access_token`] adds the lifetime.
+pub fn read_access_token(policy: &Policy, keys: &KeySet, token: &str) -> Result<TokenClaims, GuardError> {
     let (typ, claims) = keys.verify(token)?;
     if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
         return Err(invalid("the token is not an access token"));
     }
-    let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    if text("iss") != Some(policy.issuer.as_str()) {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    if text("iss").as_deref() != Some(policy.issuer.as_str()) {
         return Err(invalid("the token was issued by another issuer"));
     }
     if let Some(audience) = &policy.audience
@@ -255,16 +261,6 @@ pub fn verify_access_token(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("the token has no exp"))?;
-    if exp + policy.leeway_seconds <= now {
-        return Err(invalid("the access token has expired"));
-    }
-    if claims
-        .get("nbf")
-        .and_then(Value::as_i64)
-        .is_some_and(|nbf| nbf - policy.leeway_seconds > now)
-    {
-        return Err(invalid("the access token is not valid yet"));
-    }
     let (Some(subject), Some(client_id), Some(organization_id), Some(grant_id), Some(jti)) = (
         text("sub"),
         text("client_id"),
@@ -280,14 +276,37 @@ pub fn verify_access_token(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
+    let nbf = claims.get("nbf").and_then(Value::as_i64);
     Ok(TokenClaims {
-        subject: subject.to_owned(),
-        client_id: client_id.to_owned(),
-        organization_id: organization_id.to_owned(),
+        subject,
+        client_id,
+        organization_id,
         scopes,
-        grant_id: grant_id.to_owned(),
-        jti: jti.to_owned(),
+        grant_id,
+        jti,
+        exp,
+        nbf,
+        claims,
     })
+}
+
+/// Verifies an access token's signature, claims and lifetime (`exp`,
+/// `nbf`, with the policy's leeway) at `now` (Unix seconds). Liveness is
+/// the [`Authority`]'s part.
+pub fn verify_access_token(
+    policy: &Policy,
+    keys: &KeySet,
+    token: &str,
+    now: i64,
+) -> Result<TokenClaims, GuardError> {
+    let claims = read_access_token(policy, keys, token)?;
+    if claims.exp + policy.leeway_seconds <= now {
+        return Err(invalid("the access token has expired"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf - policy.leeway_seconds > now) {
+        return Err(invalid("the access token is not valid yet"));
+    }
+    Ok(claims)
 }
 
 /// Who is calling.
@@ -372,11 +391,7 @@ impl Guard {
                 .await?
                 .ok_or_else(|| invalid("the API key is invalid or revoked"));
         }
-        let keys = self.authority.keys();
-        let claims = verify_access_token(&self.policy, &keys, credential, now)?;
-        if !self.authority.token_is_live(&claims).await? {
-            return Err(invalid("the access token has been revoked"));
-        }
+        let claims = self.access_token(credential, now).await?;
         Ok(Principal {
             caller: Caller::User {
                 user_id: claims.subject,
@@ -389,8 +404,21 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// An access token after every check — signature, claims, lifetime and
+    /// liveness — for endpoints that take access tokens only.
+    pub async fn access_token(&self, token: &str, now: i64) -> Result<TokenClaims, GuardError> {
+        let keys = self.authority.keys();
+        let claims = verify_access_token(&self.policy, &keys, token, now)?;
+        if !self.authority.token_is_live(&claims).await? {
+            return Err(invalid("the access token has been revoked"));
+        }
+        Ok(claims)
+    }
+}
+
 /// The credential of an `Authorization: Bearer` header (RFC 6750 §2.1).
-fn bearer(authorization: Option<&HeaderValue>) -> Result<&str, GuardError> {
+pub fn bearer(authorization: Option<&HeaderValue>) -> Result<&str, GuardError> {
     let value = authorization.ok_or(GuardError::Missing)?;
     let value = value
         .to_str()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, seconds};
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError, Keys, MasterKeyError};
 use crate::oauth::discovery::ServerMetadata;
@@ -70,7 +70,7 @@ impl App {
             issuer: config.issuer.clone(),
             audience: Some(config.issuer.clone()),
             tenant_claim: config.claims.tenant_id.clone(),
-            leeway_seconds: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(30),
+            leeway_seconds: seconds(config.tokens.leeway),
             api_key_prefix: config.prefixes.api_key.clone(),
         };
         let authority = crate::grants::authority::StoreAuthority {
@@ -141,13 +141,8 @@ async fn housekeeping(state: AppState) {
     loop {
         interval.tick().await;
         let now = unix_now();
-        let token_ttl = config
-            .tokens
-            .access_token_ttl
-            .max(config.tokens.id_token_ttl)
-            .as_secs();
-        let grant_cutoff = now.saturating_sub(i64::try_from(token_ttl).unwrap_or(i64::MAX));
-        let retention = i64::try_from(config.housekeeping.audit_retention.as_secs()).unwrap_or(i64::MAX);
+        let grant_cutoff = now.saturating_sub(config.tokens.longest_token_lifetime());
+        let retention = seconds(config.housekeeping.audit_retention);
         match state
             .store
             .purge_expired(now, grant_cutoff, now.saturating_sub(retention))

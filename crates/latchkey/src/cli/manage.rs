@@ -10,7 +10,7 @@ use super::{
 use crate::accounts::{self, NewUser, api_keys};
 use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
-use crate::config::Config;
+use crate::config::{Config, seconds};
 use crate::keys::{self, KeyState};
 use crate::secret::Secret;
 use crate::store::Store;
@@ -304,7 +304,7 @@ pub(super) async fn run_keys(
             let lead = if immediately {
                 0
             } else {
-                i64::try_from(config.signing.rotation_lead.as_secs()).unwrap_or(i64::MAX)
+                seconds(config.signing.rotation_lead)
             };
             let record = keys::rotate(store, master, now, lead)
                 .await
@@ -315,12 +315,8 @@ pub(super) async fn run_keys(
             );
         }
         KeysCommand::Retire { kid, force } => {
-            let ttl = config
-                .tokens
-                .access_token_ttl
-                .max(config.tokens.id_token_ttl)
-                .as_secs();
-            keys::retire(store, &kid, now, i64::try_from(ttl).unwrap_or(i64::MAX), force)
+            let ttl = config.tokens.longest_token_lifetime();
+            keys::retire(store, &kid, now, ttl, force)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("signing key {kid} retired");

@@ -25,6 +25,12 @@ fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
 
 mod raw;
 
+/// A configured duration in whole seconds, as token claims and stored
+/// times count them.
+pub fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
 pub use raw::*;
 /// `offline_access` scope was granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +144,14 @@ pub struct RateLimits {
 pub struct Housekeeping {
     pub interval: Duration,
     pub audit_retention: Duration,
+}
+
+impl TokenPolicy {
+    /// How long a signed token (access or ID) may stay valid, in seconds:
+    /// how long a key or grant must outlive the last token it covers.
+    pub fn longest_token_lifetime(&self) -> i64 {
+        seconds(self.access_token_ttl.max(self.id_token_ttl))
+    }
 }
 
 /// Where the master key comes from.

@@ -2,7 +2,7 @@
 //! bound to the client, redirect URI, PKCE challenge, nonce, scopes,
 //! organization, user and `auth_time`. Only the digest is stored.
 
-use crate::config::Config;
+use crate::config::{Config, seconds};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::secret::{Secret, generate_token};
 use crate::store::{AuthorizationCodeRecord, Store, StoreError};
@@ -18,7 +18,7 @@ pub async fn issue(
     now: i64,
 ) -> Result<Secret, StoreError> {
     let code = generate_token(&config.prefixes.authorization_code);
-    let ttl = i64::try_from(config.tokens.authorization_code_ttl.as_secs()).unwrap_or(600);
+    let ttl = seconds(config.tokens.authorization_code_ttl);
     let record = AuthorizationCodeRecord {
         code_digest: code.digest(),
         client_id: request.client.client_id.clone(),

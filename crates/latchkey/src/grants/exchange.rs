@@ -3,7 +3,7 @@
 //! validated against what the code or token is bound to, then committed in
 //! one storage transaction, then signed.
 
-use crate::config::{Config, RefreshTokenPolicy};
+use crate::config::{Config, RefreshTokenPolicy, seconds};
 use crate::keys::KeyRing;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::{self, ChallengeMethod};
@@ -14,10 +14,6 @@ use crate::store::{ClientRecord, CodeExchange, GrantRecord, RefreshTokenRecord, 
 
 use super::tokens::{self, IdTokenContext, Subject};
 use crate::audit::{self, Actor};
-
-fn seconds(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
 
 /// The presented authorization code grant.
 #[derive(Debug, Clone, Copy)]

@@ -6,10 +6,10 @@
 
 use serde_json::{Map, Value};
 
-use super::tokens::{self, AccessToken};
+use latchkey_verify::{Guard, TokenClaims, read_access_token};
+
 use crate::audit::{self, Actor};
 use crate::config::Config;
-use crate::keys::KeyRing;
 use crate::oauth::error::OAuthError;
 use crate::oauth::revoke::TokenHint;
 use crate::secret::Secret;
@@ -17,7 +17,7 @@ use crate::store::{ClientRecord, RefreshTokenRecord, Store};
 
 /// A presented token, resolved to what it is.
 enum Resolved {
-    Access(AccessToken),
+    Access(TokenClaims),
     Refresh(RefreshTokenRecord),
     Unknown,
 }
@@ -26,12 +26,16 @@ enum Resolved {
 /// only speeds the lookup up).
 async fn resolve(
     store: &dyn Store,
-    config: &Config,
-    ring: &KeyRing,
+    guard: &Guard,
     token: &str,
     hint: TokenHint,
 ) -> Result<Resolved, OAuthError> {
-    let as_access = || tokens::parse_access_token(config, ring, token).map(Resolved::Access);
+    // Expired access tokens are still recognized: revoking one is harmless.
+    let as_access = || {
+        read_access_token(&guard.policy, &guard.authority.keys(), token)
+            .ok()
+            .map(Resolved::Access)
+    };
     if hint != TokenHint::RefreshToken
         && let Some(access) = as_access()
     {
@@ -46,15 +50,14 @@ async fn resolve(
 /// Revokes `token` if `client` owns it.
 pub async fn revoke(
     store: &dyn Store,
-    config: &Config,
-    ring: &KeyRing,
+    guard: &Guard,
     client: &ClientRecord,
     token: &str,
     hint: TokenHint,
     now: i64,
 ) -> Result<(), OAuthError> {
     let actor = Actor::Client(client.client_id.clone());
-    match resolve(store, config, ring, token, hint).await? {
+    match resolve(store, guard, token, hint).await? {
         Resolved::Refresh(refresh) if refresh.client_id == client.client_id => {
             if store.revoke_grant(&refresh.grant_id, now).await? {
                 let subject = audit::Subject {
@@ -81,14 +84,14 @@ pub async fn revoke(
 pub async fn introspect(
     store: &dyn Store,
     config: &Config,
-    ring: &KeyRing,
+    guard: &Guard,
     client: &ClientRecord,
     token: &str,
     hint: TokenHint,
     now: i64,
 ) -> Result<Map<String, Value>, OAuthError> {
     let mut answer = Map::new();
-    match resolve(store, config, ring, token, hint).await? {
+    match resolve(store, guard, token, hint).await? {
         Resolved::Access(access)
             if access.exp > now && store.access_token_is_live(&access.grant_id, &access.jti).await? =>
         {

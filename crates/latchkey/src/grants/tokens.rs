@@ -8,15 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::config::Config;
+use crate::config::{Config, seconds};
 use crate::keys::{KeyError, KeyRing};
-use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::scope::ScopeSet;
 use crate::secret::{generate_identifier, random_bytes};
 use crate::store::{OrganizationRecord, Store, UserRecord};
 
-/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+pub use latchkey_verify::ACCESS_TOKEN_TYP;
 /// The claim naming the grant, checked for liveness on every use.
 pub const GRANT_CLAIM: &str = "grant_id";
 
@@ -81,10 +79,6 @@ impl Subject {
         }
         self.tenant_claims(config, claims);
     }
-}
-
-fn seconds(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// RFC 9068 §2.2: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`,
@@ -154,102 +148,6 @@ pub fn id_token(
 fn at_hash(access_token: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
-}
-
-/// A verified access token and its claims.
-#[derive(Debug, Clone)]
-pub struct AccessToken {
-    pub subject: String,
-    pub client_id: String,
-    pub organization_id: String,
-    pub scopes: ScopeSet,
-    pub grant_id: String,
-    pub jti: String,
-    pub iat: i64,
-    pub exp: i64,
-    /// Every claim, for introspection.
-    pub claims: Map<String, Value>,
-}
-
-fn invalid_token(description: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidToken, description)
-}
-
-/// Checks an access token: signature by a published key, `typ`, issuer,
-/// expiry, and that its grant is still live (no cache: SPEC 7).
-pub async fn verify_access_token(
-    store: &dyn Store,
-    config: &Config,
-    ring: &KeyRing,
-    token: &str,
-    now: i64,
-) -> Result<AccessToken, OAuthError> {
-    let (typ, claims) = ring
-        .key_set()
-        .verify(token)
-        .map_err(|e| invalid_token(&e.to_string()))?;
-    if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-        return Err(invalid_token("the token is not an access token"));
-    }
-    let claims = &claims;
-    if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
-        return Err(invalid_token("the token was issued by another issuer"));
-    }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| invalid_token("the token has no exp"))?;
-    if exp + i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(30) <= now {
-        return Err(invalid_token("the access token has expired"));
-    }
-    let access = read_claims(config, claims, exp)?;
-    if !store.access_token_is_live(&access.grant_id, &access.jti).await? {
-        return Err(invalid_token("the access token has been revoked"));
-    }
-    Ok(access)
-}
-
-/// The claims of an access token whose signature was verified.
-fn read_claims(config: &Config, claims: &Map<String, Value>, exp: i64) -> Result<AccessToken, OAuthError> {
-    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-    let (Some(subject), Some(client_id), Some(grant_id), Some(organization_id), Some(jti)) = (
-        text("sub"),
-        text("client_id"),
-        text(GRANT_CLAIM),
-        text(&config.claims.tenant_id),
-        text("jti"),
-    ) else {
-        return Err(invalid_token("the token lacks required claims"));
-    };
-    let scopes = ScopeSet::parse(&text("scope").unwrap_or_default())
-        .map_err(|_| invalid_token("the token's scope is malformed"))?;
-    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
-    Ok(AccessToken {
-        subject,
-        client_id,
-        organization_id,
-        scopes,
-        grant_id,
-        jti,
-        iat,
-        exp,
-        claims: claims.clone(),
-    })
-}
-
-/// An access token issued by this server, checked for signature, `typ` and
-/// issuer but not for expiry or revocation (revocation requests must accept
-/// expired tokens; introspection reports on them).
-pub fn parse_access_token(config: &Config, ring: &KeyRing, token: &str) -> Option<AccessToken> {
-    let (typ, claims) = ring.key_set().verify(token).ok()?;
-    if typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-        return None;
-    }
-    if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
-        return None;
-    }
-    let exp = claims.get("exp").and_then(Value::as_i64)?;
-    read_claims(config, &claims, exp).ok()
 }
 
 /// A fresh grant id.

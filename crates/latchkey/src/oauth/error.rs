@@ -108,3 +108,18 @@ impl From<crate::keys::KeyError> for OAuthError {
         Self::server_error(error)
     }
 }
+
+impl From<latchkey_verify::GuardError> for OAuthError {
+    fn from(error: latchkey_verify::GuardError) -> Self {
+        use latchkey_verify::GuardError;
+        match error {
+            GuardError::Missing => Self::new(ErrorCode::InvalidToken, "no access token was sent"),
+            GuardError::InvalidToken(description) => Self::new(ErrorCode::InvalidToken, description),
+            GuardError::InsufficientScope(scope) => Self::new(
+                ErrorCode::InsufficientScope,
+                format!("this request needs the {scope} scope"),
+            ),
+            GuardError::Unavailable => Self::server_error("the token check is unavailable"),
+        }
+    }
+}

@@ -5,16 +5,19 @@ use serde_json::{Map, Value};
 
 use super::error::{ErrorCode, OAuthError};
 use crate::config::Config;
-use crate::grants::tokens::{AccessToken, Subject};
+use latchkey_verify::TokenClaims;
+
+use super::scope::ScopeSet;
+use crate::grants::tokens::Subject;
 use crate::store::Store;
 
 /// The claims for a verified access token; it must carry `openid`.
 pub async fn claims(
     store: &dyn Store,
     config: &Config,
-    token: &AccessToken,
+    token: &TokenClaims,
 ) -> Result<Map<String, Value>, OAuthError> {
-    if !token.scopes.contains("openid") {
+    if !token.has_scope("openid") {
         return Err(OAuthError::new(
             ErrorCode::InsufficientScope,
             "the userinfo endpoint needs an access token with the openid scope",
@@ -25,6 +28,8 @@ pub async fn claims(
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the token's user no longer exists"))?;
     let mut claims = Map::new();
     claims.insert("sub".into(), subject.user.id.clone().into());
-    subject.profile_claims(config, &token.scopes, &mut claims);
+    let scopes = ScopeSet::from_tokens(&token.scopes)
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidToken, "the token's scope is malformed"))?;
+    subject.profile_claims(config, &scopes, &mut claims);
     Ok(claims)
 }

@@ -42,7 +42,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], operation: O
         Ok(found) => found,
         Err(error) => return json_error(&error, basic),
     };
-    let (store, config, ring, now) = (state.store.as_ref(), &state.config, state.keys.ring(), unix_now());
+    let (store, config, guard, now) = (
+        state.store.as_ref(),
+        &state.config,
+        state.guard.as_ref(),
+        unix_now(),
+    );
     if let Operation::Revoke = operation
         && let Err(retry_after) = state.rate_limiter.check(Endpoint::Revoke, &client.client_id, now)
     {
@@ -50,14 +55,14 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], operation: O
     }
     let (token, hint) = (reference.token.as_str(), reference.hint);
     let outcome = match operation {
-        Operation::Revoke => revocation::revoke(store, config, &ring, &client, token, hint, now)
+        Operation::Revoke => revocation::revoke(store, guard, &client, token, hint, now)
             .await
             .map(|()| {
                 let mut response = StatusCode::OK.into_response();
                 no_store(response.headers_mut());
                 response
             }),
-        Operation::Introspect => revocation::introspect(store, config, &ring, &client, token, hint, now)
+        Operation::Introspect => revocation::introspect(store, config, guard, &client, token, hint, now)
             .await
             .map(|answer| json_no_store(&answer)),
     };

@@ -8,20 +8,15 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use super::{bearer_error, json_no_store};
-use crate::grants::tokens;
 use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::http::{AppState, form_pairs, pair};
+use crate::oauth::error::OAuthError;
 use crate::oauth::userinfo;
 use crate::unix_now;
 
 /// The bearer token of a request, if any.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    latchkey_verify::bearer(headers.get(header::AUTHORIZATION)).ok()
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -44,8 +39,11 @@ async fn respond(state: &AppState, token: Option<&str>) -> Response {
         return too_many_requests(retry_after);
     }
     let store = state.store.as_ref();
-    let verified =
-        tokens::verify_access_token(store, &state.config, &state.keys.ring(), token, unix_now()).await;
+    let verified = state
+        .guard
+        .access_token(token, unix_now())
+        .await
+        .map_err(OAuthError::from);
     let claims = match verified {
         Ok(access) => userinfo::claims(store, &state.config, &access).await,
         Err(error) => Err(error),
