@@ -127,6 +127,29 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// The longest a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// The longest one statement may run (PostgreSQL `statement_timeout`)
+    /// or wait for SQLite's write lock (`busy_timeout`).
+    pub statement_timeout: Duration,
+    /// The longest any request may take before it is answered 503: the
+    /// bound that holds even when the database stops answering at all.
+    pub request_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// The settings for `url` with every default, as the configuration
+    /// would have them.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Requests per minute; 0 disables a limit.

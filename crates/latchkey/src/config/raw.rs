@@ -138,6 +138,9 @@ pub struct RawSigning {
 pub struct RawDatabase {
     pub max_connections: Option<u32>,
     pub sqlite_synchronous: Option<String>,
+    pub acquire_timeout_seconds: Option<u64>,
+    pub statement_timeout_seconds: Option<u64>,
+    pub request_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,6 +304,21 @@ impl RawConfig {
                     ));
                 }
             },
+            acquire_timeout: ttl(
+                "database.acquire_timeout_seconds",
+                self.database.acquire_timeout_seconds,
+                3,
+            )?,
+            statement_timeout: ttl(
+                "database.statement_timeout_seconds",
+                self.database.statement_timeout_seconds,
+                5,
+            )?,
+            request_timeout: ttl(
+                "database.request_timeout_seconds",
+                self.database.request_timeout_seconds,
+                10,
+            )?,
         };
         let rate_limits = self.rate_limits.validate()?;
         let housekeeping = Housekeeping {

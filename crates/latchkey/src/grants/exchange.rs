@@ -189,7 +189,7 @@ async fn code_replayed(
                 )
                 .await;
             }
-            Err(error) => return OAuthError::server_error(error),
+            Err(error) => return OAuthError::from(error),
         }
     }
     OAuthError::invalid_grant("authorization code has already been used")

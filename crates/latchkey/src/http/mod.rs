@@ -83,9 +83,42 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Bounds every request by `database.request_timeout`: a database that
+/// stops answering (a frozen server, a lost network) turns into a 503 the
+/// client can retry, never a hang. The answer takes the shape of the route:
+/// the admin API's envelope, a page for browsers, an OAuth error otherwise.
+async fn deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.config.database.request_timeout;
+    let path = request.uri().path().to_owned();
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%path, seconds = limit.as_secs(), "request timed out");
+            let cause = crate::store::StoreError::Unavailable("the request timed out".into());
+            if path.starts_with("/api/v1/admin") {
+                admin_api::ApiError::from(cause).into_response()
+            } else if wants_html {
+                pages::storage_failure_page(&state.config, "the request", &cause)
+            } else {
+                oauth::json_error(&crate::oauth::error::OAuthError::from(cause), false)
+            }
+        }
+    }
 }
 
 async fn security_headers(mut response: Response) -> Response {

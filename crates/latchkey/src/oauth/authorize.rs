@@ -197,7 +197,7 @@ async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientR
     let client = store
         .find_client(client_id)
         .await
-        .map_err(|e| AuthorizeError::Page(OAuthError::server_error(e)))?
+        .map_err(|e| AuthorizeError::Page(OAuthError::from(e)))?
         .ok_or_else(|| {
             AuthorizeError::page(ErrorCode::InvalidClient, "client_id is not a registered client")
         })?;

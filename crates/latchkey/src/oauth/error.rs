@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InvalidToken,
     InsufficientScope,
     ServerError,
+    /// RFC 6749 §4.1.2.1: the server cannot handle the request now (its
+    /// database is unavailable); the client should retry later.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -39,6 +42,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
@@ -79,6 +83,15 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidGrant, description)
     }
 
+    /// The database is unwell: the client is told to retry shortly.
+    pub fn temporarily_unavailable(cause: impl fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::TemporarilyUnavailable,
+            description: "the service is temporarily unavailable; retry in a few seconds".into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+
     /// An internal failure: the client sees a generic description.
     pub fn server_error(cause: impl fmt::Display) -> Self {
         Self {
@@ -99,7 +112,12 @@ impl std::error::Error for OAuthError {}
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(error: crate::store::StoreError) -> Self {
-        Self::server_error(error)
+        match error {
+            crate::store::StoreError::Unavailable(_) => Self::temporarily_unavailable(error),
+            crate::store::StoreError::Conflict
+            | crate::store::StoreError::MissingReference
+            | crate::store::StoreError::Backend(_) => Self::server_error(error),
+        }
     }
 }
 
@@ -119,7 +137,7 @@ impl From<latchkey_verify::GuardError> for OAuthError {
                 ErrorCode::InsufficientScope,
                 format!("this request needs the {scope} scope"),
             ),
-            GuardError::Unavailable => Self::server_error("the token check is unavailable"),
+            GuardError::Unavailable => Self::temporarily_unavailable("the token check is unavailable"),
         }
     }
 }

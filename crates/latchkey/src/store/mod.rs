@@ -21,13 +21,18 @@ mod sql;
 pub mod sqlite;
 
 /// A storage failure. `Conflict` is a uniqueness rule the caller can
-/// explain; everything else is an internal error for the log only.
+/// explain; `Unavailable` is the database failing for now (down,
+/// unreachable, frozen past a timeout, busy, out of disk, read-only), which
+/// callers answer with 503 so clients retry; everything else is an
+/// internal error for the log only.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a record with the same unique value exists")]
     Conflict,
     #[error("a referenced record does not exist")]
     MissingReference,
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -460,15 +465,62 @@ fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError 
     StoreError::Backend(Box::new(error))
 }
 
-/// Maps a driver error, recognizing constraint violations.
+/// Maps a driver error, recognizing constraint violations and the
+/// failures of an unwell database.
 fn map_sqlx(error: sqlx::Error) -> StoreError {
-    if let Some(db) = error.as_database_error() {
-        if db.is_unique_violation() {
-            return StoreError::Conflict;
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference,
+        sqlx::Error::Database(db) if db.code().is_some_and(|code| means_unavailable(&code)) => {
+            StoreError::Unavailable(Box::new(error))
         }
-        if db.is_foreign_key_violation() {
-            return StoreError::MissingReference;
-        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => StoreError::Unavailable(Box::new(error)),
+        _ => backend(error),
     }
-    backend(error)
+}
+
+/// Whether a database error code says the database cannot serve for now.
+/// PostgreSQL codes are five-character SQLSTATEs; SQLite's are numbers
+/// whose low byte is the primary result code.
+fn means_unavailable(code: &str) -> bool {
+    if code.len() == 5 {
+        // 08: connection exception; 53: insufficient resources (disk full,
+        // out of memory, too many connections); 57: operator intervention
+        // (statement timeout, shutdown, starting up); 58: system error
+        // (I/O); 25006: read-only transaction; 55P03: lock not available;
+        // 40001 / 40P01: serialization failure, deadlock.
+        return ["08", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || ["25006", "55P03", "40001", "40P01"].contains(&code);
+    }
+    // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_NOMEM 7, SQLITE_READONLY 8,
+    // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15.
+    code.parse::<u32>()
+        .is_ok_and(|extended| matches!(extended & 0xff, 5..=8 | 10 | 13..=15))
+}
+
+/// The pool's release check, for both backends: a connection whose
+/// transaction bookkeeping is still open after any pending rollback ran is
+/// closed instead of reused. SQLite rolls a transaction back by itself on
+/// some errors (a full disk, I/O errors); the driver's later `ROLLBACK`
+/// then fails and the connection would believe it is still inside a
+/// transaction, so the next caller's "transaction" would be a savepoint in
+/// a transaction nobody commits: writes answered as successes and lost.
+fn release_check<C: sqlx::Connection>(
+    connection: &mut C,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if connection.is_in_transaction() {
+            // Runs any queued rollback first.
+            connection.ping().await?;
+        }
+        Ok(!connection.is_in_transaction())
+    })
 }

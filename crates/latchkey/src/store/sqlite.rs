@@ -1,9 +1,10 @@
 //! The SQLite backend: the default, one file, WAL journal. Writers are
-//! serialized by SQLite itself; `busy_timeout` makes concurrent writers wait
-//! instead of failing.
+//! serialized by SQLite itself; `busy_timeout` (the statement timeout)
+//! makes concurrent writers wait, boundedly, instead of failing at once.
+//! A connection left inside a transaction by a failed write is closed on
+//! release, never reused (see `release_check`).
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -26,10 +27,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(settings.statement_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
+            .after_release(super::release_check)
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;

@@ -274,9 +274,9 @@ async fn serve_demo_seeds_idempotently_and_prints_working_credentials(backend: B
     assert_eq!(orgs["data"].as_array().unwrap().len(), 2, "seeding is idempotent");
     let stored = {
         let settings = latchkey::config::DatabaseSettings {
-            url: database.url.clone(),
             max_connections: 1,
             sqlite_synchronous: latchkey::config::SqliteSynchronous::Normal,
+            ..latchkey::config::DatabaseSettings::new(database.url.clone())
         };
         let store = latchkey::store::open(&settings).await.unwrap();
         store.find_client(&client_id).await.unwrap().unwrap()

@@ -13,6 +13,7 @@ mod authorization;
 mod browser;
 mod cli;
 mod discovery;
+mod failing_storage;
 mod health;
 mod lifecycle;
 mod pages;

@@ -24,9 +24,9 @@ backend_tests!(
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
     let database = TestDatabase::create(backend).await;
     let settings = DatabaseSettings {
-        url: database.url.clone(),
         max_connections: 4,
         sqlite_synchronous: SqliteSynchronous::Normal,
+        ..DatabaseSettings::new(database.url.clone())
     };
     (latchkey::store::open(&settings).await.unwrap(), database)
 }
@@ -260,9 +260,9 @@ async fn migrations_are_idempotent(backend: Backend) {
     let (store, database) = open(backend).await;
     store.insert_client(&client("kept")).await.unwrap();
     let settings = DatabaseSettings {
-        url: database.url.clone(),
         max_connections: 2,
         sqlite_synchronous: SqliteSynchronous::Full,
+        ..DatabaseSettings::new(database.url.clone())
     };
     let reopened = latchkey::store::open(&settings).await.unwrap();
     assert!(reopened.find_client("kept").await.unwrap().is_some());

@@ -160,10 +160,17 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             error["field"] = field.into();
         }
-        json_response(
+        let mut response = json_response(
             self.status,
             &serde_json::json!({"success": false, "error": error}),
-        )
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(crate::http::oauth::RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -180,6 +187,14 @@ impl From<StoreError> for ApiError {
                 "not_found",
                 "a referenced record does not exist",
             ),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "admin API storage unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the database is temporarily unavailable; retry in a few seconds",
+                )
+            }
             StoreError::Backend(cause) => {
                 tracing::error!(error = %cause, "admin API storage failure");
                 Self::new(

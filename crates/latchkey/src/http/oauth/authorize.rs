@@ -66,10 +66,11 @@ fn unverified_error(state: &AppState, headers: &HeaderMap, error: &OAuthError) -
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"));
-    let status = if error.code == ErrorCode::ServerError {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
+    let status = match error.code {
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+            crate::http::oauth::status_of(error.code)
+        }
+        _ => StatusCode::BAD_REQUEST,
     };
     if wants_json {
         let body = serde_json::json!({"error": error.code.as_str(), "error_description": error.description});
@@ -175,7 +176,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, St
     };
     let decision = match consent::decide(state.store.as_ref(), &request, &user.id).await {
         Ok(decision) => decision,
-        Err(error) => return redirect_error(state, &request, &OAuthError::server_error(error)),
+        Err(error) => return redirect_error(state, &request, &OAuthError::from(error)),
     };
     match decision {
         consent::Decision::Issue { organization_id } => {
@@ -234,7 +235,7 @@ async fn issue_code(
             );
             see_other(&url, None)
         }
-        Err(error) => redirect_error(state, request, &OAuthError::server_error(error)),
+        Err(error) => redirect_error(state, request, &OAuthError::from(error)),
     }
 }
 
@@ -320,6 +321,6 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
             let error = OAuthError::invalid_request("choose one of your organizations");
             unverified_error(&state, &headers, &error)
         }
-        Err(error) => redirect_error(&state, &request, &OAuthError::server_error(error)),
+        Err(error) => redirect_error(&state, &request, &OAuthError::from(error)),
     }
 }

@@ -34,12 +34,16 @@ pub fn body_pairs(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Strin
     }
 }
 
+/// What a 503 asks clients to wait before retrying.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// RFC 6749 §5.2, RFC 6750 §3.1: the status of each error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
         ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::InvalidRequest
         | ErrorCode::InvalidGrant
         | ErrorCode::UnauthorizedClient
@@ -67,6 +71,9 @@ pub fn json_error(error: &OAuthError, basic_attempted: bool) -> Response {
     let mut response = crate::http::json_response(status_of(error.code), &body);
     let headers = response.headers_mut();
     no_store(headers);
+    if error.code == ErrorCode::TemporarilyUnavailable {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
     if error.code == ErrorCode::InvalidClient && basic_attempted {
         headers.insert(
             header::WWW_AUTHENTICATE,
@@ -103,7 +110,7 @@ pub fn bearer_error(error: Option<&OAuthError>) -> Response {
         ErrorCode::InsufficientScope => {
             format!("Bearer error=\"insufficient_scope\", error_description=\"{escaped}\", scope=\"openid\"")
         }
-        ErrorCode::ServerError => "Bearer".to_owned(),
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => "Bearer".to_owned(),
         _ => format!(
             "Bearer error=\"{}\", error_description=\"{escaped}\"",
             error.code.as_str()

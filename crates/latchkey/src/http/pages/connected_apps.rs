@@ -8,7 +8,7 @@ use axum::response::Response;
 use url::form_urlencoded;
 
 use super::login::see_other;
-use super::{Brand, ConnectedAppView, ConnectedAppsPage, error_page, render};
+use super::{Brand, ConnectedAppView, ConnectedAppsPage, error_page, render, storage_failure_page};
 use crate::accounts::sessions;
 use crate::audit::Actor;
 use crate::grants::connected;
@@ -34,15 +34,7 @@ async fn user_or_login(state: &AppState, headers: &HeaderMap) -> Result<UserReco
                 .finish();
             Err(see_other(&format!("{}?{query}", state.config.paths.login), None))
         }
-        Err(error) => {
-            tracing::error!(%error, "reading the session failed");
-            Err(error_page(
-                &state.config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Try again later.",
-            ))
-        }
+        Err(error) => Err(storage_failure_page(&state.config, "reading the session", &error)),
     }
 }
 
@@ -72,13 +64,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
     let apps = match connected::list(state.store.as_ref(), &user.id).await {
         Ok(apps) => apps,
         Err(error) => {
-            tracing::error!(%error, "listing connected apps failed");
-            return error_page(
-                &state.config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Try again later.",
-            );
+            return storage_failure_page(&state.config, "listing connected apps", &error);
         }
     };
     let config = &state.config;
@@ -135,14 +121,6 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
     .await
     {
         Ok(_) => see_other(&page_path(&state), None),
-        Err(error) => {
-            tracing::error!(%error, "revoking a connected app failed");
-            error_page(
-                &state.config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Try again later.",
-            )
-        }
+        Err(error) => storage_failure_page(&state.config, "revoking a connected app", &error),
     }
 }

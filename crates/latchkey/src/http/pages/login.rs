@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render};
+use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
 use crate::accounts::sessions;
 use crate::http::{AppState, cookies, form_pairs, pair};
 use crate::secret::Secret;
@@ -94,26 +94,14 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
             return retry(WRONG_CREDENTIALS);
         }
         Err(error) => {
-            tracing::error!(%error, "sign-in failed");
-            return error_page(
-                config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Sign-in is unavailable.",
-            );
+            return storage_failure_page(config, "sign-in", &error);
         }
     };
     state.login_throttle.record_success(&email);
     let session = match sessions::start(state.store.as_ref(), &user.id, now).await {
         Ok(session) => session,
         Err(error) => {
-            tracing::error!(%error, "starting a session failed");
-            return error_page(
-                config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Sign-in is unavailable.",
-            );
+            return storage_failure_page(config, "starting a session", &error);
         }
     };
     see_other(&return_to, cookies::session(config, session.expose()))

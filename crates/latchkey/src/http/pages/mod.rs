@@ -178,6 +178,35 @@ pub fn render(
     response
 }
 
+/// The page for a failed storage call: 503 "try again" when the database
+/// is unavailable (with `Retry-After`), 500 otherwise; the cause is logged.
+pub fn storage_failure_page(config: &Config, what: &str, error: &crate::store::StoreError) -> Response {
+    tracing::error!(%error, "{what} failed");
+    match error {
+        crate::store::StoreError::Unavailable(_) => {
+            let mut response = error_page(
+                config,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "This service is briefly unavailable. Wait a few seconds and try again.",
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::http::oauth::RETRY_AFTER_SECONDS),
+            );
+            response
+        }
+        crate::store::StoreError::Conflict
+        | crate::store::StoreError::MissingReference
+        | crate::store::StoreError::Backend(_) => error_page(
+            config,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Try again later.",
+        ),
+    }
+}
+
 /// An error page.
 pub fn error_page(config: &Config, status: StatusCode, code: &str, message: &str) -> Response {
     render(config, status, &MessagePage::error(config, code, message), &[])
