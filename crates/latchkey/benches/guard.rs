@@ -53,7 +53,8 @@ async fn fixture() -> Fixture {
         password: Secret::new("a long password"),
         email_verified: true,
     };
-    let user = latchkey::accounts::create_user(store.as_ref(), user, now)
+    let passwords = latchkey::accounts::password::Passwords::start(1, 1);
+    let user = latchkey::accounts::create_user(store.as_ref(), &passwords, user, now)
         .await
         .unwrap();
     latchkey::accounts::set_membership(store.as_ref(), "org", &user.id, "admin", now)

@@ -81,12 +81,17 @@ impl App {
         let rate_limiter = Arc::new(crate::http::rate_limit::RateLimiter::new(
             config.rate_limits.clone(),
         ));
+        let passwords = Arc::new(crate::accounts::password::Passwords::start(
+            config.passwords.workers,
+            config.passwords.queue,
+        ));
         let state = AppState {
             config: Arc::new(config),
             store,
             keys,
             metadata: metadata.into(),
             login_throttle: Arc::default(),
+            passwords,
             rate_limiter,
             guard,
         };

@@ -73,7 +73,8 @@ pub async fn seed(
                 password: Secret::new(DEMO_PASSWORD),
                 email_verified: true,
             };
-            accounts::create_user(store, new, now).await?
+            let passwords = accounts::password::Passwords::start(1, 1);
+            accounts::create_user(store, &passwords, new, now).await?
         }
     };
     for (organization_id, _, role) in ORGANIZATIONS {

@@ -23,6 +23,9 @@ pub enum AccountError {
     Conflict(String),
     #[error("password hashing failed")]
     Hashing,
+    /// The password workers are saturated: retry shortly.
+    #[error("password hashing is at capacity")]
+    HashingBusy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -91,7 +94,12 @@ fn validate_label(field: &'static str, value: &str, max: usize) -> Result<String
 }
 
 /// Creates a user; the email must not be taken (case-insensitively).
-pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<UserRecord, AccountError> {
+pub async fn create_user(
+    store: &dyn Store,
+    passwords: &password::Passwords,
+    new: NewUser,
+    now: i64,
+) -> Result<UserRecord, AccountError> {
     let email = validate_email(&new.email)?;
     let name = validate_label("name", &new.name, 200)?;
     validate_password(&new.password)?;
@@ -100,9 +108,10 @@ pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<Us
             "a user with the email `{email}` exists"
         )));
     }
-    let password_hash = password::hash(new.password)
-        .await
-        .map_err(|_| AccountError::Hashing)?;
+    let password_hash = passwords.hash(new.password).await.map_err(|error| match error {
+        password::HashError::Busy => AccountError::HashingBusy,
+        password::HashError::Failed => AccountError::Hashing,
+    })?;
     let user = UserRecord {
         id: uuid::Uuid::new_v4().to_string(),
         email,

@@ -4,9 +4,7 @@
 //! the same answer, and a missing user costs the same hash as a wrong
 //! password so timing does not reveal which emails exist.
 
-use std::sync::OnceLock;
-
-use super::password;
+use super::password::{HashError, Passwords};
 use crate::secret::{Secret, generate_token};
 use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 
@@ -14,30 +12,32 @@ use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 pub const SESSION_TTL_SECONDS: i64 = 12 * 3600;
 const SESSION_PREFIX: &str = "ses_";
 
-/// A hash to verify against when the email is unknown.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        use argon2::{Argon2, PasswordHasher};
-        Argon2::default()
-            .hash_password(b"decoy password for unknown users")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+/// Why credentials could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The password workers are saturated: retry shortly.
+    #[error("password checks are at capacity")]
+    Busy,
+    #[error("password check failed")]
+    Hashing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The user whose email and password these are, or `None`.
 pub async fn check_credentials(
     store: &dyn Store,
+    passwords: &Passwords,
     email: &str,
     password_attempt: Secret,
-) -> Result<Option<UserRecord>, StoreError> {
+) -> Result<Option<UserRecord>, CheckError> {
     let user = store.find_user_by_email(email.trim()).await?;
-    let hash = user
-        .as_ref()
-        .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-    let matches = password::verify(password_attempt, hash).await;
-    Ok(user.filter(|_| matches))
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    match passwords.verify(password_attempt, hash).await {
+        Ok(matches) => Ok(user.filter(|_| matches)),
+        Err(HashError::Busy) => Err(CheckError::Busy),
+        Err(HashError::Failed) => Err(CheckError::Hashing),
+    }
 }
 
 /// Starts a session for `user_id`; the returned secret goes in the cookie.

@@ -160,8 +160,10 @@ pub(super) async fn run_users(store: &dyn Store, command: UsersCommand) -> CliRe
             email_verified,
         } => {
             let password = read_secret("Password: ")?;
+            let passwords = accounts::password::Passwords::start(1, 1);
             let user = accounts::create_user(
                 store,
+                &passwords,
                 NewUser {
                     email,
                     name,

@@ -162,6 +162,15 @@ pub struct RateLimits {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// The password-hashing workers: how many argon2id computations run at
+/// once (each holds 19 MiB) and how many may wait; beyond that sign-in
+/// answers "try again shortly" at once.
+#[derive(Debug, Clone)]
+pub struct PasswordPool {
+    pub workers: usize,
+    pub queue: usize,
+}
+
 /// Background purging of expired rows.
 #[derive(Debug, Clone)]
 pub struct Housekeeping {
@@ -205,6 +214,7 @@ pub struct Config {
     pub signing: SigningPolicy,
     pub rate_limits: RateLimits,
     pub housekeeping: Housekeeping,
+    pub passwords: PasswordPool,
 }
 
 /// The default vocabulary: OpenID Connect's scopes and the example API's.

@@ -49,6 +49,15 @@ pub struct RawConfig {
     pub rate_limits: RawRateLimits,
     #[serde(default)]
     pub housekeeping: RawHousekeeping,
+    #[serde(default)]
+    pub passwords: RawPasswords,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswords {
+    pub workers: Option<usize>,
+    pub queue: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,6 +343,19 @@ impl RawConfig {
                     .saturating_mul(86_400),
             ),
         };
+        let passwords = PasswordPool {
+            workers: match self.passwords.workers {
+                None | Some(0) => crate::accounts::password::default_workers(),
+                Some(n) if n > 64 => return Err(invalid("passwords.workers", "must be at most 64")),
+                Some(n) => n,
+            },
+            queue: match self.passwords.queue {
+                None => 16,
+                Some(0) => return Err(invalid("passwords.queue", "must be at least 1")),
+                Some(n) if n > 1024 => return Err(invalid("passwords.queue", "must be at most 1024")),
+                Some(n) => n,
+            },
+        };
         if scopes.iter().all(|s| s.name != "offline_access")
             && tokens.refresh_tokens == RefreshTokenPolicy::OfflineAccess
         {
@@ -358,6 +380,7 @@ impl RawConfig {
             signing,
             rate_limits,
             housekeeping,
+            passwords,
         })
     }
 }

@@ -15,6 +15,44 @@ use crate::user_agent::{ALICE, query_of};
 
 backend_tests!(a_person_signs_in_and_approves_in_chromium);
 
+/// The campaign's open redirect: a link to the sign-in page whose
+/// `return_to` smuggles another host past the filter with characters the
+/// browser strips. Signing in must land on this server, whatever the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_links_never_lead_a_browser_to_another_origin() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+    let origin = url::Url::parse(&app.base_url).unwrap().origin();
+    for target in [
+        "/%09/evil.example/",
+        "/%0a/evil.example/",
+        "/%0d%0a/evil.example/",
+        "/%5c/evil.example/",
+        "/%5c%5cevil.example/",
+        "//evil.example/",
+        "/%2f/evil.example/",
+        "/%20/evil.example/",
+        "/%00/evil.example/",
+        "https://evil.example/",
+        "/%E3%80%80/evil.example/",
+    ] {
+        // A fresh sign-in for every link.
+        page.delete_all_cookies().await.unwrap();
+        page.goto(&format!("{}/login?return_to={target}", app.base_url))
+            .await
+            .unwrap();
+        browser.type_into("input[name=email]", ALICE.0).await;
+        browser.type_into("input[name=password]", ALICE.1).await;
+        browser.click("button[type=submit]").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let landed = page.current_url().await.unwrap();
+        assert_eq!(landed.origin(), origin, "{target} led the browser to {landed}");
+    }
+    browser.close().await;
+}
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";

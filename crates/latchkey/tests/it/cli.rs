@@ -126,13 +126,15 @@ async fn users_create_reads_the_password_from_stdin(backend: Backend) {
     ));
     let id = created.trim();
     let user = app.state.store.find_user(id).await.unwrap().unwrap();
-    assert!(
-        latchkey::accounts::password::verify(
+    let matches = app
+        .state
+        .passwords
+        .verify(
             latchkey::secret::Secret::new("a password from stdin"),
-            user.password_hash
+            Some(user.password_hash),
         )
-        .await
-    );
+        .await;
+    assert_eq!(matches, Ok(true));
     let org = stdout(&app.cli(&["orgs", "create", "--name", "Birch & Partners"], None));
     stdout(&app.cli(
         &[

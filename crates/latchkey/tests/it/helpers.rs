@@ -372,6 +372,11 @@ impl ServerProcess {
         }
     }
 
+    /// The operating-system process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn value(&self, label: &str) -> String {
         self.stdout
             .lines()

@@ -15,6 +15,7 @@ mod cli;
 mod discovery;
 mod failing_storage;
 mod health;
+mod hostile_load;
 mod lifecycle;
 mod pages;
 mod protected_api;

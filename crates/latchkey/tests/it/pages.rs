@@ -13,6 +13,7 @@ backend_tests!(
     forms_without_the_csrf_token_are_refused,
     single_organization_user_sees_no_picker,
     logout_ends_the_session_and_sign_in_never_redirects_off_site,
+    sign_in_refuses_every_smuggled_return_to,
 );
 
 async fn login_page_has_the_contract_fields_and_security_headers(backend: Backend) {
@@ -78,7 +79,7 @@ async fn wrong_credentials_get_one_generic_message_and_keep_the_email(backend: B
         agent.sign_in(&login, ALICE.0, "wrong password").await;
     }
     let throttled = agent.sign_in(&login, ALICE.0, ALICE.1).await;
-    assert_eq!(throttled.status, 401);
+    assert_eq!(throttled.status, 429);
     assert!(
         throttled.body.contains("Too many failed attempts"),
         "{}",
@@ -172,4 +173,46 @@ async fn logout_ends_the_session_and_sign_in_never_redirects_off_site(backend: B
         ))
         .await;
     assert!(page.location.unwrap().starts_with("/login?"), "signed out");
+}
+
+/// The hostile-input campaign's `return_to` variants: each is refused by
+/// the sign-in form and by the page that shows it, so signing in lands on
+/// the home page of this server.
+async fn sign_in_refuses_every_smuggled_return_to(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    for target in [
+        "/\t/evil.example/",
+        "/%09/evil.example/",
+        "/\n/evil.example/",
+        "/\r\n/evil.example/",
+        "/\\/evil.example/",
+        "/%5c/evil.example/",
+        "//evil.example/",
+        "/%2f%2fevil.example/",
+        "https://evil.example/",
+        "/\u{3000}/evil.example/",
+    ] {
+        let mut agent = UserAgent::new(&app.base_url);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", target)
+            .finish();
+        let login = agent.get(&format!("/login?{query}")).await;
+        let shown: Vec<_> = hidden_inputs(&login.body);
+        assert!(
+            shown.contains(&("return_to".to_owned(), "/".to_owned())),
+            "{target:?}: {shown:?}"
+        );
+        let mut fields = shown;
+        for field in &mut fields {
+            if field.0 == "return_to" {
+                field.1 = target.to_owned();
+            }
+        }
+        fields.push(("email".into(), ALICE.0.into()));
+        fields.push(("password".into(), ALICE.1.into()));
+        let signed_in = agent.post_form("/login", &fields).await;
+        assert_eq!(signed_in.status, 303);
+        assert_eq!(signed_in.location.as_deref(), Some("/"), "{target:?}");
+    }
 }

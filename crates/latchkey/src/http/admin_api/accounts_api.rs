@@ -122,7 +122,7 @@ pub async fn create_user(
         password: Secret::new(body.password),
         email_verified: body.email_verified,
     };
-    let user = accounts::create_user(state.store.as_ref(), new, unix_now()).await?;
+    let user = accounts::create_user(state.store.as_ref(), &state.passwords, new, unix_now()).await?;
     Ok(success(
         StatusCode::CREATED,
         UserView::from(user),

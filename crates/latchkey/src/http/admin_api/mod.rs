@@ -231,6 +231,11 @@ impl From<AccountError> for ApiError {
                     "internal error",
                 )
             }
+            AccountError::HashingBusy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "password hashing is at capacity; retry in a few seconds",
+            ),
             AccountError::Store(e) => e.into(),
         }
     }

@@ -4,27 +4,23 @@
 //! kept in the form.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
-use crate::accounts::sessions;
+use crate::accounts::sessions::{self, CheckError};
 use crate::http::{AppState, cookies, form_pairs, pair};
 use crate::secret::Secret;
 use crate::unix_now;
 
 const WRONG_CREDENTIALS: &str = "Incorrect email or password.";
 const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
+const BUSY: &str = "Many people are signing in right now. Wait a few seconds and try again.";
 const FORM_EXPIRED: &str = "This form has expired. Go back, reload the page and try again.";
-
-/// A path on this server, never an absolute or scheme-relative URL.
-pub fn is_local_path(target: &str) -> bool {
-    target.starts_with('/')
-        && !target.starts_with("//")
-        && !target.starts_with("/\\")
-        && !target.contains(['\r', '\n'])
-}
 
 fn login_page(
     state: &AppState,
@@ -49,10 +45,7 @@ fn login_page(
 /// `GET /login?return_to=…&login_hint=…`
 pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let pairs = form_pairs(query.unwrap_or_default().as_bytes());
-    let return_to = pair(&pairs, "return_to")
-        .filter(|t| is_local_path(t))
-        .unwrap_or("/")
-        .to_owned();
+    let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
     let email = pair(&pairs, "login_hint").unwrap_or_default().to_owned();
     let (csrf, set_csrf) = cookies::csrf_token(&state.config, &headers);
     let page = login_page(&state, csrf, return_to, email, None);
@@ -60,7 +53,12 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(qu
 }
 
 /// `POST /login`
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let pairs = form_pairs(&body);
     let config = &state.config;
     if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
@@ -68,13 +66,11 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
     let email = pair(&pairs, "email").unwrap_or_default().trim().to_owned();
     let password = Secret::new(pair(&pairs, "password").unwrap_or_default());
-    let return_to = pair(&pairs, "return_to")
-        .filter(|t| is_local_path(t))
-        .unwrap_or("/")
-        .to_owned();
+    let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
     let (csrf, _) = cookies::csrf_token(config, &headers);
     let now = unix_now();
-    let retry = |message: &str| {
+    let ip = state.rate_limiter.client_ip(peer, &headers);
+    let retry = |status: StatusCode, message: &str| {
         let page = login_page(
             &state,
             csrf.clone(),
@@ -82,22 +78,38 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
             email.clone(),
             Some(message),
         );
-        render(config, StatusCode::UNAUTHORIZED, &page, &[])
+        let mut response = render(config, status, &page, &[]);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::http::oauth::RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     };
-    if !state.login_throttle.allows(&email, now) {
-        return retry(THROTTLED);
+    if !state.login_throttle.allows(&email, ip, now) {
+        return retry(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
     }
-    let user = match sessions::check_credentials(state.store.as_ref(), &email, password).await {
+    let checked = sessions::check_credentials(state.store.as_ref(), &state.passwords, &email, password).await;
+    let user = match checked {
         Ok(Some(user)) => user,
         Ok(None) => {
-            state.login_throttle.record_failure(&email, now);
-            return retry(WRONG_CREDENTIALS);
+            state.login_throttle.record_failure(&email, ip, now);
+            return retry(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS);
         }
-        Err(error) => {
-            return storage_failure_page(config, "sign-in", &error);
+        Err(CheckError::Busy) => return retry(StatusCode::SERVICE_UNAVAILABLE, BUSY),
+        Err(CheckError::Hashing) => {
+            tracing::error!("password check failed");
+            return error_page(
+                config,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "Try again later.",
+            );
         }
+        Err(CheckError::Store(error)) => return storage_failure_page(config, "sign-in", &error),
     };
-    state.login_throttle.record_success(&email);
+    state.login_throttle.record_success(&email, ip);
     let session = match sessions::start(state.store.as_ref(), &user.id, now).await {
         Ok(session) => session,
         Err(error) => {

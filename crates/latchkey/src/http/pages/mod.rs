@@ -11,6 +11,7 @@ use crate::config::Config;
 
 pub mod connected_apps;
 pub mod login;
+pub mod return_to;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
 
