@@ -63,6 +63,7 @@ impl App {
         if let Some(kid) = keys::ensure_signing_key(store.as_ref(), &master, unix_now()).await? {
             tracing::info!(%kid, "generated the first signing key");
         }
+        let form_key = Arc::new(crate::secret::FormKey::new(&master));
         let keys = Arc::new(Keys::load(store.as_ref(), master).await?);
         let metadata = serde_json::to_vec(&ServerMetadata::from_config(&config))
             .map_err(|e| StartError::Store(StoreError::Backend(Box::new(e))))?;
@@ -92,6 +93,7 @@ impl App {
             metadata: metadata.into(),
             login_throttle: Arc::default(),
             passwords,
+            form_key,
             rate_limiter,
             guard,
         };

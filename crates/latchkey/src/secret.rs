@@ -187,6 +187,49 @@ impl MasterKey {
     }
 }
 
+/// The key of form tokens (CSRF): an HMAC-SHA256 key derived from the
+/// master key, so every instance sharing the master key accepts the
+/// tokens of the others.
+pub struct FormKey(hmac::Key);
+
+impl fmt::Debug for FormKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FormKey([redacted])")
+    }
+}
+
+impl FormKey {
+    pub fn new(master_key: &MasterKey) -> Self {
+        Self(hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &master_key.derive("form tokens v1"),
+        ))
+    }
+
+    fn message(parts: &[&str]) -> Vec<u8> {
+        let mut message = Vec::new();
+        for part in parts {
+            message.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            message.extend_from_slice(part.as_bytes());
+        }
+        message
+    }
+
+    /// The token binding `parts` (each length-prefixed, so no two lists
+    /// sign alike), base64url.
+    pub fn sign(&self, parts: &[&str]) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, &Self::message(parts)))
+    }
+
+    /// Whether `token` is the token of `parts`, compared in constant time.
+    pub fn verify(&self, parts: &[&str], token: &str) -> bool {
+        match URL_SAFE_NO_PAD.decode(token) {
+            Ok(tag) => hmac::verify(&self.0, &Self::message(parts), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
 /// A credential with `prefix`, derived from the master key for `purpose`.
 pub fn derive_token(master_key: &MasterKey, prefix: &str, purpose: &str) -> Secret {
     let mut value = String::from(prefix);

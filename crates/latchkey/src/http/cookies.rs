@@ -1,16 +1,24 @@
-//! The browser cookies: the session cookie (`HttpOnly`, `SameSite=Lax`,
-//! `Secure` when the issuer is https) and the CSRF cookie whose value every
-//! form repeats (double submit, compared in constant time).
+//! The browser cookies: the session cookie and the CSRF cookie, both
+//! `HttpOnly`, `SameSite=Lax`, `Path=/`, and with an https issuer `Secure`
+//! and named with the `__Host-` prefix (so no subdomain can plant them).
+//!
+//! CSRF: the CSRF cookie holds a random per-browser value; the token every
+//! form carries is an HMAC (under a key derived from the master key) of
+//! that value and of the session cookie. A token is only accepted with
+//! the very cookies it was made for, so an attacker who can plant a
+//! cookie still cannot forge a token for someone else's session, and
+//! signing in or out invalidates the forms rendered before.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite};
-use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::secret::generate_token;
+use crate::secret::{FormKey, generate_token};
 
-pub const SESSION_COOKIE: &str = "latchkey_session";
-pub const CSRF_COOKIE: &str = "latchkey_csrf";
+const SESSION_COOKIE: &str = "latchkey_session";
+const CSRF_COOKIE: &str = "latchkey_csrf";
+/// Shortest CSRF cookie value accepted (a generated one is longer).
+const MIN_CSRF_NONCE: usize = 32;
 
 /// The value of cookie `name`, if the request carries it.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -24,12 +32,35 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
 }
 
-fn build(config: &Config, name: &str, value: String, max_age: Option<i64>) -> Option<HeaderValue> {
-    let mut cookie = Cookie::new(name.to_owned(), value);
+fn is_https(config: &Config) -> bool {
+    config.issuer.starts_with("https://")
+}
+
+/// A cookie's name: `__Host-` prefixed when the issuer is https.
+fn name(config: &Config, base: &str) -> String {
+    if is_https(config) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The name of the session cookie under this configuration.
+pub fn session_cookie_name(config: &Config) -> String {
+    name(config, SESSION_COOKIE)
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_value(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read(headers, &session_cookie_name(config))
+}
+
+fn build(config: &Config, base: &str, value: String, max_age: Option<i64>) -> Option<HeaderValue> {
+    let mut cookie = Cookie::new(name(config, base), value);
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
     cookie.set_path("/");
-    cookie.set_secure(config.issuer.starts_with("https://"));
+    cookie.set_secure(is_https(config));
     if let Some(seconds) = max_age {
         cookie.set_max_age(cookie::time::Duration::seconds(seconds));
     }
@@ -46,22 +77,102 @@ pub fn clear_session(config: &Config) -> Option<HeaderValue> {
     build(config, SESSION_COOKIE, String::new(), Some(0))
 }
 
-/// The request's CSRF token, or a new one with the `Set-Cookie` to send.
-pub fn csrf_token(config: &Config, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match read(headers, CSRF_COOKIE).filter(|v| v.len() >= 32) {
-        Some(token) => (token, None),
+fn csrf_nonce(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read(headers, &name(config, CSRF_COOKIE)).filter(|v| v.len() >= MIN_CSRF_NONCE)
+}
+
+/// The token for this browser's forms, with the `Set-Cookie` to send when
+/// the browser has no CSRF cookie yet.
+pub fn csrf_token(key: &FormKey, config: &Config, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let (nonce, set) = match csrf_nonce(config, headers) {
+        Some(nonce) => (nonce, None),
         None => {
-            let token = generate_token("").expose().to_owned();
-            let set = build(config, CSRF_COOKIE, token.clone(), None);
-            (token, set)
+            let nonce = generate_token("").expose().to_owned();
+            let set = build(config, CSRF_COOKIE, nonce.clone(), None);
+            (nonce, set)
         }
+    };
+    let session = session_value(config, headers).unwrap_or_default();
+    (key.sign(&["csrf", &nonce, &session]), set)
+}
+
+/// Whether a submitted form's token was made for this browser's CSRF
+/// cookie and session.
+pub fn csrf_matches(key: &FormKey, config: &Config, headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    match (csrf_nonce(config, headers), submitted) {
+        (Some(nonce), Some(token)) => {
+            let session = session_value(config, headers).unwrap_or_default();
+            key.verify(&["csrf", &nonce, &session], token)
+        }
+        _ => false,
     }
 }
 
-/// Whether a submitted form's token matches the CSRF cookie.
-pub fn csrf_matches(headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    match (read(headers, CSRF_COOKIE), submitted) {
-        (Some(cookie), Some(form)) if cookie.len() >= 32 => cookie.as_bytes().ct_eq(form.as_bytes()).into(),
-        _ => false,
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::config::RawConfig;
+    use crate::secret::MasterKey;
+
+    fn config(issuer: &str) -> Config {
+        let raw = RawConfig {
+            issuer: Some(issuer.to_owned()),
+            master_key: Some(MasterKey::generate().to_base64()),
+            ..RawConfig::default()
+        };
+        raw.validate().unwrap()
+    }
+
+    fn with_cookies(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let text: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&text.join("; ")).unwrap());
+        headers
+    }
+
+    #[test]
+    fn https_cookies_are_host_prefixed_and_secure() {
+        let https = config("https://id.example.com");
+        let cookie = session(&https, "value").unwrap();
+        let cookie = cookie.to_str().unwrap();
+        assert!(cookie.starts_with("__Host-latchkey_session=value"), "{cookie}");
+        assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"));
+        let key = FormKey::new(&MasterKey::generate());
+        let (_, set) = csrf_token(&key, &https, &HeaderMap::new());
+        assert!(
+            set.unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-latchkey_csrf=")
+        );
+
+        let http = config("http://localhost:3001");
+        let cookie = session(&http, "value").unwrap();
+        assert!(cookie.to_str().unwrap().starts_with("latchkey_session=value"));
+        assert!(!cookie.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn tokens_match_only_their_own_cookie_and_session() {
+        let config = config("http://localhost:3001");
+        let key = FormKey::new(&MasterKey::generate());
+        let nonce = "n".repeat(43);
+        let headers = with_cookies(&[("latchkey_csrf", &nonce), ("latchkey_session", "ses_a")]);
+        let (token, set) = csrf_token(&key, &config, &headers);
+        assert!(set.is_none());
+        assert!(csrf_matches(&key, &config, &headers, Some(&token)));
+        assert!(
+            !csrf_matches(&key, &config, &headers, Some(&nonce)),
+            "double submit"
+        );
+        assert!(!csrf_matches(&key, &config, &headers, None));
+        let other_session = with_cookies(&[("latchkey_csrf", &nonce), ("latchkey_session", "ses_b")]);
+        assert!(!csrf_matches(&key, &config, &other_session, Some(&token)));
+        let other_nonce = with_cookies(&[("latchkey_csrf", &"m".repeat(43)), ("latchkey_session", "ses_a")]);
+        assert!(!csrf_matches(&key, &config, &other_nonce, Some(&token)));
+        let other_key = FormKey::new(&MasterKey::generate());
+        assert!(!csrf_matches(&other_key, &config, &headers, Some(&token)));
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     /// The discovery document, rendered once at start-up.
     pub metadata: axum::body::Bytes,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// The key of CSRF form tokens.
+    pub form_key: Arc<crate::secret::FormKey>,
     /// The bounded password-hashing workers.
     pub passwords: Arc<crate::accounts::password::Passwords>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,

@@ -14,6 +14,7 @@ backend_tests!(
     single_organization_user_sees_no_picker,
     logout_ends_the_session_and_sign_in_never_redirects_off_site,
     sign_in_refuses_every_smuggled_return_to,
+    csrf_tokens_are_bound_to_the_browser_and_its_session,
 );
 
 async fn login_page_has_the_contract_fields_and_security_headers(backend: Backend) {
@@ -215,4 +216,63 @@ async fn sign_in_refuses_every_smuggled_return_to(backend: Backend) {
         assert_eq!(signed_in.status, 303);
         assert_eq!(signed_in.location.as_deref(), Some("/"), "{target:?}");
     }
+}
+
+/// CSRF tokens are an HMAC of the CSRF cookie and the session: a planted
+/// cookie with a matching field (the old double submit) is refused, and so
+/// is a real token presented with another session or after signing in
+/// again.
+async fn csrf_tokens_are_bound_to_the_browser_and_its_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let token_of = |page: &crate::user_agent::Page| {
+        hidden_inputs(&page.body)
+            .into_iter()
+            .find(|(name, _)| name == "csrf_token")
+            .unwrap()
+    };
+
+    // A planted cookie and the same value in the form.
+    let mut attacker = UserAgent::new(&app.base_url);
+    let planted = "p".repeat(43);
+    attacker.set_cookie("latchkey_csrf", &planted);
+    let fields = vec![
+        ("csrf_token".to_owned(), planted.clone()),
+        ("email".to_owned(), ALICE.0.to_owned()),
+        ("password".to_owned(), ALICE.1.to_owned()),
+    ];
+    assert_eq!(attacker.post_form("/login", &fields).await.status, 400);
+
+    // Alice's sign-out form, submitted from another browser and session.
+    let mut alice = UserAgent::new(&app.base_url);
+    let login = alice.get("/login").await;
+    assert_eq!(alice.sign_in(&login, ALICE.0, ALICE.1).await.status, 303);
+    let confirm = alice.get("/logout").await;
+    let alice_token = token_of(&confirm);
+    let mut other = UserAgent::new(&app.base_url);
+    let login = other.get("/login").await;
+    assert_eq!(other.sign_in(&login, ALICE.0, ALICE.1).await.status, 303);
+    assert_eq!(
+        other
+            .post_form("/logout", std::slice::from_ref(&alice_token))
+            .await
+            .status,
+        400
+    );
+    // The same CSRF cookie as Alice's, but not her session.
+    other.set_cookie("latchkey_csrf", &alice.cookie("latchkey_csrf").unwrap());
+    assert_eq!(
+        other
+            .post_form("/logout", std::slice::from_ref(&alice_token))
+            .await
+            .status,
+        400
+    );
+
+    // A form rendered before signing in again no longer counts.
+    let login = alice.get("/login").await;
+    assert_eq!(alice.sign_in(&login, ALICE.0, ALICE.1).await.status, 303);
+    assert_eq!(alice.post_form("/logout", &[alice_token]).await.status, 400);
+    let fresh = token_of(&alice.get("/logout").await);
+    assert_eq!(alice.post_form("/logout", &[fresh]).await.status, 200);
 }

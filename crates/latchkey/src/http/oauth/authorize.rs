@@ -116,7 +116,7 @@ async fn signed_in(
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Option<(SessionRecord, UserRecord)>, OAuthError> {
-    match cookies::read(headers, cookies::SESSION_COOKIE) {
+    match cookies::session_value(&state.config, headers) {
         Some(value) => Ok(sessions::resume(state.store.as_ref(), &value, now).await?),
         None => Ok(None),
     }
@@ -248,7 +248,7 @@ fn consent_page(
     fields: Vec<(String, String)>,
 ) -> Response {
     let config = &state.config;
-    let (csrf, set_csrf) = cookies::csrf_token(config, headers);
+    let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, config, headers);
     let brand = Brand::new(config);
     let scopes = request
         .scopes
@@ -286,7 +286,12 @@ fn consent_page(
 /// `POST` consent: the user's decision on the request the form carries.
 pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+    if !cookies::csrf_matches(
+        &state.form_key,
+        &state.config,
+        &headers,
+        pair(&pairs, "csrf_token"),
+    ) {
         let error =
             OAuthError::invalid_request("This form has expired. Go back, reload the page and try again.");
         return unverified_error(&state, &headers, &error);

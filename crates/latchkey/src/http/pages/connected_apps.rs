@@ -22,7 +22,7 @@ fn page_path(state: &AppState) -> String {
 
 /// The signed-in user, or the redirect to sign in first.
 async fn user_or_login(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, Response> {
-    let session = match cookies::read(headers, cookies::SESSION_COOKIE) {
+    let session = match cookies::session_value(&state.config, headers) {
         Some(value) => sessions::resume(state.store.as_ref(), &value, unix_now()).await,
         None => Ok(None),
     };
@@ -68,7 +68,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
         }
     };
     let config = &state.config;
-    let (csrf, set_csrf) = cookies::csrf_token(config, &headers);
+    let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, config, &headers);
     let brand = Brand::new(config);
     let apps = apps
         .into_iter()
@@ -98,7 +98,12 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
 
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+    if !cookies::csrf_matches(
+        &state.form_key,
+        &state.config,
+        &headers,
+        pair(&pairs, "csrf_token"),
+    ) {
         let message = "This form has expired. Go back, reload the page and try again.";
         return error_page(&state.config, StatusCode::BAD_REQUEST, "invalid_request", message);
     }

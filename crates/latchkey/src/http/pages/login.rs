@@ -47,7 +47,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(qu
     let pairs = form_pairs(query.unwrap_or_default().as_bytes());
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
     let email = pair(&pairs, "login_hint").unwrap_or_default().to_owned();
-    let (csrf, set_csrf) = cookies::csrf_token(&state.config, &headers);
+    let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, &state.config, &headers);
     let page = login_page(&state, csrf, return_to, email, None);
     render(&state.config, StatusCode::OK, &page, &[set_csrf])
 }
@@ -61,13 +61,18 @@ pub async fn submit(
 ) -> Response {
     let pairs = form_pairs(&body);
     let config = &state.config;
-    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+    if !cookies::csrf_matches(
+        &state.form_key,
+        &state.config,
+        &headers,
+        pair(&pairs, "csrf_token"),
+    ) {
         return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", FORM_EXPIRED);
     }
     let email = pair(&pairs, "email").unwrap_or_default().trim().to_owned();
     let password = Secret::new(pair(&pairs, "password").unwrap_or_default());
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
-    let (csrf, _) = cookies::csrf_token(config, &headers);
+    let (csrf, _) = cookies::csrf_token(&state.form_key, config, &headers);
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
     let retry = |status: StatusCode, message: &str| {
@@ -149,7 +154,7 @@ fn message(state: &AppState, heading: &str, text: &str, form: Option<PageForm>) 
 
 /// `GET /logout`: a confirmation form (sign-out changes state, so it is a POST).
 pub async fn show_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (csrf, set_csrf) = cookies::csrf_token(&state.config, &headers);
+    let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, &state.config, &headers);
     let form = PageForm {
         action: state.config.paths.logout.clone(),
         csrf_token: csrf,
@@ -162,7 +167,12 @@ pub async fn show_logout(State(state): State<AppState>, headers: HeaderMap) -> R
 /// `POST /logout`: ends the session.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(&headers, pair(&pairs, "csrf_token")) {
+    if !cookies::csrf_matches(
+        &state.form_key,
+        &state.config,
+        &headers,
+        pair(&pairs, "csrf_token"),
+    ) {
         return error_page(
             &state.config,
             StatusCode::BAD_REQUEST,
@@ -170,7 +180,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             FORM_EXPIRED,
         );
     }
-    if let Some(value) = cookies::read(&headers, cookies::SESSION_COOKIE)
+    if let Some(value) = cookies::session_value(&state.config, &headers)
         && let Err(error) = sessions::end(state.store.as_ref(), &value).await
     {
         tracing::error!(%error, "ending a session failed");
