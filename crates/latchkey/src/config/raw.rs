@@ -17,16 +17,18 @@ use super::*;
 use crate::oauth::scope::is_valid_scope_token;
 use crate::secret::{MasterKey, Secret};
 
-/// Every setting, all optional, exactly as an operator writes them.
+/// Every setting, all optional, exactly as an operator writes them. The
+/// admin keys, the master key and the database URL (which may carry a
+/// password) are [`Secret`]s from the moment they are read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub issuer: Option<String>,
     pub bind: Option<String>,
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     #[serde(default, deserialize_with = "list_or_comma_string")]
-    pub admin_api_keys: Option<Vec<String>>,
-    pub master_key: Option<String>,
+    pub admin_api_keys: Option<Vec<Secret>>,
+    pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
     #[serde(default)]
     pub branding: RawBranding,
@@ -151,7 +153,7 @@ pub struct RawRateLimits {
 }
 
 /// Accepts `["a", "b"]` from a file and `a,b` from an environment variable.
-fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<Secret>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -163,13 +165,13 @@ where
     }
     Ok(match Option::<ListOrString>::deserialize(deserializer)? {
         None => None,
-        Some(ListOrString::List(list)) => Some(list),
+        Some(ListOrString::List(list)) => Some(list.into_iter().map(Secret::new).collect()),
         Some(ListOrString::String(joined)) => Some(
             joined
                 .split(',')
                 .map(str::trim)
                 .filter(|key| !key.is_empty())
-                .map(str::to_owned)
+                .map(Secret::new)
                 .collect(),
         ),
     })
@@ -228,7 +230,6 @@ pub(super) fn describe_figment_error(error: figment::Error) -> String {
         .join("; ")
 }
 
-/// Whether refresh tokens come with every code exchange or only when the
 impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
         let issuer = validate_issuer(self.issuer.as_deref().unwrap_or("http://localhost:3001"))?;
@@ -241,10 +242,9 @@ impl RawConfig {
         })?;
         let database_url = self
             .database_url
-            .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
+            .unwrap_or_else(|| Secret::new("sqlite://latchkey.db"));
+        let url = database_url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return Err(invalid(
                 "database_url",
@@ -256,22 +256,23 @@ impl RawConfig {
             .unwrap_or_default()
             .into_iter()
             .map(|key| {
-                if key.len() < 16 {
+                if key.expose().len() < 16 {
                     Err(invalid(
                         "admin_api_keys",
                         "holds a key shorter than 16 characters",
                     ))
                 } else {
-                    Ok(Secret::new(key))
+                    Ok(key)
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let master_key = match (self.master_key, self.master_key_file) {
             (Some(encoded), _) => MasterKeySource::Configured(
-                MasterKey::from_base64(encoded.trim()).map_err(|problem| invalid("master_key", problem))?,
+                MasterKey::from_base64(encoded.expose().trim())
+                    .map_err(|problem| invalid("master_key", problem))?,
             ),
             (None, Some(path)) => MasterKeySource::File(path),
-            (None, None) => MasterKeySource::File(default_master_key_file(&database_url)),
+            (None, None) => MasterKeySource::File(default_master_key_file(database_url.expose())),
         };
         let branding = RawBranding::validate(self.branding)?;
         let paths = self.paths.validate()?;

@@ -151,6 +151,16 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_shows_the_client_id_but_not_the_secret() {
+        let basic = ClientCredentials::from_request(Some(&basic("client_1", "secret_sEcReT")), None, None);
+        let post = ClientCredentials::from_request(None, Some("client_1"), Some("secret_sEcReT"));
+        for printed in [format!("{basic:?}"), format!("{post:?}")] {
+            assert!(printed.contains("client_1"), "{printed}");
+            assert!(!printed.contains("sEcReT"), "{printed}");
+        }
+    }
+
+    #[test]
     fn two_methods_at_once_are_refused() {
         let header = basic("c", "s");
         assert!(ClientCredentials::from_request(Some(&header), Some("c"), Some("s")).is_err());

@@ -20,7 +20,7 @@ impl PostgresStore {
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .test_before_acquire(false)
-            .connect(&settings.url)
+            .connect(settings.url.expose())
             .await
             .map_err(map_sqlx)?;
         super::migrations::migrator(super::migrations::POSTGRES)

@@ -274,7 +274,7 @@ async fn serve_demo_seeds_idempotently_and_prints_working_credentials(backend: B
     assert_eq!(orgs["data"].as_array().unwrap().len(), 2, "seeding is idempotent");
     let stored = {
         let settings = latchkey::config::DatabaseSettings {
-            url: database.url.clone(),
+            url: latchkey::secret::Secret::new(database.url.clone()),
             max_connections: 1,
             sqlite_synchronous: latchkey::config::SqliteSynchronous::Normal,
         };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use latchkey::app::App;
 use latchkey::config::{Config, RawConfig};
 use latchkey::http::AppState;
-use latchkey::secret::MasterKey;
+use latchkey::secret::{MasterKey, Secret};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -134,9 +134,9 @@ impl TestApp {
         if !options.keep_issuer {
             raw.issuer = Some(base_url.clone());
         }
-        raw.database_url = Some(database.url.clone());
-        raw.admin_api_keys = Some(vec![ADMIN_KEY.to_owned()]);
-        raw.master_key = Some(master_key.to_base64());
+        raw.database_url = Some(Secret::new(database.url.clone()));
+        raw.admin_api_keys = Some(vec![Secret::new(ADMIN_KEY)]);
+        raw.master_key = Some(Secret::new(master_key.to_base64()));
         if let Some(tweak) = options.tweak {
             tweak(&mut raw);
         }

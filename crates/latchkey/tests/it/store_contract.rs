@@ -24,7 +24,7 @@ backend_tests!(
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
     let database = TestDatabase::create(backend).await;
     let settings = DatabaseSettings {
-        url: database.url.clone(),
+        url: latchkey::secret::Secret::new(database.url.clone()),
         max_connections: 4,
         sqlite_synchronous: SqliteSynchronous::Normal,
     };
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent(backend: Backend) {
     let (store, database) = open(backend).await;
     store.insert_client(&client("kept")).await.unwrap();
     let settings = DatabaseSettings {
-        url: database.url.clone(),
+        url: latchkey::secret::Secret::new(database.url.clone()),
         max_connections: 2,
         sqlite_synchronous: SqliteSynchronous::Full,
     };
