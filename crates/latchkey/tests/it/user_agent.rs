@@ -161,6 +161,11 @@ impl UserAgent {
         self.cookies.contains_key(name)
     }
 
+    /// The value of cookie `name`, if the agent holds it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
     /// Submits the sign-in form of `page`.
     pub async fn sign_in(&mut self, page: &Page, email: &str, password: &str) -> Page {
         let mut fields = hidden_inputs(&page.body);
