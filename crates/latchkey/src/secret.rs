@@ -228,7 +228,30 @@ pub fn pkce_s256_challenge(verifier: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn a_master_key_is_exactly_32_bytes_of_base64(
+            bytes in proptest::collection::vec(any::<u8>(), 0..48),
+            url_safe in any::<bool>(),
+        ) {
+            let text = if url_safe { URL_SAFE_NO_PAD.encode(&bytes) } else { STANDARD.encode(&bytes) };
+            match MasterKey::from_base64(&text) {
+                Ok(key) => prop_assert_eq!(key.0.as_slice(), bytes.as_slice()),
+                Err(_) => prop_assert_ne!(bytes.len(), 32),
+            }
+        }
+
+        #[test]
+        fn any_text_is_refused_or_read_as_a_key(text in any::<String>()) {
+            if let Ok(key) = MasterKey::from_base64(&text) {
+                prop_assert_eq!(MasterKey::from_base64(&key.to_base64()).map(|again| again.0).ok(), Some(key.0));
+            }
+        }
+    }
 
     #[test]
     fn generated_tokens_carry_the_prefix_and_256_bits() {

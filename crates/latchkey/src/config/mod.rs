@@ -370,6 +370,20 @@ mod tests {
     }
 
     #[test]
+    fn lifetimes_longer_than_ten_years_are_refused() {
+        for text in [
+            "[tokens]\naccess_token_ttl_seconds = 9223372036854775807",
+            "[tokens]\nrefresh_token_ttl_seconds = 315360001",
+            "[tokens]\nrefresh_token_grace_seconds = 9223372036854775807",
+            "[signing]\nrotation_lead_seconds = 999999999999",
+        ] {
+            let error = from_toml(text).unwrap_err();
+            assert!(error.to_string().contains("ten years"), "{error}");
+        }
+        assert!(from_toml("[tokens]\nrefresh_token_ttl_seconds = 315360000").is_ok());
+    }
+
+    #[test]
     fn bad_master_key_is_refused() {
         let error = from_toml(r#"master_key = "short""#).unwrap_err();
         assert!(error.to_string().contains("`master_key`"), "{error}");

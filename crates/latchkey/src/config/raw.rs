@@ -282,7 +282,10 @@ impl RawConfig {
         let prefixes = self.prefixes.validate()?;
         let oauth = self.oauth.validate()?;
         let signing = SigningPolicy {
-            rotation_lead: Duration::from_secs(self.signing.rotation_lead_seconds.unwrap_or(3600)),
+            rotation_lead: at_most_ten_years(
+                "signing.rotation_lead_seconds",
+                self.signing.rotation_lead_seconds.unwrap_or(3600),
+            )?,
             reload_interval: Duration::from_secs(self.signing.reload_interval_seconds.unwrap_or(60).max(1)),
         };
         let database = DatabaseSettings {
@@ -581,11 +584,25 @@ impl RawClaims {
     }
 }
 
+/// The longest configurable lifetime: ten years. Times are added to the
+/// current Unix time, and a larger value would overflow the sum.
+const MAX_SECONDS: u64 = 10 * 365 * 86_400;
+
 fn ttl(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
     match value.unwrap_or(default) {
         0 => Err(invalid(key, "must be at least 1 second")),
-        seconds => Ok(Duration::from_secs(seconds)),
+        seconds => at_most_ten_years(key, seconds),
     }
+}
+
+fn at_most_ten_years(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
+    if seconds > MAX_SECONDS {
+        return Err(invalid(
+            key,
+            format!("is {seconds}; it must be at most {MAX_SECONDS} seconds (ten years)"),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 impl RawTokens {
@@ -618,7 +635,10 @@ impl RawTokens {
                 600,
             )?,
             refresh_tokens,
-            refresh_token_grace: Duration::from_secs(self.refresh_token_grace_seconds.unwrap_or(0)),
+            refresh_token_grace: at_most_ten_years(
+                "tokens.refresh_token_grace_seconds",
+                self.refresh_token_grace_seconds.unwrap_or(0),
+            )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
         })
     }

@@ -65,3 +65,52 @@ pub fn csrf_matches(headers: &HeaderMap, submitted: Option<&str>) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn headers_with_cookie(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(header::COOKIE, value);
+        }
+        headers
+    }
+
+    proptest! {
+        #[test]
+        fn a_cookie_header_gives_back_the_first_cookie_of_a_name(
+            cookies in vec(("[a-z_]{1,6}", "[A-Za-z0-9_-]{0,20}"), 0..5),
+            name in "[a-z_]{1,6}",
+        ) {
+            let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let headers = headers_with_cookie(&header.join("; "));
+            let expected = cookies.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+            prop_assert_eq!(read(&headers, &name), expected);
+        }
+
+        #[test]
+        fn any_cookie_header_is_read_without_failing(header in "[ -~]{0,80}", submitted in proptest::option::of("[ -~]{0,40}")) {
+            let headers = headers_with_cookie(&header);
+            let cookie = read(&headers, CSRF_COOKIE);
+            let matches = csrf_matches(&headers, submitted.as_deref());
+            // Only a cookie of 32 characters or more, repeated exactly, passes.
+            prop_assert_eq!(
+                matches,
+                cookie.is_some_and(|c| c.len() >= 32 && Some(c.as_str()) == submitted.as_deref())
+            );
+        }
+
+        #[test]
+        fn the_csrf_token_matches_only_itself(token in "[A-Za-z0-9_-]{0,48}", submitted in "[A-Za-z0-9_-]{0,48}") {
+            let headers = headers_with_cookie(&format!("{CSRF_COOKIE}={token}"));
+            prop_assert!(!csrf_matches(&headers, None));
+            prop_assert_eq!(csrf_matches(&headers, Some(&token)), token.len() >= 32);
+            prop_assert_eq!(csrf_matches(&headers, Some(&submitted)), token.len() >= 32 && submitted == token);
+        }
+    }
+}

@@ -87,7 +87,58 @@ pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Token request parameters with the names that matter, and values
+    /// that are sometimes empty or the grant types.
+    fn request_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        let name = prop_oneof![
+            Just("grant_type"),
+            Just("code"),
+            Just("code_verifier"),
+            Just("redirect_uri"),
+            Just("refresh_token"),
+            Just("scope"),
+            Just("client_id"),
+            Just("client_secret"),
+        ]
+        .prop_map(str::to_owned);
+        let value = prop_oneof![
+            Just("authorization_code".to_owned()),
+            Just("refresh_token".to_owned()),
+            Just(String::new()),
+            any::<String>(),
+        ];
+        vec((prop_oneof![name, any::<String>()], value), 0..8)
+    }
+
+    proptest! {
+        #[test]
+        fn a_parsed_request_holds_the_parameters_it_was_given(pairs in request_pairs()) {
+            let get = |name: &str| params::get(&pairs, name);
+            let Ok(request) = parse(&pairs, None) else {
+                return Ok(());
+            };
+            prop_assert!(params::reject_repeated(&pairs).is_ok());
+            prop_assert_eq!(request.credentials.client_id(), get("client_id").unwrap_or_default());
+            match request.grant {
+                GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                    prop_assert_eq!(get("grant_type"), Some("authorization_code"));
+                    prop_assert_eq!(Some(code.expose()), get("code"));
+                    prop_assert_eq!(redirect_uri.as_deref(), get("redirect_uri"));
+                    prop_assert_eq!(code_verifier.as_ref().map(Secret::expose), get("code_verifier"));
+                }
+                GrantRequest::RefreshToken { refresh_token, scope } => {
+                    prop_assert_eq!(get("grant_type"), Some("refresh_token"));
+                    prop_assert_eq!(Some(refresh_token.expose()), get("refresh_token"));
+                    prop_assert_eq!(scope.as_deref(), get("scope"));
+                }
+            }
+        }
+    }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
