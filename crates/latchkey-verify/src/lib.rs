@@ -300,10 +300,13 @@ pub fn verify_access_token(
     now: i64,
 ) -> Result<TokenClaims, GuardError> {
     let claims = read_access_token(policy, keys, token)?;
-    if claims.exp + policy.leeway_seconds <= now {
+    // In i128, so that no signed `exp` or `nbf` and no configured leeway
+    // can overflow the sum.
+    let (leeway, at) = (i128::from(policy.leeway_seconds), i128::from(now));
+    if i128::from(claims.exp) + leeway <= at {
         return Err(invalid("the access token has expired"));
     }
-    if claims.nbf.is_some_and(|nbf| nbf - policy.leeway_seconds > now) {
+    if claims.nbf.is_some_and(|nbf| i128::from(nbf) - leeway > at) {
         return Err(invalid("the access token is not valid yet"));
     }
     Ok(claims)
@@ -616,6 +619,103 @@ mod tests {
         assert!(
             verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &claims()), 2000).is_ok()
         );
+    }
+
+    /// One signing key for every property case: generating RSA keys is
+    /// the slow part.
+    fn shared_signer() -> &'static (KeyPair, KeySet) {
+        static SIGNER: std::sync::OnceLock<(KeyPair, KeySet)> = std::sync::OnceLock::new();
+        SIGNER.get_or_init(signer)
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Text shaped like a compact JWS: three base64url parts, the first
+        /// sometimes a plausible header.
+        fn jwt_shaped() -> impl Strategy<Value = String> {
+            let header = prop_oneof![
+                Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#)),
+                Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#)),
+                Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#)),
+                "[A-Za-z0-9_-]{0,40}",
+            ];
+            (header, "[A-Za-z0-9_-]{0,60}", "[A-Za-z0-9_=+/.-]{0,400}")
+                .prop_map(|(h, p, s)| format!("{h}.{p}.{s}"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn garbage_is_never_a_valid_token(token in prop_oneof![any::<String>(), jwt_shaped()]) {
+                let (_, keys) = shared_signer();
+                prop_assert!(matches!(keys.verify(&token), Err(GuardError::InvalidToken(_))));
+                prop_assert!(read_access_token(&policy(), keys, &token).is_err());
+                prop_assert!(verify_access_token(&policy(), keys, &token, 2000).is_err());
+                prop_assert!(KeySet::default().verify(&token).is_err());
+            }
+
+            #[test]
+            fn a_token_changed_anywhere_is_refused(at in any::<prop::sample::Index>(), replacement in any::<char>()) {
+                let (pair, keys) = shared_signer();
+                let token = sign(pair, ACCESS_TOKEN_TYP, &claims());
+                let position = at.index(token.len());
+                let original = token[position..].chars().next().unwrap_or_default();
+                prop_assume!(original != replacement);
+                let mut changed = token.clone();
+                changed.replace_range(position..position + original.len_utf8(), &replacement.to_string());
+                prop_assert!(keys.verify(&changed).is_err(), "{changed}");
+            }
+
+            #[test]
+            fn lifetimes_are_checked_without_overflow(
+                exp in any::<i64>(),
+                nbf in proptest::option::of(any::<i64>()),
+                now in any::<i64>(),
+                leeway in prop_oneof![0..=300i64, any::<i64>()],
+            ) {
+                let (pair, keys) = shared_signer();
+                let mut claims = claims();
+                claims["exp"] = exp.into();
+                if let Some(nbf) = nbf {
+                    claims["nbf"] = nbf.into();
+                }
+                let token = sign(pair, ACCESS_TOKEN_TYP, &claims);
+                let policy = Policy { leeway_seconds: leeway, ..policy() };
+                let verified = verify_access_token(&policy, keys, &token, now);
+                let (exp, now, leeway) = (i128::from(exp), i128::from(now), i128::from(leeway));
+                let live = exp + leeway > now && nbf.is_none_or(|nbf| i128::from(nbf) - leeway <= now);
+                prop_assert_eq!(verified.is_ok(), live);
+            }
+
+            #[test]
+            fn any_authorization_header_is_a_credential_or_refused(value in "[ -~\\t]{0,60}") {
+                let Ok(header) = HeaderValue::from_str(&value) else {
+                    return Ok(());
+                };
+                if let Ok(credential) = bearer(Some(&header)) {
+                    let (scheme, rest) = value.split_once(' ').unwrap_or_default();
+                    prop_assert!(scheme.eq_ignore_ascii_case("bearer"));
+                    prop_assert!(!credential.is_empty());
+                    prop_assert_eq!(credential, rest.trim());
+                }
+            }
+
+            #[test]
+            fn a_bearer_header_gives_back_its_token(
+                scheme in "[bB][eE][aA][rR][eE][rR]",
+                spaces in " {1,3}",
+                token in "[A-Za-z0-9._~+/-]{1,60}=*",
+            ) {
+                let Ok(header) = HeaderValue::from_str(&format!("{scheme}{spaces}{token}")) else {
+                    return Err(TestCaseError::fail("not a header value"));
+                };
+                prop_assert_eq!(bearer(Some(&header)), Ok(token.as_str()));
+            }
+        }
     }
 
     #[test]

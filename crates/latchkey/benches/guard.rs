@@ -30,7 +30,10 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let raw = RawConfig {
-        database_url: Some(format!("sqlite://{}", dir.path().join("bench.db").display())),
+        database_url: Some(Secret::new(format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        ))),
         ..RawConfig::default()
     };
     let config = raw.validate().unwrap();

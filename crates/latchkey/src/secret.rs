@@ -40,6 +40,33 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A secret is read from a request body or a configuration file as a plain
+/// string; once read, only [`Secret::expose`] gives it back.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Writes a secret into a response body, for
+/// `#[serde(serialize_with = "…")]` on the one field that must carry it.
+/// `Secret` has no `Serialize` of its own, so a secret is never serialized
+/// by accident.
+pub fn serialize_exposed<S: serde::Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
+
+/// [`serialize_exposed`] for an optional secret.
+pub fn serialize_exposed_option<S: serde::Serializer>(
+    secret: &Option<Secret>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// SHA-256 of an opaque credential. The credentials are 256 random bits, so
 /// a fast unsalted digest is the right storage form (SPEC 5).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,7 +271,30 @@ pub fn pkce_s256_challenge(verifier: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn a_master_key_is_exactly_32_bytes_of_base64(
+            bytes in proptest::collection::vec(any::<u8>(), 0..48),
+            url_safe in any::<bool>(),
+        ) {
+            let text = if url_safe { URL_SAFE_NO_PAD.encode(&bytes) } else { STANDARD.encode(&bytes) };
+            match MasterKey::from_base64(&text) {
+                Ok(key) => prop_assert_eq!(key.0.as_slice(), bytes.as_slice()),
+                Err(_) => prop_assert_ne!(bytes.len(), 32),
+            }
+        }
+
+        #[test]
+        fn any_text_is_refused_or_read_as_a_key(text in any::<String>()) {
+            if let Ok(key) = MasterKey::from_base64(&text) {
+                prop_assert_eq!(MasterKey::from_base64(&key.to_base64()).map(|again| again.0).ok(), Some(key.0));
+            }
+        }
+    }
 
     #[test]
     fn generated_tokens_carry_the_prefix_and_256_bits() {
@@ -259,6 +309,29 @@ mod tests {
         let secret = Secret::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert!(!format!("{:?}", secret.digest()).contains("hunter"));
+    }
+
+    #[test]
+    fn deserialized_secrets_stay_redacted_and_serialize_only_on_request() {
+        let secret: Secret = serde_json::from_str("\"hunter2-hunter2\"").unwrap();
+        assert_eq!(secret.expose(), "hunter2-hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+
+        #[derive(serde::Serialize)]
+        struct Body {
+            #[serde(serialize_with = "serialize_exposed")]
+            token: Secret,
+            #[serde(serialize_with = "serialize_exposed_option")]
+            other: Option<Secret>,
+        }
+        let body = Body {
+            token: secret,
+            other: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"token": "hunter2-hunter2", "other": null})
+        );
     }
 
     #[test]

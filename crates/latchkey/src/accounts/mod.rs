@@ -277,6 +277,29 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_of_users_shows_no_password_or_hash() {
+        let new = NewUser {
+            email: "a@example.com".into(),
+            name: "A".into(),
+            password: Secret::new("correct horse sEcReT"),
+            email_verified: true,
+        };
+        let record = crate::store::UserRecord {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            email_verified: true,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$sEcReT$sEcReT".into(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        for printed in [format!("{new:?}"), format!("{record:?}")] {
+            assert!(printed.contains("a@example.com"), "{printed}");
+            assert!(!printed.contains("sEcReT"), "{printed}");
+        }
+    }
+
+    #[test]
     fn short_passwords_are_refused() {
         assert!(validate_password(&Secret::new("short")).is_err());
         assert!(validate_password(&Secret::new("correct horse battery staple")).is_ok());

@@ -62,7 +62,65 @@ pub fn validate(uri: &str) -> Result<(), InvalidRedirectUri> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Strings that look like URLs, with the characters the rules are about.
+    fn url_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "(https?|ftp|javascript|HTTPS?)://[a-zA-Z0-9.:@\\[\\]*#/?%&= \t-]{0,40}",
+            "https?://(localhost|127\\.0\\.0\\.1|\\[::1\\]|127\\.0\\.0\\.2|example\\.com)(:[0-9]{1,5})?(/[a-z#*]{0,5}){0,3}",
+        ]
+    }
+
+    fn https_uri() -> impl Strategy<Value = String> {
+        (
+            "[a-z][a-z0-9]{0,15}(\\.[a-z][a-z0-9]{0,8}){0,2}\\.[a-z]{2,8}",
+            "(:[1-9][0-9]{0,3})?",
+            "(/[A-Za-z0-9._~-]{0,10}){0,4}",
+            "(\\?[a-z]{1,5}=[a-z0-9]{0,5})?",
+        )
+            .prop_map(|(host, port, path, query)| format!("https://{host}{port}{path}{query}"))
+    }
+
+    proptest! {
+        #[test]
+        fn an_accepted_uri_keeps_every_rule(uri in url_like()) {
+            if validate(&uri).is_ok() {
+                prop_assert!(uri.len() <= MAX_LENGTH);
+                prop_assert!(!uri.chars().any(|c| c.is_whitespace() || c.is_control()));
+                prop_assert!(!uri.contains(['#', '*']));
+                let Ok(url) = Url::parse(&uri) else {
+                    return Err(TestCaseError::fail(format!("{uri} is not a URL")));
+                };
+                prop_assert!(url.username().is_empty() && url.password().is_none());
+                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                prop_assert!(url.scheme() == "https" || (url.scheme() == "http" && loopback), "{uri}");
+            }
+        }
+
+        #[test]
+        fn https_uris_are_accepted_and_their_broken_forms_refused(uri in https_uri(), suffix in "[a-z]{0,5}") {
+            prop_assert_eq!(validate(&uri), Ok(()));
+            prop_assert!(validate(&format!("{uri}#{suffix}")).is_err(), "a fragment");
+            prop_assert!(validate(&format!("{uri}*")).is_err(), "a wildcard");
+            prop_assert!(validate(&format!("{uri} ")).is_err(), "a space");
+            prop_assert!(validate(&uri.replacen("https://", "http://", 1)).is_err(), "plain http");
+            prop_assert!(validate(&uri.replacen("https://", "https://user:pw@", 1)).is_err(), "credentials");
+            prop_assert!(validate(&uri.replacen("https://", "", 1)).is_err(), "not absolute");
+        }
+
+        #[test]
+        fn http_is_accepted_on_loopback_hosts(
+            host in prop_oneof![Just("localhost"), Just("127.0.0.1"), Just("[::1]")],
+            port in "(:[1-9][0-9]{0,3})?",
+            path in "(/[A-Za-z0-9._~-]{0,10}){0,3}",
+        ) {
+            prop_assert_eq!(validate(&format!("http://{host}{port}{path}")), Ok(()));
+        }
+    }
 
     #[test]
     fn accepts_https_and_loopback_http() {

@@ -32,6 +32,8 @@ pub fn seconds(duration: Duration) -> i64 {
 }
 
 pub use raw::*;
+
+/// Whether refresh tokens come with every code exchange or only when the
 /// `offline_access` scope was granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshTokenPolicy {
@@ -124,7 +126,9 @@ pub struct SigningPolicy {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    pub url: String,
+    /// `sqlite://path` or `postgres://user:password@host/db`: secret, as it
+    /// may carry the database password.
+    pub url: Secret,
     pub max_connections: u32,
     pub sqlite_synchronous: SqliteSynchronous,
     /// The longest a request waits for a pooled connection.
@@ -142,7 +146,7 @@ impl DatabaseSettings {
     /// would have them.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url: Secret::new(url.into()),
             max_connections: 8,
             sqlite_synchronous: SqliteSynchronous::Normal,
             acquire_timeout: Duration::from_secs(3),
@@ -300,7 +304,7 @@ mod tests {
         let config = from_toml("").unwrap();
         assert_eq!(config.issuer, "http://localhost:3001");
         assert_eq!(config.bind.to_string(), "127.0.0.1:3001");
-        assert_eq!(config.database.url, "sqlite://latchkey.db");
+        assert_eq!(config.database.url.expose(), "sqlite://latchkey.db");
         assert_eq!(config.paths.token, "/api/oauth/token");
         assert_eq!(config.claims.tenant_id, "firm_id");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
@@ -372,6 +376,44 @@ mod tests {
                 .to_string()
                 .contains("offline_access")
         );
+    }
+
+    #[test]
+    fn debug_output_of_the_configuration_shows_no_secret_setting() {
+        let text = r#"
+            database_url = "postgres://latchkey:db-sEcReT@localhost/latchkey"
+            admin_api_keys = ["admin-key-sEcReT-0123456789"]
+            master_key = "c0VjUmVUc0VjUmVUc0VjUmVUc0VjUmVUc0VjUmVUMDE="
+        "#;
+        let raw: RawConfig = Figment::new().merge(Toml::string(text)).extract().unwrap();
+        let printed = format!("{raw:?}");
+        assert!(printed.contains("admin_api_keys"), "{printed}");
+        for secret in ["db-sEcReT", "admin-key-sEcReT", "c0VjUmVU"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        let config = raw.validate().unwrap();
+        assert_eq!(
+            config.database.url.expose(),
+            "postgres://latchkey:db-sEcReT@localhost/latchkey"
+        );
+        let printed = format!("{config:?}");
+        for secret in ["db-sEcReT", "admin-key-sEcReT", "c0VjUmVU"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_longer_than_ten_years_are_refused() {
+        for text in [
+            "[tokens]\naccess_token_ttl_seconds = 9223372036854775807",
+            "[tokens]\nrefresh_token_ttl_seconds = 315360001",
+            "[tokens]\nrefresh_token_grace_seconds = 9223372036854775807",
+            "[signing]\nrotation_lead_seconds = 999999999999",
+        ] {
+            let error = from_toml(text).unwrap_err();
+            assert!(error.to_string().contains("ten years"), "{error}");
+        }
+        assert!(from_toml("[tokens]\nrefresh_token_ttl_seconds = 315360000").is_ok());
     }
 
     #[test]

@@ -17,16 +17,18 @@ use super::*;
 use crate::oauth::scope::is_valid_scope_token;
 use crate::secret::{MasterKey, Secret};
 
-/// Every setting, all optional, exactly as an operator writes them.
+/// Every setting, all optional, exactly as an operator writes them. The
+/// admin keys, the master key and the database URL (which may carry a
+/// password) are [`Secret`]s from the moment they are read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub issuer: Option<String>,
     pub bind: Option<String>,
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     #[serde(default, deserialize_with = "list_or_comma_string")]
-    pub admin_api_keys: Option<Vec<String>>,
-    pub master_key: Option<String>,
+    pub admin_api_keys: Option<Vec<Secret>>,
+    pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
     #[serde(default)]
     pub branding: RawBranding,
@@ -163,7 +165,7 @@ pub struct RawRateLimits {
 }
 
 /// Accepts `["a", "b"]` from a file and `a,b` from an environment variable.
-fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<Secret>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -175,13 +177,13 @@ where
     }
     Ok(match Option::<ListOrString>::deserialize(deserializer)? {
         None => None,
-        Some(ListOrString::List(list)) => Some(list),
+        Some(ListOrString::List(list)) => Some(list.into_iter().map(Secret::new).collect()),
         Some(ListOrString::String(joined)) => Some(
             joined
                 .split(',')
                 .map(str::trim)
                 .filter(|key| !key.is_empty())
-                .map(str::to_owned)
+                .map(Secret::new)
                 .collect(),
         ),
     })
@@ -240,7 +242,6 @@ pub(super) fn describe_figment_error(error: figment::Error) -> String {
         .join("; ")
 }
 
-/// Whether refresh tokens come with every code exchange or only when the
 impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
         let issuer = validate_issuer(self.issuer.as_deref().unwrap_or("http://localhost:3001"))?;
@@ -253,10 +254,9 @@ impl RawConfig {
         })?;
         let database_url = self
             .database_url
-            .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
+            .unwrap_or_else(|| Secret::new("sqlite://latchkey.db"));
+        let url = database_url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return Err(invalid(
                 "database_url",
@@ -268,22 +268,23 @@ impl RawConfig {
             .unwrap_or_default()
             .into_iter()
             .map(|key| {
-                if key.len() < 16 {
+                if key.expose().len() < 16 {
                     Err(invalid(
                         "admin_api_keys",
                         "holds a key shorter than 16 characters",
                     ))
                 } else {
-                    Ok(Secret::new(key))
+                    Ok(key)
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let master_key = match (self.master_key, self.master_key_file) {
             (Some(encoded), _) => MasterKeySource::Configured(
-                MasterKey::from_base64(encoded.trim()).map_err(|problem| invalid("master_key", problem))?,
+                MasterKey::from_base64(encoded.expose().trim())
+                    .map_err(|problem| invalid("master_key", problem))?,
             ),
             (None, Some(path)) => MasterKeySource::File(path),
-            (None, None) => MasterKeySource::File(default_master_key_file(&database_url)),
+            (None, None) => MasterKeySource::File(default_master_key_file(database_url.expose())),
         };
         let branding = RawBranding::validate(self.branding)?;
         let paths = self.paths.validate()?;
@@ -293,7 +294,10 @@ impl RawConfig {
         let prefixes = self.prefixes.validate()?;
         let oauth = self.oauth.validate()?;
         let signing = SigningPolicy {
-            rotation_lead: Duration::from_secs(self.signing.rotation_lead_seconds.unwrap_or(3600)),
+            rotation_lead: at_most_ten_years(
+                "signing.rotation_lead_seconds",
+                self.signing.rotation_lead_seconds.unwrap_or(3600),
+            )?,
             reload_interval: Duration::from_secs(self.signing.reload_interval_seconds.unwrap_or(60).max(1)),
         };
         let database = DatabaseSettings {
@@ -621,11 +625,25 @@ impl RawClaims {
     }
 }
 
+/// The longest configurable lifetime: ten years. Times are added to the
+/// current Unix time, and a larger value would overflow the sum.
+const MAX_SECONDS: u64 = 10 * 365 * 86_400;
+
 fn ttl(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
     match value.unwrap_or(default) {
         0 => Err(invalid(key, "must be at least 1 second")),
-        seconds => Ok(Duration::from_secs(seconds)),
+        seconds => at_most_ten_years(key, seconds),
     }
+}
+
+fn at_most_ten_years(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
+    if seconds > MAX_SECONDS {
+        return Err(invalid(
+            key,
+            format!("is {seconds}; it must be at most {MAX_SECONDS} seconds (ten years)"),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 impl RawTokens {
@@ -658,7 +676,10 @@ impl RawTokens {
                 600,
             )?,
             refresh_tokens,
-            refresh_token_grace: Duration::from_secs(self.refresh_token_grace_seconds.unwrap_or(0)),
+            refresh_token_grace: at_most_ten_years(
+                "tokens.refresh_token_grace_seconds",
+                self.refresh_token_grace_seconds.unwrap_or(0),
+            )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
         })
     }

@@ -18,9 +18,9 @@ use crate::audit::{self, Actor};
 /// The presented authorization code grant.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeGrant<'a> {
-    pub code: &'a str,
+    pub code: &'a Secret,
     pub redirect_uri: Option<&'a str>,
-    pub code_verifier: Option<&'a str>,
+    pub code_verifier: Option<&'a Secret>,
 }
 
 /// Whether a grant with these scopes gets a refresh token.
@@ -61,7 +61,7 @@ pub async fn authorization_code(
     grant: CodeGrant<'_>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let digest = Secret::new(grant.code).digest();
+    let digest = grant.code.digest();
     let code = store
         .find_authorization_code(&digest)
         .await?
@@ -234,7 +234,7 @@ async fn refresh_replayed(
 fn verify_pkce(
     challenge: &Option<String>,
     method: &Option<String>,
-    verifier: Option<&str>,
+    verifier: Option<&Secret>,
 ) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
@@ -245,6 +245,7 @@ fn verify_pkce(
             "code_verifier is required: the authorization request used PKCE",
         )),
         (Some(challenge), Some(verifier)) => {
+            let verifier = verifier.expose();
             if !pkce::is_valid_verifier(verifier) {
                 return Err(OAuthError::invalid_request(
                     "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",
@@ -274,11 +275,11 @@ pub async fn refresh_token(
     config: &Config,
     ring: &KeyRing,
     client: &ClientRecord,
-    presented: &str,
+    presented: &Secret,
     scope: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let digest = Secret::new(presented).digest();
+    let digest = presented.digest();
     let token = store
         .find_refresh_token(&digest)
         .await?
@@ -377,7 +378,7 @@ fn respond(
     refresh_token: Option<Secret>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let access_token = tokens::access_token(
+    let access_token = Secret::new(tokens::access_token(
         config,
         ring,
         subject,
@@ -385,7 +386,7 @@ fn respond(
         minting.scopes,
         minting.grant_id,
         now,
-    )?;
+    )?);
     let id_token = if minting.scopes.contains("openid") {
         let context = IdTokenContext {
             client_id: minting.client_id,
@@ -394,7 +395,9 @@ fn respond(
             nonce: minting.nonce,
             access_token: &access_token,
         };
-        Some(tokens::id_token(config, ring, subject, context, now)?)
+        Some(Secret::new(tokens::id_token(
+            config, ring, subject, context, now,
+        )?))
     } else {
         None
     };
@@ -402,7 +405,7 @@ fn respond(
         access_token,
         token_type: "Bearer",
         expires_in: seconds(config.tokens.access_token_ttl),
-        refresh_token: refresh_token.map(|t| t.expose().to_owned()),
+        refresh_token,
         scope: config.scope_string(minting.scopes),
         id_token,
     })

@@ -27,12 +27,12 @@ enum Resolved {
 async fn resolve(
     store: &dyn Store,
     guard: &Guard,
-    token: &str,
+    token: &Secret,
     hint: TokenHint,
 ) -> Result<Resolved, OAuthError> {
     // Expired access tokens are still recognized: revoking one is harmless.
     let as_access = || {
-        read_access_token(&guard.policy, &guard.authority.keys(), token)
+        read_access_token(&guard.policy, &guard.authority.keys(), token.expose())
             .ok()
             .map(Resolved::Access)
     };
@@ -41,7 +41,7 @@ async fn resolve(
     {
         return Ok(access);
     }
-    if let Some(refresh) = store.find_refresh_token(&Secret::new(token).digest()).await? {
+    if let Some(refresh) = store.find_refresh_token(&token.digest()).await? {
         return Ok(Resolved::Refresh(refresh));
     }
     Ok(as_access().unwrap_or(Resolved::Unknown))
@@ -52,7 +52,7 @@ pub async fn revoke(
     store: &dyn Store,
     guard: &Guard,
     client: &ClientRecord,
-    token: &str,
+    token: &Secret,
     hint: TokenHint,
     now: i64,
 ) -> Result<(), OAuthError> {
@@ -86,7 +86,7 @@ pub async fn introspect(
     config: &Config,
     guard: &Guard,
     client: &ClientRecord,
-    token: &str,
+    token: &Secret,
     hint: TokenHint,
     now: i64,
 ) -> Result<Map<String, Value>, OAuthError> {

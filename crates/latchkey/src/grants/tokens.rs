@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, seconds};
 use crate::keys::{KeyError, KeyRing};
 use crate::oauth::scope::ScopeSet;
-use crate::secret::{generate_identifier, random_bytes};
+use crate::secret::{Secret, generate_identifier, random_bytes};
 use crate::store::{OrganizationRecord, Store, UserRecord};
 
 pub use latchkey_verify::ACCESS_TOKEN_TYP;
@@ -116,7 +116,7 @@ pub struct IdTokenContext<'a> {
     pub scopes: &'a ScopeSet,
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
-    pub access_token: &'a str,
+    pub access_token: &'a Secret,
 }
 
 /// OpenID Connect Core §2 and §3.1.3.6: `iss`, `sub`, `aud`, `azp`, `exp`,
@@ -139,7 +139,7 @@ pub fn id_token(
     if let Some(nonce) = context.nonce {
         claims.insert("nonce".into(), nonce.into());
     }
-    claims.insert("at_hash".into(), at_hash(context.access_token).into());
+    claims.insert("at_hash".into(), at_hash(context.access_token.expose()).into());
     subject.profile_claims(config, context.scopes, &mut claims);
     ring.sign_jwt("JWT", &claims, now)
 }

@@ -119,7 +119,7 @@ mod tests {
     fn config(issuer: &str) -> Config {
         let raw = RawConfig {
             issuer: Some(issuer.to_owned()),
-            master_key: Some(MasterKey::generate().to_base64()),
+            master_key: Some(crate::secret::Secret::new(MasterKey::generate().to_base64())),
             ..RawConfig::default()
         };
         raw.validate().unwrap()
@@ -174,5 +174,41 @@ mod tests {
         assert!(!csrf_matches(&key, &config, &other_nonce, Some(&token)));
         let other_key = FormKey::new(&MasterKey::generate());
         assert!(!csrf_matches(&other_key, &config, &headers, Some(&token)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_cookie_header_gives_back_the_first_cookie_of_a_name(
+            cookies in proptest::collection::vec(("[a-z_]{1,6}", "[A-Za-z0-9_-]{0,20}"), 0..5),
+            name in "[a-z_]{1,6}",
+        ) {
+            let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let headers = match HeaderValue::from_str(&header.join("; ")) {
+                Ok(value) => HeaderMap::from_iter([(header::COOKIE, value)]),
+                Err(_) => HeaderMap::new(),
+            };
+            let expected = cookies.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+            proptest::prop_assert_eq!(read(&headers, &name), expected);
+        }
+
+        /// Whatever the cookies and the submitted value, only the token
+        /// made for those very cookies passes.
+        #[test]
+        fn only_the_token_made_for_the_cookies_passes(
+            header in "[ -~]{0,80}",
+            submitted in proptest::option::of("[ -~]{0,60}"),
+        ) {
+            let config = config("http://localhost:3001");
+            let key = FormKey::new(&MasterKey::generate());
+            let headers = match HeaderValue::from_str(&header) {
+                Ok(value) => HeaderMap::from_iter([(header::COOKIE, value)]),
+                Err(_) => HeaderMap::new(),
+            };
+            let (token, _) = csrf_token(&key, &config, &headers);
+            let has_nonce = csrf_nonce(&config, &headers).is_some();
+            proptest::prop_assert_eq!(csrf_matches(&key, &config, &headers, Some(&token)), has_nonce);
+            let expected = has_nonce && submitted.as_deref() == Some(token.as_str());
+            proptest::prop_assert_eq!(csrf_matches(&key, &config, &headers, submitted.as_deref()), expected);
+        }
     }
 }

@@ -184,3 +184,67 @@ async fn method_not_allowed() -> Response {
         &serde_json::json!({"error": "method_not_allowed", "error_description": "this endpoint does not accept that method"}),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn form_pairs_give_back_what_was_encoded(pairs in vec((any::<String>(), any::<String>()), 0..8)) {
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            prop_assert_eq!(form_pairs(encoded.as_bytes()), pairs);
+        }
+
+        #[test]
+        fn form_pairs_take_any_bytes(bytes in vec(any::<u8>(), 0..256)) {
+            // At most one pair per `&`-separated piece, empty pieces skipped.
+            let pieces = bytes.split(|b| *b == b'&').filter(|piece| !piece.is_empty()).count();
+            prop_assert_eq!(form_pairs(&bytes).len(), pieces);
+        }
+
+        #[test]
+        fn json_pairs_give_back_an_object_of_strings(object in btree_map(any::<String>(), any::<String>(), 0..8)) {
+            let body = serde_json::to_vec(&object).unwrap_or_default();
+            let mut pairs = json_pairs(&body).unwrap_or_default();
+            pairs.sort();
+            prop_assert_eq!(pairs, object.into_iter().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn json_pairs_skip_nulls_and_refuse_other_values(
+            name in any::<String>(),
+            value in prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                Just(serde_json::json!(["a"])),
+                Just(serde_json::json!({"a": "b"})),
+            ],
+        ) {
+            let body = serde_json::to_vec(&BTreeMap::from([(name, value.clone())])).unwrap_or_default();
+            let parsed = json_pairs(&body);
+            if value.is_null() {
+                prop_assert_eq!(parsed.ok(), Some(Vec::new()));
+            } else {
+                prop_assert!(parsed.is_err());
+            }
+        }
+
+        #[test]
+        fn json_pairs_take_any_bytes(bytes in vec(any::<u8>(), 0..256)) {
+            // Anything accepted is a JSON object.
+            if json_pairs(&bytes).is_ok() {
+                let value: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
+                prop_assert!(value.is_ok_and(|v| v.is_object()));
+            }
+        }
+    }
+}

@@ -363,6 +363,8 @@ pub fn redirect_url(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -395,6 +397,67 @@ mod tests {
         let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied access");
         let url = redirect_url("https://app.example/cb", "https://id.example", Err(&error), None);
         assert!(url.contains("error=access_denied&error_description=the+user+denied+access&iss="));
+    }
+
+    proptest! {
+        /// The authorization endpoint keeps its own view of the parameters
+        /// (it must tell which one is repeated before the redirect URI is
+        /// known); it must agree with the shared rule in `params`.
+        #[test]
+        fn parameters_agree_with_the_shared_rule(
+            pairs in proptest::collection::vec(("[abc]{0,2}", "[xy]{0,1}"), 0..8),
+            name in "[abc]{0,2}",
+        ) {
+            let own = Params::new(&pairs);
+            let shared = crate::oauth::params::reject_repeated(&pairs);
+            prop_assert_eq!(own.repeated.is_empty(), shared.is_ok());
+            prop_assert_eq!(own.is_repeated(&name), pairs.iter().filter(|(n, v)| *n == name && !v.is_empty()).count() > 1);
+            if shared.is_ok() {
+                prop_assert_eq!(own.get(&name), crate::oauth::params::get(&pairs, &name));
+            }
+        }
+
+        #[test]
+        fn prompt_accepts_only_lists_of_known_values(prompt in "( |none|login|consent|select_account|x){0,4}") {
+            let values: Vec<&str> = prompt.split(' ').filter(|v| !v.is_empty()).collect();
+            let known = values.iter().all(|v| matches!(*v, "none" | "login" | "consent"));
+            let none_alone = !values.contains(&"none") || values.iter().all(|v| *v == "none");
+            match parse_prompt(Some(&prompt)) {
+                Ok(parsed) => {
+                    prop_assert!(known && none_alone);
+                    prop_assert_eq!(parsed.none, values.contains(&"none"));
+                    prop_assert_eq!(parsed.login, values.contains(&"login"));
+                    prop_assert_eq!(parsed.consent, values.contains(&"consent"));
+                }
+                Err(_) => prop_assert!(!(known && none_alone)),
+            }
+        }
+
+        #[test]
+        fn redirects_carry_code_state_and_iss_back_exactly(
+            code in any::<String>(),
+            state in proptest::option::of(any::<String>()),
+            query in "(tenant=[a-z0-9]{1,5})?",
+        ) {
+            let registered = if query.is_empty() {
+                "https://app.example/cb".to_owned()
+            } else {
+                format!("https://app.example/cb?{query}")
+            };
+            let url = redirect_url(&registered, "https://id.example", Ok(&code), state.as_deref());
+            let parsed = Url::parse(&url);
+            prop_assert!(parsed.is_ok(), "{}", url);
+            let pairs: Vec<(String, String)> = parsed
+                .map(|u| u.query_pairs().into_owned().collect())
+                .unwrap_or_default();
+            let mut expected: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            expected.push(("code".into(), code));
+            if let Some(state) = state {
+                expected.push(("state".into(), state));
+            }
+            expected.push(("iss".into(), "https://id.example".into()));
+            prop_assert_eq!(pairs, expected);
+        }
     }
 
     #[test]

@@ -133,7 +133,56 @@ pub async fn authenticate(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// RFC 6749 §2.3.1: each part form-urlencoded, then joined and base64.
+    fn encode_basic(scheme: &str, id: &str, secret: &str) -> String {
+        let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let joined = format!("{}:{}", encode(id), encode(secret));
+        format!("{scheme} {}", STANDARD.encode(joined))
+    }
+
+    proptest! {
+        #[test]
+        fn basic_credentials_parse_back_to_the_same_id_and_secret(
+            id in any::<String>().prop_filter("a client id is not empty", |id| !id.is_empty()),
+            secret in any::<String>(),
+            scheme in "[bB][aA][sS][iI][cC]",
+        ) {
+            let header = encode_basic(&scheme, &id, &secret);
+            match ClientCredentials::from_request(Some(&header), None, None) {
+                Ok(ClientCredentials::Basic { client_id, secret: parsed }) => {
+                    prop_assert_eq!(client_id, id);
+                    prop_assert_eq!(parsed.expose(), secret.as_str());
+                }
+                other => return Err(TestCaseError::fail(format!("{header}: {other:?}"))),
+            }
+        }
+
+        #[test]
+        fn any_authorization_header_is_basic_or_refused(
+            header in prop_oneof![any::<String>(), "[bB][aA][sS][iI][cC] [A-Za-z0-9+/=:% ]{0,40}"],
+            body_id in proptest::option::of("[a-z]{1,3}"),
+            body_secret in proptest::option::of("[a-z]{1,3}"),
+        ) {
+            let parsed = ClientCredentials::from_request(Some(&header), body_id.as_deref(), body_secret.as_deref());
+            if let Ok(credentials) = parsed {
+                let is_basic_scheme = header
+                    .trim()
+                    .split_once(' ')
+                    .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+                prop_assert!(is_basic_scheme, "{header}");
+                prop_assert!(body_secret.is_none(), "two methods at once");
+                prop_assert!(matches!(&credentials, ClientCredentials::Basic { .. }), "Basic credentials");
+                prop_assert!(!credentials.client_id().is_empty());
+                if let Some(id) = body_id {
+                    prop_assert_eq!(credentials.client_id(), id.as_str());
+                }
+            }
+        }
+    }
 
     fn basic(id: &str, secret: &str) -> String {
         format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
@@ -148,6 +197,16 @@ mod tests {
         };
         assert_eq!(client_id, "client:1");
         assert_eq!(secret.expose(), "s+cret x");
+    }
+
+    #[test]
+    fn debug_output_shows_the_client_id_but_not_the_secret() {
+        let basic = ClientCredentials::from_request(Some(&basic("client_1", "secret_sEcReT")), None, None);
+        let post = ClientCredentials::from_request(None, Some("client_1"), Some("secret_sEcReT"));
+        for printed in [format!("{basic:?}"), format!("{post:?}")] {
+            assert!(printed.contains("client_1"), "{printed}");
+            assert!(!printed.contains("sEcReT"), "{printed}");
+        }
     }
 
     #[test]

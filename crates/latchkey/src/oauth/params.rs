@@ -24,3 +24,46 @@ pub fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(n, v)| n == name && !v.is_empty())
         .map(|(_, v)| v.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Few names and short values, so repeats and empty values are common.
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        vec(("[abc]{0,2}", "[xy]{0,1}"), 0..8)
+    }
+
+    proptest! {
+        #[test]
+        fn only_a_repeated_non_empty_parameter_is_refused(pairs in pairs()) {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            for (name, value) in &pairs {
+                if !value.is_empty() {
+                    *counts.entry(name).or_default() += 1;
+                }
+            }
+            let repeated = counts.values().any(|count| *count > 1);
+            prop_assert_eq!(reject_repeated(&pairs).is_err(), repeated);
+        }
+
+        #[test]
+        fn get_finds_a_non_empty_value_of_the_name(pairs in pairs(), name in "[abc]{0,2}") {
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(n, v)| *n == name && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+                .collect();
+            match get(&pairs, &name) {
+                // The first one; once repeats are refused, the only one.
+                Some(value) => prop_assert_eq!(Some(&value), values.first()),
+                None => prop_assert!(values.is_empty()),
+            }
+        }
+    }
+}

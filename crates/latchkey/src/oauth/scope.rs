@@ -100,7 +100,50 @@ impl fmt::Display for ScopeSet {
 
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// RFC 6749 §3.3's characters, read off the ASCII table: visible
+    /// characters except `"` and `\`.
+    fn in_scope_grammar(c: char) -> bool {
+        c.is_ascii_graphic() && c != '"' && c != '\\'
+    }
+
+    proptest! {
+        #[test]
+        fn a_list_parses_exactly_when_every_character_is_in_the_grammar(
+            list in prop_oneof![any::<String>(), "[ !-~\"\\\\\t\u{e9}]{0,30}"],
+        ) {
+            let well_formed = list.chars().all(|c| c == ' ' || in_scope_grammar(c));
+            prop_assert_eq!(ScopeSet::parse(&list).is_ok(), well_formed);
+        }
+
+        #[test]
+        fn lists_round_trip_through_their_wire_form(
+            tokens in vec("[!#-\\[\\]-~]{1,10}", 0..6),
+            separators in vec(" {1,3}", 6),
+            repeat in any::<bool>(),
+        ) {
+            let mut list = String::new();
+            let doubled = if repeat { [tokens.clone(), tokens.clone()].concat() } else { tokens.clone() };
+            for (token, separator) in doubled.iter().zip(separators.iter().cycle()) {
+                list.push_str(separator);
+                list.push_str(token);
+            }
+            let set = ScopeSet::parse(&list);
+            prop_assert!(set.is_ok(), "{list}");
+            let set = set.unwrap_or_default();
+            let mut expected = tokens.clone();
+            expected.sort();
+            expected.dedup();
+            prop_assert_eq!(set.to_vec(), expected.clone());
+            prop_assert_eq!(set.to_string(), expected.join(" "));
+            prop_assert_eq!(ScopeSet::parse(&set.to_string()).ok(), Some(set.clone()));
+            prop_assert_eq!(ScopeSet::from_tokens(&tokens).ok(), Some(set));
+        }
+    }
 
     #[test]
     fn parses_space_delimited_lists_and_collapses_repeats() {

@@ -69,7 +69,7 @@ pub struct ClientRecord {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: String,
     pub email: String,
@@ -79,6 +79,22 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Everything but the password hash, which a log must not offer to an
+/// offline guesser.
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("email_verified", &self.email_verified)
+            .field("password_hash", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,7 +470,7 @@ pub trait Store: Send + Sync + 'static {
 /// Connects to the database the settings name and applies pending
 /// migrations.
 pub async fn open(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
-    if settings.url.starts_with("sqlite:") {
+    if settings.url.expose().starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(settings).await?))
     } else {
         Ok(Arc::new(postgres::PostgresStore::connect(settings).await?))

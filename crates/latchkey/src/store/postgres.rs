@@ -21,7 +21,7 @@ impl PostgresStore {
     /// instances starting together do not race.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let millis = settings.statement_timeout.as_millis().to_string();
-        let options = PgConnectOptions::from_str(&settings.url)
+        let options = PgConnectOptions::from_str(settings.url.expose())
             .map_err(backend)?
             .options([
                 ("statement_timeout", millis.as_str()),

@@ -21,7 +21,7 @@ impl SqliteStore {
             SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
             SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
         };
-        let options = SqliteConnectOptions::from_str(&settings.url)
+        let options = SqliteConnectOptions::from_str(settings.url.expose())
             .map_err(backend)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

@@ -4,13 +4,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use latchkey::app::App;
 use latchkey::config::{Config, RawConfig};
 use latchkey::http::AppState;
-use latchkey::secret::MasterKey;
+use latchkey::secret::{MasterKey, Secret};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -134,9 +134,9 @@ impl TestApp {
         if !options.keep_issuer {
             raw.issuer = Some(base_url.clone());
         }
-        raw.database_url = Some(database.url.clone());
-        raw.admin_api_keys = Some(vec![ADMIN_KEY.to_owned()]);
-        raw.master_key = Some(master_key.to_base64());
+        raw.database_url = Some(Secret::new(database.url.clone()));
+        raw.admin_api_keys = Some(vec![Secret::new(ADMIN_KEY)]);
+        raw.master_key = Some(Secret::new(master_key.to_base64()));
         if let Some(tweak) = options.tweak {
             tweak(&mut raw);
         }
@@ -313,11 +313,14 @@ pub fn client_body() -> Value {
     })
 }
 
-/// A `latchkey serve` process and the address it reported.
+/// A `latchkey serve` process and the address it reported. Everything it
+/// writes to stderr (its log) is kept.
 pub struct ServerProcess {
     child: std::process::Child,
     pub base_url: String,
     pub stdout: String,
+    log: Arc<Mutex<String>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
@@ -338,10 +341,17 @@ impl ServerProcess {
         let out = BufReader::new(child.stdout.take().unwrap());
         let err = BufReader::new(child.stderr.take().unwrap());
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                if let Some((_, rest)) = line.split_once("listening on ") {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+        let log = Arc::new(Mutex::new(String::new()));
+        let log_reader = std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || {
+                for line in err.lines().map_while(Result::ok) {
+                    if let Some((_, rest)) = line.split_once("listening on ") {
+                        let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
                 }
             }
         });
@@ -369,6 +379,8 @@ impl ServerProcess {
             child,
             base_url,
             stdout,
+            log,
+            log_reader: Some(log_reader),
         }
     }
 
@@ -387,11 +399,31 @@ impl ServerProcess {
     }
 
     /// SIGTERM, then the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.stop().0
+    }
+
+    /// SIGTERM, then the exit status and everything the process logged.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().unwrap();
+        }
+        let log = std::mem::take(&mut *self.log.lock().unwrap());
+        (status, log)
+    }
+}
+
+impl Drop for ServerProcess {
+    /// A test that fails half-way must not leave its server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -21,6 +21,7 @@ mod pages;
 mod protected_api;
 mod rate_limits;
 mod relying_party;
+mod secrets_in_logs;
 mod seed_integrations;
 mod store_contract;
 mod token_endpoint;

@@ -260,7 +260,7 @@ async fn csrf_tokens_are_bound_to_the_browser_and_its_session(backend: Backend) 
         400
     );
     // The same CSRF cookie as Alice's, but not her session.
-    other.set_cookie("latchkey_csrf", &alice.cookie("latchkey_csrf").unwrap());
+    other.set_cookie("latchkey_csrf", alice.cookie("latchkey_csrf").unwrap());
     assert_eq!(
         other
             .post_form("/logout", std::slice::from_ref(&alice_token))

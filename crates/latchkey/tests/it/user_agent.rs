@@ -162,12 +162,13 @@ impl UserAgent {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.get(name).cloned()
-    }
-
     pub fn has_cookie(&self, name: &str) -> bool {
         self.cookies.contains_key(name)
+    }
+
+    /// The value of cookie `name`, if the agent holds it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
     }
 
     /// Submits the sign-in form of `page`.

@@ -20,7 +20,7 @@ use crate::unix_now;
 pub struct CreateUser {
     email: String,
     name: String,
-    password: String,
+    password: Secret,
     #[serde(default, rename = "emailVerified", alias = "email_verified")]
     email_verified: bool,
 }
@@ -119,7 +119,7 @@ pub async fn create_user(
     let new = NewUser {
         email: body.email,
         name: body.name,
-        password: Secret::new(body.password),
+        password: body.password,
         email_verified: body.email_verified,
     };
     let user = accounts::create_user(state.store.as_ref(), &state.passwords, new, unix_now()).await?;
@@ -453,4 +453,21 @@ pub async fn revoke_api_key(
         data,
         Some("API key revoked; it no longer works."),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_a_new_user_shows_no_password() {
+        let body: CreateUser = serde_json::from_value(serde_json::json!({
+            "email": "a@example.com", "name": "A", "password": "correct horse sEcReT"
+        }))
+        .unwrap();
+        assert_eq!(body.password.expose(), "correct horse sEcReT");
+        let printed = format!("{body:?}");
+        assert!(printed.contains("a@example.com"), "{printed}");
+        assert!(!printed.contains("sEcReT"), "{printed}");
+    }
 }

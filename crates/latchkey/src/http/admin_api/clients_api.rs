@@ -12,6 +12,7 @@ use super::{ApiError, ApiJson, ApiPath, nullable, success, timestamp};
 use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
 use crate::http::AppState;
+use crate::secret::{Secret, serialize_exposed_option};
 use crate::store::ClientRecord;
 use crate::unix_now;
 
@@ -76,8 +77,12 @@ pub struct UpdateClient {
 struct ClientView {
     #[serde(rename = "clientId")]
     client_id: String,
-    #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
+    #[serde(
+        rename = "clientSecret",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_exposed_option"
+    )]
+    client_secret: Option<Secret>,
     name: String,
     description: String,
     #[serde(rename = "homepageUrl")]
@@ -136,7 +141,7 @@ pub async fn create(
     let mut view = ClientView::from(registered.client);
     let message = match registered.client_secret {
         Some(secret) => {
-            view.client_secret = Some(secret.expose().to_owned());
+            view.client_secret = Some(secret);
             CREATED_MESSAGE
         }
         None => "Client created successfully. It is a public client: it has no secret and must use PKCE.",
@@ -250,4 +255,39 @@ pub async fn enable(
         ClientView::from(client),
         Some("Client enabled."),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::TokenDigest;
+
+    #[test]
+    fn a_new_client_shows_its_secret_in_the_body_but_not_in_debug_output() {
+        let record = ClientRecord {
+            client_id: "client_1".into(),
+            secret_digest: Some(TokenDigest::of("secret_sEcReT")),
+            name: "App".into(),
+            description: String::new(),
+            homepage_url: None,
+            logo_url: None,
+            redirect_uris: vec!["https://app.example/cb".into()],
+            allowed_scopes: vec!["openid".into()],
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            organization_id: None,
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let mut view = ClientView::from(record);
+        assert!(serde_json::to_value(&view).unwrap().get("clientSecret").is_none());
+        view.client_secret = Some(Secret::new("secret_sEcReT"));
+        assert_eq!(
+            serde_json::to_value(&view).unwrap()["clientSecret"],
+            "secret_sEcReT"
+        );
+        let printed = format!("{view:?}");
+        assert!(printed.contains("client_1"), "{printed}");
+        assert!(!printed.contains("sEcReT"), "{printed}");
+    }
 }

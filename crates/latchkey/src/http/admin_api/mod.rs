@@ -347,14 +347,37 @@ pub(crate) fn timestamp(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
     struct Sample {
         name: String,
         uris: Vec<String>,
+    }
+
+    proptest! {
+        #[test]
+        fn bodies_parse_back_to_the_value_they_encode(
+            name in any::<String>(),
+            uris in proptest::collection::vec(any::<String>(), 0..4),
+            trailing_space in "[ \t\r\n]{0,3}",
+        ) {
+            let sample = Sample { name, uris };
+            let mut body = serde_json::to_vec(&sample).unwrap_or_default();
+            body.extend_from_slice(trailing_space.as_bytes());
+            prop_assert_eq!(parse_json::<Sample>(&body).ok(), Some(sample));
+        }
+
+        #[test]
+        fn any_body_is_parsed_or_refused_as_a_bad_request(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+            if let Err(error) = parse_json::<Sample>(&bytes) {
+                prop_assert_eq!(error.status, StatusCode::BAD_REQUEST);
+                prop_assert!(error.message.starts_with("invalid JSON body"));
+            }
+        }
     }
 
     #[test]

@@ -128,3 +128,50 @@ impl IntoResponse for OAuthError {
         json_error(&self, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A content type: one of the two accepted media types in any letter
+    /// case, possibly with parameters, or any visible ASCII text.
+    fn content_type() -> impl Strategy<Value = String> {
+        let known = (
+            prop_oneof![
+                Just("application/x-www-form-urlencoded"),
+                Just("application/json")
+            ],
+            vec(any::<bool>(), 33),
+            "( ?; ?[ -~]{0,16})?",
+        )
+            .prop_map(|(media, upper, parameters)| {
+                let cased: String = media
+                    .chars()
+                    .zip(upper)
+                    .map(|(c, up)| if up { c.to_ascii_uppercase() } else { c })
+                    .collect();
+                format!("{cased}{parameters}")
+            });
+        prop_oneof![known, "[ -~]{0,40}"]
+    }
+
+    proptest! {
+        #[test]
+        fn body_pairs_follow_the_media_type(content_type in content_type(), body in vec(any::<u8>(), 0..128)) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                headers.insert(header::CONTENT_TYPE, value);
+            }
+            let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let parsed = body_pairs(&headers, &body).ok();
+            match media_type.as_str() {
+                "application/x-www-form-urlencoded" => prop_assert_eq!(parsed, Some(crate::http::form_pairs(&body))),
+                "application/json" => prop_assert_eq!(parsed, crate::http::json_pairs(&body).ok()),
+                _ => prop_assert_eq!(parsed, None),
+            }
+        }
+    }
+}

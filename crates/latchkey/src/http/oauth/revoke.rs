@@ -53,7 +53,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], operation: O
     {
         return too_many_requests(retry_after);
     }
-    let (token, hint) = (reference.token.as_str(), reference.hint);
+    let (token, hint) = (&reference.token, reference.hint);
     let outcome = match operation {
         Operation::Revoke => revocation::revoke(store, guard, &client, token, hint, now)
             .await

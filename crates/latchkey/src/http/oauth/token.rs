@@ -52,7 +52,7 @@ async fn exchange_request(
             let grant = CodeGrant {
                 code,
                 redirect_uri: redirect_uri.as_deref(),
-                code_verifier: code_verifier.as_deref(),
+                code_verifier: code_verifier.as_ref(),
             };
             exchange::authorization_code(store, &state.config, &ring, &client, grant, now).await
         }
