@@ -99,34 +99,48 @@ fn assert_clean_refusal(status: u16, body: &Value) {
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
 }
 
+/// Seeds the demo data, registers a client, and has alice sign in,
+/// consent and exchange a code: the agent keeps her session (later
+/// authorization requests get a code without a page), `Issued` her tokens.
+async fn connect_alice(app: &TestApp) -> (UserAgent, Issued) {
+    app.seed_demo().await;
+    let (client_id, secret) = register(app, &[REDIRECT], &["openid", "email", "cases:read"]).await;
+    let mut issued = Issued {
+        client_id,
+        secret,
+        access: String::new(),
+        refresh: String::new(),
+    };
+    let mut agent = UserAgent::new(&app.base_url);
+    let first = agent
+        .authorize(&issued.authorize_url(app), ALICE, "approve", None)
+        .await;
+    let code = query_of(&first.location.unwrap())["code"].clone();
+    let (status, tokens, _) = token_form(app, &code_form(&issued.client_id, &issued.secret, &code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    issued.access = tokens["access_token"].as_str().unwrap().to_owned();
+    issued.refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    (agent, issued)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_returned_is_lost_when_the_sqlite_disk_fills() {
     let disk = SmallDisk::mount(6);
     let url = format!("sqlite://{}", disk.path().join("latchkey.db").display());
     let key = MasterKey::generate();
     let mut app = spawn_on(&url, &key).await;
-    app.seed_demo().await;
-    let (client_id, secret) = register(&app, &[REDIRECT], &["openid", "email", "cases:read"]).await;
-    let params = [
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT),
-    ];
     // Sign in and consent while there is room; later requests reuse both.
-    let mut agent = UserAgent::new(&app.base_url);
-    let first = agent
-        .authorize(&authorize_url(&app, &params), ALICE, "approve", None)
-        .await;
-    let code = query_of(&first.location.unwrap())["code"].clone();
-    let (status, tokens, _) = token_form(&app, &code_form(&client_id, &secret, &code)).await;
-    assert_eq!(status, 200, "{tokens}");
-    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-
+    let (mut agent, issued) = connect_alice(&app).await;
+    let (client_id, secret, mut refresh) = (
+        issued.client_id.clone(),
+        issued.secret.clone(),
+        issued.refresh.clone(),
+    );
     disk.fill();
     let mut codes = Vec::new();
     let mut refusals = 0;
     for _ in 0..10 {
-        let page = agent.get(&authorize_url(&app, &params)).await;
+        let page = agent.get(&issued.authorize_url(&app)).await;
         match page.location.as_deref().map(query_of) {
             Some(query) if query.contains_key("code") => codes.push(query["code"].clone()),
             Some(query) => {
@@ -161,7 +175,7 @@ async fn nothing_returned_is_lost_when_the_sqlite_disk_fills() {
     }
     let (status, body, _) = token_form(&app, &refresh_form(&client_id, &secret, &refresh)).await;
     assert_eq!(status, 200, "the last refresh token handed out is lost: {body}");
-    let next = agent.get(&authorize_url(&app, &params)).await;
+    let next = agent.get(&issued.authorize_url(&app)).await;
     assert!(next.location.unwrap().contains("code="), "writes work again");
 }
 
@@ -251,12 +265,7 @@ impl FlakyLink {
 
 /// Every request kind a client makes answers 503 within the configured
 /// bound, with the shape of its route, and `/readyz` within a second.
-async fn assert_unavailable_within_bound(
-    app: &TestApp,
-    issued: &Issued,
-    agent: &mut UserAgent,
-    params: &[(&str, &str)],
-) {
+async fn assert_unavailable_within_bound(app: &TestApp, issued: &Issued, agent: &mut UserAgent) {
     let bound = std::time::Duration::from_secs(4);
     let started = std::time::Instant::now();
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
@@ -302,7 +311,7 @@ async fn assert_unavailable_within_bound(
     );
 
     let started = std::time::Instant::now();
-    let page = agent.get(&authorize_url(app, params)).await;
+    let page = agent.get(&issued.authorize_url(app)).await;
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(
         started.elapsed() < bound,
@@ -316,6 +325,18 @@ struct Issued {
     secret: String,
     access: String,
     refresh: String,
+}
+
+impl Issued {
+    /// An authorization request of this client to `app`.
+    fn authorize_url(&self, app: &TestApp) -> String {
+        let params = [
+            ("response_type", "code"),
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+        ];
+        authorize_url(app, &params)
+    }
 }
 
 /// After the database is back, the same server works without a restart.
@@ -365,34 +386,14 @@ async fn postgres_stopped_or_frozen_answers_503_in_bounded_time_and_recovers() {
         ..Options::default()
     };
     let app = TestApp::spawn_with(Backend::Postgres, options).await;
-    app.seed_demo().await;
-    let (client_id, secret) = register(&app, &[REDIRECT], &["openid", "email", "cases:read"]).await;
-    let params = [
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT),
-    ];
-    let mut agent = UserAgent::new(&app.base_url);
-    let first = agent
-        .authorize(&authorize_url(&app, &params), ALICE, "approve", None)
-        .await;
-    let code = query_of(&first.location.unwrap())["code"].clone();
-    let (status, tokens, _) = token_form(&app, &code_form(&client_id, &secret, &code)).await;
-    assert_eq!(status, 200, "{tokens}");
-    let mut issued = Issued {
-        client_id: client_id.clone(),
-        secret: secret.clone(),
-        access: tokens["access_token"].as_str().unwrap().to_owned(),
-        refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
-    };
-
+    let (mut agent, mut issued) = connect_alice(&app).await;
     link.freeze(true);
-    assert_unavailable_within_bound(&app, &issued, &mut agent, &params).await;
+    assert_unavailable_within_bound(&app, &issued, &mut agent).await;
     link.freeze(false);
     assert_recovered(&app, &mut issued).await;
 
     link.set_down(true);
-    assert_unavailable_within_bound(&app, &issued, &mut agent, &params).await;
+    assert_unavailable_within_bound(&app, &issued, &mut agent).await;
     link.set_down(false);
     assert_recovered(&app, &mut issued).await;
     drop(database);
