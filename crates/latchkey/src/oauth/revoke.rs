@@ -47,13 +47,7 @@ pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::oauth::params::owned as pairs;
 
     #[test]
     fn debug_output_shows_neither_the_token_nor_the_client_secret() {

@@ -91,6 +91,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::oauth::params::owned as pairs;
 
     /// Token request parameters with the names that matter, and values
     /// that are sometimes empty or the grant types.
@@ -138,13 +139,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
     }
 
     #[test]
