@@ -13,6 +13,7 @@ mod authorization;
 mod browser;
 mod cli;
 mod discovery;
+mod fuzz;
 mod health;
 mod lifecycle;
 mod pages;
