@@ -144,9 +144,21 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
     }
 }
 
-/// The name/value pairs of a form body or query string.
+/// The name/value pairs of a form body or query string. Bytes that are not
+/// UTF-8 become U+FFFD, and so does the NUL character: no parameter may
+/// contain a control character (RFC 6749 Appendix A), and PostgreSQL can
+/// neither store nor compare text with a NUL, so one must never reach
+/// storage. A replaced character fails every grammar (client ids, codes,
+/// PKCE, scopes, prompt) and is visible in free text.
 pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(bytes).into_owned().collect()
+    url::form_urlencoded::parse(bytes)
+        .map(|(name, value)| (without_nul(&name), without_nul(&value)))
+        .collect()
+}
+
+/// `text` with every NUL character replaced by U+FFFD.
+pub fn without_nul(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
 }
 
 /// The first value of `name` in `pairs`.
@@ -163,7 +175,8 @@ pub fn json_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, crate::oauth::e
         .into_iter()
         .filter(|(_, value)| !value.is_null())
         .map(|(name, value)| match value {
-            serde_json::Value::String(text) => Ok((name, text)),
+            // As in forms: a NUL never reaches storage.
+            serde_json::Value::String(text) => Ok((without_nul(&name), without_nul(&text))),
             _ => Err(OAuthError::invalid_request(format!(
                 "the parameter {name} must be a string"
             ))),
@@ -200,7 +213,11 @@ mod tests {
             let encoded = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&pairs)
                 .finish();
-            prop_assert_eq!(form_pairs(encoded.as_bytes()), pairs);
+            let expected: Vec<(String, String)> =
+                pairs.iter().map(|(n, v)| (without_nul(n), without_nul(v))).collect();
+            let parsed = form_pairs(encoded.as_bytes());
+            prop_assert!(parsed.iter().all(|(n, v)| !n.contains('\0') && !v.contains('\0')));
+            prop_assert_eq!(parsed, expected);
         }
 
         #[test]
@@ -215,7 +232,10 @@ mod tests {
             let body = serde_json::to_vec(&object).unwrap_or_default();
             let mut pairs = json_pairs(&body).unwrap_or_default();
             pairs.sort();
-            prop_assert_eq!(pairs, object.into_iter().collect::<Vec<_>>());
+            let mut expected: Vec<(String, String)> =
+                object.iter().map(|(n, v)| (without_nul(n), without_nul(v))).collect();
+            expected.sort();
+            prop_assert_eq!(pairs, expected);
         }
 
         #[test]

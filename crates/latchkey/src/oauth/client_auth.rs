@@ -81,7 +81,8 @@ fn parse_basic(header: &str) -> Result<(String, Secret), OAuthError> {
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
     let id = form_decode(id).ok_or_else(malformed)?;
     let secret = form_decode(secret).ok_or_else(malformed)?;
-    if id.is_empty() {
+    // No client id or secret holds a NUL (and storage could not look one up).
+    if id.is_empty() || id.contains('\0') || secret.contains('\0') {
         return Err(malformed());
     }
     Ok((id, Secret::new(secret)))
@@ -147,8 +148,8 @@ mod tests {
     proptest! {
         #[test]
         fn basic_credentials_parse_back_to_the_same_id_and_secret(
-            id in any::<String>().prop_filter("a client id is not empty", |id| !id.is_empty()),
-            secret in any::<String>(),
+            id in any::<String>().prop_filter("a client id is neither empty nor holds a NUL", |id| !id.is_empty() && !id.contains('\0')),
+            secret in any::<String>().prop_filter("a secret holds no NUL", |secret| !secret.contains('\0')),
             scheme in "[bB][aA][sS][iI][cC]",
         ) {
             let header = encode_basic(&scheme, &id, &secret);
@@ -206,6 +207,15 @@ mod tests {
         for printed in [format!("{basic:?}"), format!("{post:?}")] {
             assert!(printed.contains("client_1"), "{printed}");
             assert!(!printed.contains("sEcReT"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_with_a_nul_are_malformed() {
+        for (id, secret) in [("client%00", "s"), ("c", "s%00x"), ("\0", "s")] {
+            let header = basic(id, secret);
+            let error = ClientCredentials::from_request(Some(&header), None, None).unwrap_err();
+            assert_eq!(error.code, super::super::error::ErrorCode::InvalidClient);
         }
     }
 

@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod discovery;
 mod failing_storage;
+mod fuzz;
 mod health;
 mod hostile_load;
 mod lifecycle;

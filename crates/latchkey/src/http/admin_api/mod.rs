@@ -292,6 +292,12 @@ where
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(bytes) {
+        // PostgreSQL can neither store nor compare text with a NUL.
+        return Err(ApiError::bad_request(
+            "invalid JSON body: text must not contain the NUL character (\\u0000)",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -308,6 +314,27 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Whether JSON text holds a NUL character, which inside a string can only
+/// be written `\u0000` (any other escape is skipped whole, so `\\u0000`
+/// is not one). A raw NUL byte counts too, though JSON refuses it anyway.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            0 => return true,
+            b'\\' if bytes.get(at + 1) == Some(&b'u') => {
+                if bytes.get(at + 2..at + 6) == Some(b"0000".as_slice()) {
+                    return true;
+                }
+                at += 2;
+            }
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
+    false
+}
+
 /// A path parameter whose rejection (e.g. bad percent-encoding) is an
 /// [`ApiError`] rather than axum's plain-text default.
 pub struct ApiPath<T>(pub T);
@@ -320,6 +347,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // No id holds a NUL, and PostgreSQL could not even look one up.
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::bad_request(
+                "invalid path: it must not contain the NUL character (%00)",
+            ));
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
@@ -358,7 +391,34 @@ mod tests {
         uris: Vec<String>,
     }
 
+    #[test]
+    fn a_nul_anywhere_in_a_json_string_is_found() {
+        for text in [r#"{"name":"\u0000"}"#, r#"{"a\u0000":1}"#, "{\"name\":\"a\0\"}"] {
+            assert!(has_escaped_nul(text.as_bytes()), "{text}");
+        }
+        for text in [
+            r#"{"name":"\\u0000"}"#,
+            r#"{"name":"\u00001"}"#,
+            r#"{"name":"\u0001"}"#,
+        ] {
+            assert_eq!(
+                has_escaped_nul(text.as_bytes()),
+                text.contains("u00001"),
+                "{text}"
+            );
+        }
+        let error = parse_json::<Sample>(br#"{"name":"\u0000","uris":[]}"#).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+    }
+
     proptest! {
+        #[test]
+        fn a_nul_is_found_exactly_when_the_parsed_text_has_one(name in any::<String>(), uris in proptest::collection::vec(any::<String>(), 0..3)) {
+            let body = serde_json::to_vec(&Sample { name: name.clone(), uris: uris.clone() }).unwrap_or_default();
+            let has_nul = name.contains('\0') || uris.iter().any(|u| u.contains('\0'));
+            prop_assert_eq!(has_escaped_nul(&body), has_nul);
+        }
+
         #[test]
         fn bodies_parse_back_to_the_value_they_encode(
             name in any::<String>(),
