@@ -79,8 +79,22 @@ pub async fn revoke(
     Ok(())
 }
 
+/// RFC 7662 §2.1: the caller must be authorized to introspect. A public
+/// client cannot authenticate (RFC 6749 §2.1), so only a client with a
+/// secret may ask; revocation stays open to public clients for their own
+/// tokens.
+fn require_confidential(client: &ClientRecord) -> Result<(), OAuthError> {
+    match client.secret_digest {
+        Some(_) => Ok(()),
+        None => Err(OAuthError::invalid_client(
+            "introspection requires client authentication with a secret; a public client cannot introspect tokens",
+        )),
+    }
+}
+
 /// RFC 7662 §2.2: the token's claims when it is active, else only
-/// `active: false`. Refresh tokens are described only to their own client.
+/// `active: false`. Refresh tokens are described only to their own client,
+/// and only confidential clients are answered at all.
 pub async fn introspect(
     store: &dyn Store,
     config: &Config,
@@ -90,6 +104,7 @@ pub async fn introspect(
     hint: TokenHint,
     now: i64,
 ) -> Result<Map<String, Value>, OAuthError> {
+    require_confidential(client)?;
     let mut answer = Map::new();
     match resolve(store, guard, token, hint).await? {
         Resolved::Access(access)

@@ -18,6 +18,7 @@ backend_tests!(
     code_used_twice_revokes_tokens_from_first_use,
     revocation_endpoint_follows_rfc_7009,
     introspection_reports_active_tokens_only,
+    introspection_refuses_public_clients,
     revocation_on_one_instance_is_in_force_on_another,
     revocation_in_one_server_process_is_in_force_in_another,
     connected_apps_revoke_ends_tokens_and_asks_consent_again,
@@ -390,6 +391,53 @@ async fn introspection_reports_active_tokens_only(backend: Backend) {
     assert_eq!(
         metadata["introspection_endpoint"],
         app.url("/api/oauth/introspect")
+    );
+}
+
+/// RFC 7662 §2.1: the caller must be authorized, and a public client cannot
+/// authenticate; revocation (RFC 7009) still takes public clients.
+async fn introspection_refuses_public_clients(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let issued = issue(&app).await;
+    let public = app
+        .create_client(json!({"name": "SPA", "redirectUris": [REDIRECT], "allowed_scopes": ["openid"], "tokenEndpointAuthMethod": "none"}))
+        .await;
+    let public_id = public["clientId"].as_str().unwrap();
+    for token in [issued.access(), issued.refresh(), "garbage"] {
+        let response = app
+            .http
+            .post(app.url("/api/oauth/introspect"))
+            .form(&[("token", token), ("client_id", public_id)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("public client"), "{description}");
+        assert!(body.get("active").is_none(), "nothing about the token: {body}");
+    }
+    // The token is untouched, and a confidential client is still answered.
+    assert_eq!(introspect(&app, &issued, issued.access()).await["active"], true);
+    let response = app
+        .http
+        .post(app.url("/api/oauth/revoke"))
+        .form(&[("token", issued.access()), ("client_id", public_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "revocation still accepts public clients");
+    let (_, metadata) = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        metadata["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        metadata["revocation_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
     );
 }
 
