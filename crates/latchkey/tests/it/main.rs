@@ -10,6 +10,7 @@ mod user_agent;
 mod admin_accounts;
 mod admin_clients;
 mod authorization;
+mod body_limits;
 mod browser;
 mod cli;
 mod discovery;

@@ -261,7 +261,7 @@ where
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    format!("the body is larger than {} bytes", super::MAX_BODY_BYTES),
+                    format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
                 )
             } else {
                 ApiError::bad_request("the request body could not be read")
