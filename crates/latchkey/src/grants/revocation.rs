@@ -12,6 +12,7 @@ use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::revoke::TokenHint;
+use crate::oauth::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::store::{ClientRecord, RefreshTokenRecord, Store};
 
@@ -128,7 +129,8 @@ pub async fn introspect(
                 answer.insert("active".into(), true.into());
                 answer.insert("token_type".into(), "refresh_token".into());
                 answer.insert("client_id".into(), refresh.client_id.into());
-                answer.insert("scope".into(), refresh.scopes.join(" ").into());
+                let scopes = ScopeSet::from_tokens(&refresh.scopes).map_err(OAuthError::server_error)?;
+                answer.insert("scope".into(), config.scope_string(&scopes).into());
                 answer.insert("sub".into(), grant.user_id.into());
                 answer.insert(config.claims.tenant_id.clone(), grant.organization_id.into());
                 answer.insert("iss".into(), config.issuer.clone().into());

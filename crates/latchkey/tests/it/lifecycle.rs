@@ -359,6 +359,10 @@ async fn introspection_reports_active_tokens_only(backend: Backend) {
     let refresh_info = introspect(&app, &issued, issued.refresh()).await;
     assert_eq!(refresh_info["active"], true);
     assert_eq!(refresh_info["token_type"], "refresh_token");
+    assert_eq!(
+        refresh_info["scope"], "openid email cases:read",
+        "in vocabulary order, as the token response has it"
+    );
 
     let other = issue(&app).await;
     assert_eq!(
