@@ -587,6 +587,11 @@ fn ttl(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigEr
     }
 }
 
+/// How long a rotated refresh token may come back without revoking its
+/// grant, unless configured: long enough for a client to retry a refresh
+/// whose answer it lost, or to race itself.
+const DEFAULT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 30;
+
 impl RawTokens {
     fn validate(self) -> Result<TokenPolicy, ConfigError> {
         let refresh_tokens = match self.refresh_tokens.as_deref() {
@@ -617,7 +622,10 @@ impl RawTokens {
                 600,
             )?,
             refresh_tokens,
-            refresh_token_grace: Duration::from_secs(self.refresh_token_grace_seconds.unwrap_or(0)),
+            refresh_token_grace: Duration::from_secs(
+                self.refresh_token_grace_seconds
+                    .unwrap_or(DEFAULT_REFRESH_TOKEN_GRACE_SECONDS),
+            ),
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
         })
     }
