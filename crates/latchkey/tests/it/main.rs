@@ -9,6 +9,7 @@ mod user_agent;
 
 mod admin_accounts;
 mod admin_clients;
+mod admin_hostile_input;
 mod authorization;
 mod body_limits;
 mod browser;
