@@ -10,6 +10,9 @@ pub const CASE_STATUSES: [&str; 4] = ["open", "pending", "referred", "closed"];
 pub const DEFAULT_PAGE: i64 = 20;
 pub const MAX_PAGE: i64 = 100;
 
+/// The longest case title.
+pub const MAX_TITLE_CHARS: usize = 200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ResourceError {
     #[error("{message}")]
@@ -102,10 +105,14 @@ pub async fn create_case(
     status: Option<&str>,
     now: i64,
 ) -> Result<CaseRecord, ResourceError> {
-    let title = title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(invalid("title", "title must be 1 to 200 characters"));
+    // Measured as sent: an over-long title is refused, not trimmed to fit.
+    if title.chars().count() > MAX_TITLE_CHARS || title.trim().is_empty() {
+        return Err(invalid(
+            "title",
+            format!("title must be 1 to {MAX_TITLE_CHARS} characters"),
+        ));
     }
+    let title = title.trim();
     let status = status.unwrap_or("open");
     if !CASE_STATUSES.contains(&status) {
         return Err(invalid(

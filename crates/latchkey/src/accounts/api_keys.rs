@@ -5,7 +5,7 @@
 
 use latchkey_verify::{Caller, Principal};
 
-use super::{AccountError, find_organization};
+use super::{AccountError, MAX_LABEL_CHARS, find_organization};
 use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::secret::{Secret, generate_token};
@@ -32,10 +32,14 @@ pub async fn create(
     now: i64,
 ) -> Result<(ApiKeyRecord, Secret), AccountError> {
     find_organization(store, organization_id).await?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(invalid("name", "name must be 1 to 100 characters"));
+    // Measured as sent: an over-long name is refused, not trimmed to fit.
+    if name.chars().count() > MAX_LABEL_CHARS || name.trim().is_empty() {
+        return Err(invalid(
+            "name",
+            format!("name must be 1 to {MAX_LABEL_CHARS} characters"),
+        ));
     }
+    let name = name.trim();
     if scopes.is_empty() {
         return Err(invalid("scopes", "scopes must list at least one scope"));
     }

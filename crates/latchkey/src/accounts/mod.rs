@@ -49,10 +49,20 @@ pub struct NewUser {
     pub email_verified: bool,
 }
 
+/// The longest email address (RFC 5321 §4.5.3.1.3 less the angle brackets).
+const MAX_EMAIL_CHARS: usize = 254;
+
 fn validate_email(email: &str) -> Result<String, AccountError> {
+    // The limit applies to what was sent, before trimming, as the admin
+    // API's schema (`maxLength`) says.
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(invalid(
+            "email",
+            format!("email must be at most {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
     let email = email.trim();
-    let well_formed = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    let well_formed = !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
@@ -79,16 +89,25 @@ fn validate_password(password: &Secret) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// The longest user or organization name.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The longest membership role or admin key name.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// A required one-line text: at most `max` characters as sent — an
+/// over-long value is refused, never trimmed into shape — then trimmed,
+/// and not empty.
 fn validate_label(field: &'static str, value: &str, max: usize) -> Result<String, AccountError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid(field, format!("{field} must not be empty")));
-    }
     if value.chars().count() > max {
         return Err(invalid(
             field,
             format!("{field} must be at most {max} characters"),
         ));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid(field, format!("{field} must not be empty")));
     }
     Ok(value.to_owned())
 }
@@ -101,7 +120,7 @@ pub async fn create_user(
     now: i64,
 ) -> Result<UserRecord, AccountError> {
     let email = validate_email(&new.email)?;
-    let name = validate_label("name", &new.name, 200)?;
+    let name = validate_label("name", &new.name, MAX_NAME_CHARS)?;
     validate_password(&new.password)?;
     if store.find_user_by_email(&email).await?.is_some() {
         return Err(AccountError::Conflict(format!(
@@ -153,7 +172,7 @@ pub async fn create_organization(
 ) -> Result<OrganizationRecord, AccountError> {
     let organization = OrganizationRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        name: validate_label("name", name, 200)?,
+        name: validate_label("name", name, MAX_NAME_CHARS)?,
         created_at: now,
     };
     store.insert_organization(&organization).await?;
@@ -186,7 +205,7 @@ pub async fn set_membership(
     role: &str,
     now: i64,
 ) -> Result<MembershipRecord, AccountError> {
-    let role = validate_label("role", role, 100)?;
+    let role = validate_label("role", role, MAX_LABEL_CHARS)?;
     find_organization(store, organization_id).await?;
     find_user(store, user_id).await?;
     let membership = MembershipRecord {
@@ -228,7 +247,7 @@ pub async fn create_admin_key(
     let key = generate_token(prefix);
     let record = AdminKeyRecord {
         id: generate_identifier("ak_"),
-        name: validate_label("name", name, 100)?,
+        name: validate_label("name", name, MAX_LABEL_CHARS)?,
         key_digest: key.digest(),
         created_at: now,
     };

@@ -103,16 +103,18 @@ const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_REDIRECT_URIS: usize = 20;
 
+/// At most [`MAX_NAME`] characters as sent — an over-long name is refused,
+/// never trimmed into shape — then trimmed, and not empty.
 fn validate_name(name: &str) -> Result<String, ClientError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid("name", "name must not be empty"));
-    }
     if name.chars().count() > MAX_NAME {
         return Err(invalid(
             "name",
             format!("name must be at most {MAX_NAME} characters"),
         ));
+    }
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("name", "name must not be empty"));
     }
     Ok(name.to_owned())
 }

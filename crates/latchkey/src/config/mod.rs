@@ -94,6 +94,8 @@ pub struct TokenPolicy {
     pub refresh_token_ttl: Duration,
     pub authorization_code_ttl: Duration,
     pub refresh_tokens: RefreshTokenPolicy,
+    /// How long after its rotation a refresh token may be presented again
+    /// and answered as a retry instead of revoking its grant as theft.
     pub refresh_token_grace: Duration,
     /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
     pub leeway: Duration,
@@ -308,6 +310,7 @@ mod tests {
         assert_eq!(config.paths.token, "/api/oauth/token");
         assert_eq!(config.claims.tenant_id, "firm_id");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
+        assert_eq!(config.tokens.refresh_token_grace, Duration::from_secs(30));
         assert!(
             matches!(config.master_key, MasterKeySource::File(ref p) if p == Path::new("latchkey.db.master-key"))
         );

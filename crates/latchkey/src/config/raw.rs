@@ -646,6 +646,11 @@ fn at_most_ten_years(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// How long a rotated refresh token may come back without revoking its
+/// grant, unless configured: long enough for a client to retry a refresh
+/// whose answer it lost, or to race itself.
+const DEFAULT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 30;
+
 impl RawTokens {
     fn validate(self) -> Result<TokenPolicy, ConfigError> {
         let refresh_tokens = match self.refresh_tokens.as_deref() {
@@ -678,7 +683,8 @@ impl RawTokens {
             refresh_tokens,
             refresh_token_grace: at_most_ten_years(
                 "tokens.refresh_token_grace_seconds",
-                self.refresh_token_grace_seconds.unwrap_or(0),
+                self.refresh_token_grace_seconds
+                    .unwrap_or(DEFAULT_REFRESH_TOKEN_GRACE_SECONDS),
             )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
         })

@@ -195,23 +195,40 @@ async fn code_replayed(
     OAuthError::invalid_grant("authorization code has already been used")
 }
 
-/// RFC 9700 §4.14.2: a rotated refresh token presented again means one of
-/// two parties holds a stolen copy, so the whole grant is revoked — unless
-/// it comes back within the configured grace window, when the caller is
-/// taken to be the client retrying.
-async fn refresh_replayed(
-    store: &dyn Store,
-    config: &Config,
-    client: &ClientRecord,
-    token: &RefreshTokenRecord,
-    used_at: i64,
-    now: i64,
-) -> Result<bool, OAuthError> {
+/// How a second presentation of a rotated refresh token is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Within the grace window: the client retrying a refresh whose answer
+    /// it lost, or racing itself. It gets fresh tokens; the grant lives on.
+    Retry,
+    /// Outside it: one of two parties holds a stolen copy.
+    Theft,
+}
+
+/// RFC 9700 §4.14.2: a rotated refresh token presented again means theft,
+/// unless it comes back within `tokens.refresh_token_grace` seconds of its
+/// rotation (`used_at`). A grace of 0 makes every reuse theft.
+pub fn judge_reuse(config: &Config, used_at: i64, now: i64) -> Reuse {
     let grace = seconds(config.tokens.refresh_token_grace);
     if grace > 0 && now - used_at <= grace {
-        return Ok(true);
+        Reuse::Retry
+    } else {
+        Reuse::Theft
     }
-    store.revoke_grant(&token.grant_id, now).await?;
+}
+
+/// Revokes the whole grant of a refresh token presented again outside its
+/// grace window (RFC 9700 §4.14.2) and records the replay; returns what
+/// the client is told.
+async fn refresh_replayed(
+    store: &dyn Store,
+    client: &ClientRecord,
+    token: &RefreshTokenRecord,
+    now: i64,
+) -> OAuthError {
+    if let Err(error) = store.revoke_grant(&token.grant_id, now).await {
+        return error.into();
+    }
     let subject = audit::Subject {
         client_id: Some(&client.client_id),
         grant_id: Some(&token.grant_id),
@@ -226,7 +243,32 @@ async fn refresh_replayed(
         now,
     )
     .await;
-    Ok(false)
+    OAuthError::invalid_grant("refresh token has already been used")
+}
+
+/// Records a rotated refresh token answered as a retry inside the grace
+/// window, so a replay the window let through still leaves a trace.
+async fn refresh_retried(
+    store: &dyn Store,
+    client: &ClientRecord,
+    token: &RefreshTokenRecord,
+    used_at: i64,
+    now: i64,
+) {
+    let subject = audit::Subject {
+        client_id: Some(&client.client_id),
+        grant_id: Some(&token.grant_id),
+        ..Default::default()
+    };
+    audit::record(
+        store,
+        &Actor::Client(client.client_id.clone()),
+        "refresh_token.retried",
+        subject,
+        serde_json::json!({"seconds_since_rotation": now - used_at}),
+        now,
+    )
+    .await;
 }
 
 /// RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is
@@ -269,7 +311,10 @@ fn verify_pkce(
 /// Exchanges a refresh token: the presented token is consumed and a new
 /// one with the same scopes and expiry returned (rotation; the lifetime is
 /// absolute, counted from the code exchange); the access token may carry a
-/// narrower `scope`.
+/// narrower `scope`. A token already rotated is judged by [`judge_reuse`]:
+/// a retry gets an answer of the same kind as the first use (a new access
+/// token and a new single-use refresh token, same scopes, same expiry),
+/// theft revokes the grant. A revoked grant is refused either way.
 pub async fn refresh_token(
     store: &dyn Store,
     config: &Config,
@@ -289,13 +334,13 @@ pub async fn refresh_token(
             "refresh token was issued to another client",
         ));
     }
-    let mut within_grace = false;
-    if let Some(used_at) = token.used_at {
-        within_grace = refresh_replayed(store, config, client, &token, used_at, now).await?;
-        if !within_grace {
-            return Err(OAuthError::invalid_grant("refresh token has already been used"));
-        }
-    }
+    let mut retried_after = match token.used_at {
+        None => None,
+        Some(used_at) => match judge_reuse(config, used_at, now) {
+            Reuse::Retry => Some(used_at),
+            Reuse::Theft => return Err(refresh_replayed(store, client, &token, now).await),
+        },
+    };
     if token.expires_at <= now {
         return Err(OAuthError::invalid_grant("refresh token has expired"));
     }
@@ -304,24 +349,7 @@ pub async fn refresh_token(
         _ => return Err(OAuthError::invalid_grant("refresh token has been revoked")),
     };
     let granted = ScopeSet::from_tokens(&token.scopes).map_err(OAuthError::server_error)?;
-    let scopes = match scope {
-        None => granted.clone(),
-        Some(text) => {
-            let requested = ScopeSet::parse(text)
-                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, format!("scope is malformed: {e}")))?;
-            if let Some(extra) = requested.missing_from(&granted).next() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    format!("scope `{extra}` was not granted; a refresh can only narrow the scope"),
-                ));
-            }
-            if requested.is_empty() {
-                granted.clone()
-            } else {
-                requested
-            }
-        }
-    };
+    let scopes = narrowed_scope(&granted, scope)?;
     let subject = Subject::load(store, &grant.user_id, &grant.organization_id)
         .await?
         .ok_or_else(|| {
@@ -335,15 +363,23 @@ pub async fn refresh_token(
         token.expires_at,
         now,
     );
-    let rotated = !within_grace && store.rotate_refresh_token(&digest, &record, now).await?;
-    if !rotated {
-        // A retry inside the grace window, or a request that lost the race
-        // against another use of the same token.
-        let retry = within_grace || refresh_replayed(store, config, client, &token, now, now).await?;
-        if !retry {
-            return Err(OAuthError::invalid_grant("refresh token has already been used"));
+    if retried_after.is_none() && !store.rotate_refresh_token(&digest, &record, now).await? {
+        // Another request rotated the token since it was read: this one is
+        // a second presentation too, judged by when that rotation happened.
+        let current = store
+            .find_refresh_token(&digest)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("refresh token has been revoked"))?;
+        let used_at = current.used_at.unwrap_or(now);
+        match judge_reuse(config, used_at, now) {
+            Reuse::Retry => retried_after = Some(used_at),
+            Reuse::Theft => return Err(refresh_replayed(store, client, &current, now).await),
         }
+    }
+    if let Some(used_at) = retried_after {
+        // The rotated token stays rotated; the retry gets its own successor.
         store.insert_refresh_token(&record).await?;
+        refresh_retried(store, client, &token, used_at, now).await;
     }
     respond(
         config,
@@ -359,6 +395,27 @@ pub async fn refresh_token(
         Some(successor),
         now,
     )
+}
+
+/// RFC 6749 §6: the scope of a refresh may only narrow what was granted;
+/// without one, or with an empty one, the whole grant is meant.
+fn narrowed_scope(granted: &ScopeSet, requested: Option<&str>) -> Result<ScopeSet, OAuthError> {
+    let Some(text) = requested else {
+        return Ok(granted.clone());
+    };
+    let requested = ScopeSet::parse(text)
+        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, format!("scope is malformed: {e}")))?;
+    if let Some(extra) = requested.missing_from(granted).next() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope `{extra}` was not granted; a refresh can only narrow the scope"),
+        ));
+    }
+    if requested.is_empty() {
+        Ok(granted.clone())
+    } else {
+        Ok(requested)
+    }
 }
 
 /// What the minted tokens say.
@@ -409,4 +466,39 @@ fn respond(
         scope: config.scope_string(minting.scopes),
         id_token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn with_grace(grace: u64) -> Config {
+        let mut config = Config::default_config().unwrap();
+        config.tokens.refresh_token_grace = Duration::from_secs(grace);
+        config
+    }
+
+    #[test]
+    fn reuse_within_the_default_window_is_a_retry() {
+        let config = Config::default_config().unwrap();
+        assert_eq!(judge_reuse(&config, 1_000, 1_000), Reuse::Retry);
+        assert_eq!(judge_reuse(&config, 1_000, 1_030), Reuse::Retry);
+        assert_eq!(judge_reuse(&config, 1_000, 1_031), Reuse::Theft);
+    }
+
+    #[test]
+    fn without_a_window_every_reuse_is_theft() {
+        let config = with_grace(0);
+        assert_eq!(judge_reuse(&config, 1_000, 1_000), Reuse::Theft);
+        assert_eq!(judge_reuse(&config, 1_000, 1_001), Reuse::Theft);
+    }
+
+    #[test]
+    fn the_window_follows_the_configuration() {
+        let config = with_grace(1);
+        assert_eq!(judge_reuse(&config, 1_000, 1_001), Reuse::Retry);
+        assert_eq!(judge_reuse(&config, 1_000, 1_002), Reuse::Theft);
+    }
 }

@@ -12,6 +12,7 @@ use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::revoke::TokenHint;
+use crate::oauth::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::store::{ClientRecord, RefreshTokenRecord, Store};
 
@@ -79,8 +80,22 @@ pub async fn revoke(
     Ok(())
 }
 
+/// RFC 7662 §2.1: the caller must be authorized to introspect. A public
+/// client cannot authenticate (RFC 6749 §2.1), so only a client with a
+/// secret may ask; revocation stays open to public clients for their own
+/// tokens.
+fn require_confidential(client: &ClientRecord) -> Result<(), OAuthError> {
+    match client.secret_digest {
+        Some(_) => Ok(()),
+        None => Err(OAuthError::invalid_client(
+            "introspection requires client authentication with a secret; a public client cannot introspect tokens",
+        )),
+    }
+}
+
 /// RFC 7662 §2.2: the token's claims when it is active, else only
-/// `active: false`. Refresh tokens are described only to their own client.
+/// `active: false`. Refresh tokens are described only to their own client,
+/// and only confidential clients are answered at all.
 pub async fn introspect(
     store: &dyn Store,
     config: &Config,
@@ -90,6 +105,7 @@ pub async fn introspect(
     hint: TokenHint,
     now: i64,
 ) -> Result<Map<String, Value>, OAuthError> {
+    require_confidential(client)?;
     let mut answer = Map::new();
     match resolve(store, guard, token, hint).await? {
         Resolved::Access(access)
@@ -113,7 +129,8 @@ pub async fn introspect(
                 answer.insert("active".into(), true.into());
                 answer.insert("token_type".into(), "refresh_token".into());
                 answer.insert("client_id".into(), refresh.client_id.into());
-                answer.insert("scope".into(), refresh.scopes.join(" ").into());
+                let scopes = ScopeSet::from_tokens(&refresh.scopes).map_err(OAuthError::server_error)?;
+                answer.insert("scope".into(), config.scope_string(&scopes).into());
                 answer.insert("sub".into(), grant.user_id.into());
                 answer.insert(config.claims.tenant_id.clone(), grant.organization_id.into());
                 answer.insert("iss".into(), config.issuer.clone().into());

@@ -17,6 +17,7 @@ use crate::store::Store;
 
 pub mod admin_api;
 mod api;
+pub mod body_limit;
 pub mod cookies;
 mod discovery;
 mod health;
@@ -24,7 +25,8 @@ pub mod oauth;
 pub mod pages;
 pub mod rate_limit;
 
-/// Bodies larger than this are refused with 413 before they are parsed.
+/// Bodies larger than this are refused with 413 before they are parsed
+/// (after being drained: see [`body_limit`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach.
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body_limit::limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -23,6 +23,9 @@ pub struct ServerMetadata {
     pub scopes_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// The secret methods only: a public client cannot authenticate, so it
+    /// may not introspect. Left out when no secret method is enabled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub subject_types_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
@@ -60,6 +63,7 @@ fn claims_supported(config: &Config) -> Vec<String> {
 impl ServerMetadata {
     pub fn from_config(config: &Config) -> Self {
         let methods = config.oauth.token_endpoint_auth_methods.clone();
+        let secret_methods = methods.iter().filter(|m| *m != "none").cloned().collect();
         Self {
             issuer: config.issuer.clone(),
             authorization_endpoint: config.url(&config.paths.authorize),
@@ -75,7 +79,7 @@ impl ServerMetadata {
             scopes_supported: config.scopes.iter().map(|s| s.name.clone()).collect(),
             token_endpoint_auth_methods_supported: methods.clone(),
             revocation_endpoint_auth_methods_supported: methods.clone(),
-            introspection_endpoint_auth_methods_supported: methods,
+            introspection_endpoint_auth_methods_supported: secret_methods,
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec!["RS256"],
             claims_supported: claims_supported(config),
@@ -97,5 +101,20 @@ mod tests {
         assert_eq!(metadata.token_endpoint, "http://localhost:3001/api/oauth/token");
         assert_eq!(metadata.jwks_uri, "http://localhost:3001/.well-known/jwks.json");
         assert!(metadata.claims_supported.contains(&"firm_id".to_owned()));
+    }
+
+    #[test]
+    fn introspection_does_not_advertise_public_clients() {
+        let config = Config::default_config().unwrap();
+        let metadata = ServerMetadata::from_config(&config);
+        assert_eq!(
+            metadata.introspection_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post"]
+        );
+        assert!(
+            metadata
+                .revocation_endpoint_auth_methods_supported
+                .contains(&"none".to_owned())
+        );
     }
 }

@@ -41,6 +41,15 @@ async fn default_metadata_lists_every_required_field(backend: Backend) {
         oidc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "none"])
     );
+    assert_eq!(
+        oidc["revocation_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    // A public client cannot authenticate, so it may not introspect.
+    assert_eq!(
+        oidc["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
     assert_eq!(oidc["subject_types_supported"], json!(["public"]));
     assert_eq!(oidc["id_token_signing_alg_values_supported"], json!(["RS256"]));
     assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
@@ -84,6 +93,10 @@ async fn casexchange_metadata_matches_the_guide(backend: Backend) {
     assert_eq!(
         oidc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_post", "client_secret_basic", "none"])
+    );
+    assert_eq!(
+        oidc["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_post", "client_secret_basic"])
     );
     let (_, oauth) = app.get_json("/.well-known/oauth-authorization-server").await;
     assert_eq!(oidc, oauth);

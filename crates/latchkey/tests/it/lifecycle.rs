@@ -12,12 +12,16 @@ use crate::seed_integrations::{authorize_url, obtain_code, register, token_form}
 use crate::user_agent::{ALICE, UserAgent, hidden_inputs};
 
 backend_tests!(
-    replaying_a_rotated_refresh_token_revokes_the_whole_grant,
-    grace_window_lets_a_quick_retry_through,
-    concurrent_refreshes_exactly_one_succeeds,
+    without_grace_replaying_a_rotated_refresh_token_revokes_the_whole_grant,
+    retry_inside_the_default_window_succeeds_and_both_successors_work,
+    default_config_survives_two_concurrent_refreshes_with_one_token,
+    replay_after_the_window_revokes_the_grant,
+    revoked_grant_answers_invalid_grant_inside_the_window,
+    without_grace_concurrent_refreshes_exactly_one_succeeds,
     code_used_twice_revokes_tokens_from_first_use,
     revocation_endpoint_follows_rfc_7009,
     introspection_reports_active_tokens_only,
+    introspection_refuses_public_clients,
     revocation_on_one_instance_is_in_force_on_another,
     revocation_in_one_server_process_is_in_force_in_another,
     connected_apps_revoke_ends_tokens_and_asks_consent_again,
@@ -116,8 +120,41 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-async fn replaying_a_rotated_refresh_token_revokes_the_whole_grant(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+/// A server whose refresh tokens have no grace window: every reuse of a
+/// rotated token is theft.
+async fn spawn_without_grace(backend: Backend) -> TestApp {
+    let options = Options {
+        tweak: Some(Box::new(|raw| raw.tokens.refresh_token_grace_seconds = Some(0))),
+        ..Options::default()
+    };
+    TestApp::spawn_with(backend, options).await
+}
+
+/// A refresh through the domain function at a chosen time, as the token
+/// endpoint would run it.
+async fn refresh_at(
+    app: &TestApp,
+    issued: &Issued,
+    token: &str,
+    now: i64,
+) -> Result<latchkey::oauth::token::TokenResponse, latchkey::oauth::error::OAuthError> {
+    let store = app.state.store.as_ref();
+    let client = store.find_client(&issued.client_id).await.unwrap().unwrap();
+    let ring = app.state.keys.ring();
+    let token = latchkey::secret::Secret::new(token);
+    latchkey::grants::exchange::refresh_token(store, &app.state.config, &ring, &client, &token, None, now)
+        .await
+}
+
+/// When the presented refresh token was rotated, from the database.
+async fn rotated_at(app: &TestApp, token: &str) -> i64 {
+    let digest = latchkey::secret::Secret::new(token).digest();
+    let record = app.state.store.find_refresh_token(&digest).await.unwrap();
+    record.and_then(|r| r.used_at).expect("the token was rotated")
+}
+
+async fn without_grace_replaying_a_rotated_refresh_token_revokes_the_whole_grant(backend: Backend) {
+    let app = spawn_without_grace(backend).await;
     app.seed_demo().await;
     let issued = issue(&app).await;
     let (status, rotated) = refresh(&app, &issued, issued.refresh()).await;
@@ -143,33 +180,150 @@ async fn replaying_a_rotated_refresh_token_revokes_the_whole_grant(backend: Back
     assert!(!text.contains(issued.refresh()), "no secret in the audit log");
 }
 
-async fn grace_window_lets_a_quick_retry_through(backend: Backend) {
-    let options = Options {
-        tweak: Some(Box::new(|raw| raw.tokens.refresh_token_grace_seconds = Some(30))),
-        ..Options::default()
-    };
-    let app = TestApp::spawn_with(backend, options).await;
+/// A client whose refresh committed but whose answer was lost retries with
+/// the same token: with the default configuration it gets an answer like
+/// the first, and both successors work.
+async fn retry_inside_the_default_window_succeeds_and_both_successors_work(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.seed_demo().await;
+    assert_eq!(
+        app.state.config.tokens.refresh_token_grace,
+        std::time::Duration::from_secs(30)
+    );
     let issued = issue(&app).await;
     let (status, first) = refresh(&app, &issued, issued.refresh()).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{first}");
     let (status, retry) = refresh(&app, &issued, issued.refresh()).await;
     assert_eq!(
         status, 200,
         "a retry inside the grace window gets tokens: {retry}"
     );
+    assert_ne!(first["refresh_token"], retry["refresh_token"]);
+    assert_eq!(first["scope"], retry["scope"]);
+    let digest = latchkey::secret::Secret::new(issued.refresh()).digest();
+    let original = app
+        .state
+        .store
+        .find_refresh_token(&digest)
+        .await
+        .unwrap()
+        .unwrap();
     for answer in [&first, &retry] {
         assert_eq!(
             userinfo_status(&app, answer["access_token"].as_str().unwrap()).await,
             200
         );
+        // Same scopes and the same absolute expiry as the rotated token.
+        let successor = introspect(&app, &issued, answer["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(successor["active"], true, "{successor}");
+        assert_eq!(successor["scope"], "openid email cases:read");
+        assert_eq!(successor["exp"], original.expires_at, "one absolute expiry");
     }
-    let (status, _) = refresh(&app, &issued, first["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(status, 200, "the first successor still works");
+    for answer in [&first, &retry] {
+        let (status, next) = refresh(&app, &issued, answer["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "each successor works: {next}");
+    }
+    assert_eq!(
+        userinfo_status(&app, issued.access()).await,
+        200,
+        "the grant lives on"
+    );
+    let actions = audit_actions(&app).await;
+    assert!(
+        actions.contains(&"refresh_token.retried".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.contains(&"refresh_token.replayed".to_owned()),
+        "{actions:?}"
+    );
 }
 
-async fn concurrent_refreshes_exactly_one_succeeds(backend: Backend) {
+/// An integration that refreshes twice at once with one token (the
+/// Salesforce code can) keeps its connection under the default settings.
+async fn default_config_survives_two_concurrent_refreshes_with_one_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let issued = issue(&app).await;
+    let (one, two) = tokio::join!(
+        refresh(&app, &issued, issued.refresh()),
+        refresh(&app, &issued, issued.refresh())
+    );
+    for (status, body) in [&one, &two] {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(
+            userinfo_status(&app, body["access_token"].as_str().unwrap()).await,
+            200
+        );
+    }
+    assert_ne!(one.1["refresh_token"], two.1["refresh_token"]);
+    for (_, body) in [&one, &two] {
+        let (status, next) = refresh(&app, &issued, body["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "each successor works: {next}");
+    }
+    assert_eq!(
+        userinfo_status(&app, issued.access()).await,
+        200,
+        "the grant is live"
+    );
+}
+
+/// Outside the window a replay is theft: the grant is revoked. Time is
+/// controlled by calling the grant with a chosen `now`.
+async fn replay_after_the_window_revokes_the_grant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let issued = issue(&app).await;
+    let (status, first) = refresh(&app, &issued, issued.refresh()).await;
+    assert_eq!(status, 200, "{first}");
+    let used_at = rotated_at(&app, issued.refresh()).await;
+    let last_moment = refresh_at(&app, &issued, issued.refresh(), used_at + 30).await;
+    assert!(
+        last_moment.is_ok(),
+        "30 s after rotation is still a retry: {last_moment:?}"
+    );
+    let late = refresh_at(&app, &issued, issued.refresh(), used_at + 31)
+        .await
+        .unwrap_err();
+    assert_eq!(late.code.as_str(), "invalid_grant", "{late}");
+    // The whole grant is gone: the successor, and every access token.
+    let (status, body) = refresh(&app, &issued, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"refresh_token.replayed".to_owned())
+    );
+}
+
+/// A revoked grant stays revoked: a retry inside the window cannot revive it.
+async fn revoked_grant_answers_invalid_grant_inside_the_window(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let issued = issue(&app).await;
+    let (status, first) = refresh(&app, &issued, issued.refresh()).await;
+    assert_eq!(status, 200, "{first}");
+    let response = revoke(&app, &issued, first["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(response.status(), 200);
+    let (status, retry) = refresh(&app, &issued, issued.refresh()).await;
+    assert_eq!(
+        (status, retry["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{retry}"
+    );
+    assert_eq!(
+        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        401
+    );
+}
+
+async fn without_grace_concurrent_refreshes_exactly_one_succeeds(backend: Backend) {
+    let app = spawn_without_grace(backend).await;
     app.seed_demo().await;
     let issued = issue(&app).await;
     let mut attempts = tokio::task::JoinSet::new();
@@ -358,6 +512,10 @@ async fn introspection_reports_active_tokens_only(backend: Backend) {
     let refresh_info = introspect(&app, &issued, issued.refresh()).await;
     assert_eq!(refresh_info["active"], true);
     assert_eq!(refresh_info["token_type"], "refresh_token");
+    assert_eq!(
+        refresh_info["scope"], "openid email cases:read",
+        "in vocabulary order, as the token response has it"
+    );
 
     let other = issue(&app).await;
     assert_eq!(
@@ -390,6 +548,53 @@ async fn introspection_reports_active_tokens_only(backend: Backend) {
     assert_eq!(
         metadata["introspection_endpoint"],
         app.url("/api/oauth/introspect")
+    );
+}
+
+/// RFC 7662 §2.1: the caller must be authorized, and a public client cannot
+/// authenticate; revocation (RFC 7009) still takes public clients.
+async fn introspection_refuses_public_clients(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let issued = issue(&app).await;
+    let public = app
+        .create_client(json!({"name": "SPA", "redirectUris": [REDIRECT], "allowed_scopes": ["openid"], "tokenEndpointAuthMethod": "none"}))
+        .await;
+    let public_id = public["clientId"].as_str().unwrap();
+    for token in [issued.access(), issued.refresh(), "garbage"] {
+        let response = app
+            .http
+            .post(app.url("/api/oauth/introspect"))
+            .form(&[("token", token), ("client_id", public_id)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("public client"), "{description}");
+        assert!(body.get("active").is_none(), "nothing about the token: {body}");
+    }
+    // The token is untouched, and a confidential client is still answered.
+    assert_eq!(introspect(&app, &issued, issued.access()).await["active"], true);
+    let response = app
+        .http
+        .post(app.url("/api/oauth/revoke"))
+        .form(&[("token", issued.access()), ("client_id", public_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "revocation still accepts public clients");
+    let (_, metadata) = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        metadata["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        metadata["revocation_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
     );
 }
 
@@ -656,14 +861,4 @@ async fn housekeeping_purges_what_expired(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again, latchkey::store::PurgeCounts::default());
-}
-
-#[tokio::test]
-async fn audit_events_limit_must_be_a_number() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let (status, body) = app.admin(Method::GET, "/audit-events?limit=abc", None).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_request");
-    let (status, body) = app.admin(Method::GET, "/audit-events?limit=0", None).await;
-    assert_eq!((status, body["data"].as_array().map(Vec::len)), (200, Some(0)));
 }

@@ -9,7 +9,9 @@ mod user_agent;
 
 mod admin_accounts;
 mod admin_clients;
+mod admin_hostile_input;
 mod authorization;
+mod body_limits;
 mod browser;
 mod cli;
 mod discovery;

@@ -162,11 +162,11 @@ async fn salesforce_apex_flow_without_pkce_then_refresh(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(
-        (status, reused["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "rotated token fails"
-    );
+    // The example sets a 30-second grace window: the Apex code refreshing
+    // twice, or retrying a lost answer, keeps the connection.
+    assert_eq!(status, 200, "a retry inside the window is answered: {reused}");
+    assert_ne!(reused["refresh_token"], refreshed["refresh_token"]);
+    assert_eq!(app.state.config.tokens.refresh_token_grace.as_secs(), 30);
 }
 
 fn pkce_pair() -> (String, String) {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiPath, success, timestamp};
+use super::{ApiError, ApiJson, ApiPath, success, success_with_secret, timestamp};
 use crate::accounts::{self, NewUser, api_keys};
 use crate::audit::Actor;
 use crate::grants::connected;
@@ -351,13 +351,8 @@ pub async fn list_audit_events(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = crate::http::form_pairs(query.unwrap_or_default().as_bytes());
-    let limit = match crate::http::pair(&pairs, "limit") {
-        None => 100,
-        Some(text) => text
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("limit must be a whole number, not `{text}`")))?,
-    }
-    .clamp(1, 1000);
+    let limit = crate::audit::listing_limit(crate::http::pair(&pairs, "limit"))
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let events = state.store.list_audit_events(limit).await?;
     let data: Vec<serde_json::Value> = events
         .into_iter()
@@ -415,7 +410,7 @@ pub async fn create_api_key(
     .await?;
     let mut data = api_key_view(&record);
     data["apiKey"] = key.expose().into();
-    Ok(success(
+    Ok(success_with_secret(
         StatusCode::CREATED,
         data,
         Some("API key created. Save the key - it will not be shown again."),

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiPath, nullable, success, timestamp};
+use super::{ApiError, ApiJson, ApiPath, nullable, success, success_with_secret, timestamp};
 use crate::audit::Actor;
 use crate::clients::{self, Changes, Registration};
 use crate::http::AppState;
@@ -146,7 +146,7 @@ pub async fn create(
         }
         None => "Client created successfully. It is a public client: it has no secret and must use PKCE.",
     };
-    Ok(success(StatusCode::CREATED, view, Some(message)))
+    Ok(success_with_secret(StatusCode::CREATED, view, Some(message)))
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -216,7 +216,7 @@ pub async fn rotate_secret(
     )
     .await?;
     let data = serde_json::json!({"clientId": client_id, "clientSecret": secret.expose()});
-    Ok(success(StatusCode::OK, data, Some(ROTATED_MESSAGE)))
+    Ok(success_with_secret(StatusCode::OK, data, Some(ROTATED_MESSAGE)))
 }
 
 pub async fn disable(

@@ -250,6 +250,15 @@ pub fn success(status: StatusCode, data: impl Serialize, message: Option<&str>) 
     json_response(status, &body)
 }
 
+/// [`success`] for an answer that carries a plaintext secret shown only
+/// once (a client secret, an API key): `Cache-Control: no-store` and
+/// `Pragma: no-cache` keep it out of every cache on the way.
+pub fn success_with_secret(status: StatusCode, data: impl Serialize, message: Option<&str>) -> Response {
+    let mut response = success(status, data, message);
+    crate::http::oauth::no_store(response.headers_mut());
+    response
+}
+
 /// A JSON request body whose every failure — wrong content type, oversize,
 /// malformed, wrong types, unknown or missing fields — is an [`ApiError`]
 /// naming the problem and the field.
@@ -281,7 +290,7 @@ where
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    format!("the body is larger than {} bytes", super::MAX_BODY_BYTES),
+                    format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
                 )
             } else {
                 ApiError::bad_request("the request body could not be read")
@@ -291,6 +300,29 @@ where
     }
 }
 
+/// Every admin API body is a JSON object. Refused here, before the typed
+/// parse: serde would otherwise read an array as a struct's fields in
+/// order, and an empty array as a struct whose fields are all optional.
+fn require_object(bytes: &[u8]) -> Result<(), ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return Ok(());
+    }
+    let found = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(_)) => "an array",
+        Ok(serde_json::Value::String(_)) => "a string",
+        Ok(serde_json::Value::Number(_)) => "a number",
+        Ok(serde_json::Value::Bool(_)) => "a boolean",
+        Ok(serde_json::Value::Null) => "null",
+        Ok(serde_json::Value::Object(_)) => return Ok(()),
+        Err(_) if first.is_none() => "an empty body",
+        Err(error) => return Err(ApiError::bad_request(format!("invalid JSON body: {error}"))),
+    };
+    Err(ApiError::bad_request(format!(
+        "invalid JSON body: expected a JSON object, found {found}"
+    )))
+}
+
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if has_escaped_nul(bytes) {
         // PostgreSQL can neither store nor compare text with a NUL.
@@ -298,6 +330,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "invalid JSON body: text must not contain the NUL character (\\u0000)",
         ));
     }
+    require_object(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -450,5 +483,41 @@ mod tests {
         assert!(error.message.contains("uris"), "{}", error.message);
         let error = parse_json::<Sample>(br#"{"name": "x", "uris": []} trailing"#).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct AllOptional {
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        for (body, found) in [
+            (&b"[]"[..], "an array"),
+            (b" [\"renamed\"]", "an array"),
+            (b"\"x\"", "a string"),
+            (b"5", "a number"),
+            (b"true", "a boolean"),
+            (b"null", "null"),
+            (b"  ", "an empty body"),
+        ] {
+            let error = parse_json::<AllOptional>(body).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST);
+            assert!(
+                error.message.contains("expected a JSON object") && error.message.contains(found),
+                "{}",
+                error.message
+            );
+        }
+        assert!(parse_json::<AllOptional>(b" {} ").is_ok());
+        let error = parse_json::<AllOptional>(b"[oops").unwrap_err();
+        assert!(
+            error.message.starts_with("invalid JSON body"),
+            "{}",
+            error.message
+        );
     }
 }
