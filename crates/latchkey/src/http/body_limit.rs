@@ -48,6 +48,8 @@ enum Buffered {
     Over(Connection),
     /// The body broke off before its end.
     Broken,
+    /// The body did not arrive within [`DRAIN_MAX_TIME`] (a slow sender).
+    Slow,
 }
 
 /// Reads every request body before the handler runs: a body within
@@ -71,10 +73,22 @@ pub async fn limit(request: Request, next: Next) -> Response {
         _ if request.body().is_end_stream() => next.run(request).await,
         _ => {
             let (parts, body) = request.into_parts();
-            match buffer(body).await {
+            let buffered = tokio::time::timeout(DRAIN_MAX_TIME, buffer(body))
+                .await
+                .unwrap_or(Buffered::Slow);
+            match buffered {
                 Buffered::Within(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
                 Buffered::Over(connection) => too_large(envelope, connection),
-                Buffered::Broken => unreadable(envelope),
+                Buffered::Broken => unreadable(
+                    envelope,
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                ),
+                Buffered::Slow => unreadable(
+                    envelope,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                ),
             }
         }
     }
@@ -146,14 +160,14 @@ fn too_large(envelope: bool, connection: Connection) -> Response {
     response
 }
 
-/// A body that broke off while being read.
-fn unreadable(envelope: bool) -> Response {
-    let description = "the request body could not be read";
+/// A body that broke off or came too slowly: the answer, then the
+/// connection is closed.
+fn unreadable(envelope: bool, status: StatusCode, description: &str) -> Response {
     let mut response = if envelope {
-        ApiError::bad_request(description).into_response()
+        ApiError::new(status, "invalid_request", description).into_response()
     } else {
         let body = serde_json::json!({"error": "invalid_request", "error_description": description});
-        super::json_response(StatusCode::BAD_REQUEST, &body)
+        super::json_response(status, &body)
     };
     response
         .headers_mut()

@@ -296,3 +296,27 @@ async fn bodies_within_the_limit_are_unaffected(backend: Backend) {
     assert_eq!(response.body["data"]["name"], "Chunked & Partners");
     connection.still_usable().await;
 }
+
+/// A client that sends a small body too slowly (a slow-loris) holds a task
+/// only for the drain bound, then gets 408 and a closed connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_gets_408_within_the_bound() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut connection = Connection::open(&app).await;
+    let mut headers = form_headers();
+    headers.push("Content-Length: 100".to_owned());
+    connection
+        .head("POST", &app.state.config.paths.token, &headers)
+        .await;
+    connection.write(b"grant_type=").await;
+    let started = std::time::Instant::now();
+    let response = connection.read().await;
+    assert_eq!(response.status, 408, "{response:?}");
+    assert_eq!(response.body["error"], "invalid_request");
+    assert_eq!(response.header("connection"), Some("close"));
+    let waited = started.elapsed();
+    assert!(
+        waited < latchkey::http::body_limit::DRAIN_MAX_TIME + Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
