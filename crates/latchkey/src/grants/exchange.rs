@@ -229,11 +229,7 @@ async fn refresh_replayed(
     if let Err(error) = store.revoke_grant(&token.grant_id, now).await {
         return error.into();
     }
-    let subject = audit::Subject {
-        client_id: Some(&client.client_id),
-        grant_id: Some(&token.grant_id),
-        ..Default::default()
-    };
+    let subject = refresh_subject(client, token);
     audit::record(
         store,
         &Actor::System,
@@ -246,6 +242,15 @@ async fn refresh_replayed(
     OAuthError::invalid_grant("refresh token has already been used")
 }
 
+/// What a refresh-token audit event is about.
+fn refresh_subject<'a>(client: &'a ClientRecord, token: &'a RefreshTokenRecord) -> audit::Subject<'a> {
+    audit::Subject {
+        client_id: Some(&client.client_id),
+        grant_id: Some(&token.grant_id),
+        ..Default::default()
+    }
+}
+
 /// Records a rotated refresh token answered as a retry inside the grace
 /// window, so a replay the window let through still leaves a trace.
 async fn refresh_retried(
@@ -255,11 +260,7 @@ async fn refresh_retried(
     used_at: i64,
     now: i64,
 ) {
-    let subject = audit::Subject {
-        client_id: Some(&client.client_id),
-        grant_id: Some(&token.grant_id),
-        ..Default::default()
-    };
+    let subject = refresh_subject(client, token);
     audit::record(
         store,
         &Actor::Client(client.client_id.clone()),
