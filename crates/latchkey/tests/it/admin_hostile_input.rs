@@ -74,6 +74,13 @@ async fn answers_carrying_a_secret_are_not_stored(backend: Backend) {
     assert_eq!(status, 201, "{created}");
     assert!(created["data"]["apiKey"].is_string());
     assert_not_stored("API key creation", &headers);
+
+    // Every other answer holds account data too.
+    for path in ["/users", "/organizations", "/oauth-clients", "/audit-events"] {
+        let (status, headers, _) = admin_raw(&app, Method::GET, path, None).await;
+        assert_eq!(status, 200);
+        assert_not_stored(path, &headers);
+    }
 }
 
 async fn bodies_that_are_not_json_objects_are_refused(backend: Backend) {

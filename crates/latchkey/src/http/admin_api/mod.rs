@@ -106,14 +106,19 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// Refuses requests without a valid `x-admin-api-key`.
+/// Refuses requests without a valid `x-admin-api-key`. Every answer to an
+/// authenticated request holds account data, so none may be cached.
 async fn require_admin_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(presented) = request.headers().get("x-admin-api-key") else {
         return ApiError::unauthorized("missing x-admin-api-key header").into_response();
     };
     let presented = presented.to_str().unwrap_or_default();
     match accounts::is_admin_key(state.store.as_ref(), &state.config.admin_api_keys, presented).await {
-        Ok(true) => next.run(request).await,
+        Ok(true) => {
+            let mut response = next.run(request).await;
+            crate::http::oauth::no_store(response.headers_mut());
+            response
+        }
         Ok(false) => ApiError::unauthorized("invalid admin API key").into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
