@@ -53,6 +53,25 @@ pub struct Branding {
     pub logo_url: Option<String>,
     /// The word the pages use for an organization ("firm", "organization").
     pub tenant_word: String,
+    /// The color of buttons and links on every page (`#rrggbb`).
+    pub accent_color: String,
+}
+
+/// Who may do what in the dashboard.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// Membership roles (compared case-insensitively) whose holders manage
+    /// their organization's OAuth apps and API keys.
+    pub admin_roles: Vec<String>,
+}
+
+impl Dashboard {
+    /// Whether a member with `role` administers the organization.
+    pub fn is_admin_role(&self, role: &str) -> bool {
+        self.admin_roles
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(role.trim()))
+    }
 }
 
 /// Paths of the protocol endpoints, each starting with `/`.
@@ -221,6 +240,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub housekeeping: Housekeeping,
     pub passwords: PasswordPool,
+    pub dashboard: Dashboard,
 }
 
 /// The default vocabulary: OpenID Connect's scopes and the example API's.

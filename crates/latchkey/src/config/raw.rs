@@ -26,7 +26,7 @@ pub struct RawConfig {
     pub issuer: Option<String>,
     pub bind: Option<String>,
     pub database_url: Option<Secret>,
-    #[serde(default, deserialize_with = "list_or_comma_string")]
+    #[serde(default, deserialize_with = "secret_list")]
     pub admin_api_keys: Option<Vec<Secret>>,
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
@@ -53,6 +53,8 @@ pub struct RawConfig {
     pub housekeeping: RawHousekeeping,
     #[serde(default)]
     pub passwords: RawPasswords,
+    #[serde(default)]
+    pub dashboard: RawDashboard,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +77,26 @@ pub struct RawBranding {
     pub product_name: Option<String>,
     pub logo_url: Option<String>,
     pub tenant_word: Option<String>,
+    pub accent_color: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDashboard {
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub admin_roles: Option<Vec<String>>,
+}
+
+impl RawDashboard {
+    fn validate(self) -> Result<Dashboard, ConfigError> {
+        let admin_roles = self
+            .admin_roles
+            .unwrap_or_else(|| vec!["FIRM_ADMIN".into(), "admin".into(), "owner".into()]);
+        if admin_roles.iter().any(|role| role.trim().is_empty()) {
+            return Err(invalid("dashboard.admin_roles", "must not contain an empty role"));
+        }
+        Ok(Dashboard { admin_roles })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,7 +187,7 @@ pub struct RawRateLimits {
 }
 
 /// Accepts `["a", "b"]` from a file and `a,b` from an environment variable.
-fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<Secret>>, D::Error>
+fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -177,16 +199,24 @@ where
     }
     Ok(match Option::<ListOrString>::deserialize(deserializer)? {
         None => None,
-        Some(ListOrString::List(list)) => Some(list.into_iter().map(Secret::new).collect()),
+        Some(ListOrString::List(list)) => Some(list),
         Some(ListOrString::String(joined)) => Some(
             joined
                 .split(',')
                 .map(str::trim)
-                .filter(|key| !key.is_empty())
-                .map(Secret::new)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
                 .collect(),
         ),
     })
+}
+
+/// [`list_or_comma_string`] for secrets (admin API keys).
+fn secret_list<'de, D>(deserializer: D) -> Result<Option<Vec<Secret>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(list_or_comma_string(deserializer)?.map(|list| list.into_iter().map(Secret::new).collect()))
 }
 
 impl RawConfig {
@@ -385,6 +415,7 @@ impl RawConfig {
             rate_limits,
             housekeeping,
             passwords,
+            dashboard: self.dashboard.validate()?,
         })
     }
 }
@@ -448,10 +479,21 @@ impl RawBranding {
                 "must be an http(s) URL or a path starting with `/`",
             ));
         }
+        let accent_color = self.accent_color.unwrap_or_else(|| "#2457c5".to_owned());
+        let is_hex_color = accent_color.len() == 7
+            && accent_color.starts_with('#')
+            && accent_color[1..].chars().all(|c| c.is_ascii_hexdigit());
+        if !is_hex_color {
+            return Err(invalid(
+                "branding.accent_color",
+                format!("is `{accent_color}`, expected a color like `#2457c5`"),
+            ));
+        }
         Ok(Branding {
             product_name,
             logo_url: self.logo_url,
             tenant_word: self.tenant_word.unwrap_or_else(|| "organization".to_owned()),
+            accent_color,
         })
     }
 }

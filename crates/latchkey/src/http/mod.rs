@@ -83,6 +83,9 @@ pub fn router(state: AppState) -> Router {
             post(pages::connected_apps::revoke),
         )
         .route("/static/latchkey.css", get(pages::stylesheet))
+        .route("/static/theme.css", get(pages::settings::theme))
+        .route("/", get(pages::settings::home))
+        .route(&paths.settings, get(pages::settings::home))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1/admin", admin_api::router(state.clone()))
@@ -187,7 +190,21 @@ pub fn json_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, crate::oauth::e
         .collect()
 }
 
-async fn not_found() -> Response {
+/// 404: a page for browsers (`Accept` with `text/html`), JSON otherwise.
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let page = pages::NotFoundPage {
+            brand: pages::Brand::new(&state.config),
+        };
+        return pages::render(&state.config, StatusCode::NOT_FOUND, &page, &[]);
+    }
     json_response(
         StatusCode::NOT_FOUND,
         &serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),

@@ -204,6 +204,8 @@ pub struct ConnectedApp {
     pub scopes: Vec<String>,
     pub granted_at: i64,
     pub updated_at: i64,
+    /// When the app last obtained tokens (a code exchange or a refresh).
+    pub last_used_at: Option<i64>,
 }
 
 /// An API key: a bearer credential bound to one organization and scopes.

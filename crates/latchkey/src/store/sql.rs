@@ -826,7 +826,12 @@ macro_rules! impl_store {
             async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT k.client_id, c.name AS client_name, c.logo_url, k.organization_id, \
-                     o.name AS organization_name, k.scopes, k.created_at, k.updated_at \
+                     o.name AS organization_name, k.scopes, k.created_at, k.updated_at, \
+                     (SELECT MAX(g.created_at) FROM grants g WHERE g.user_id = k.user_id \
+                      AND g.organization_id = k.organization_id AND g.client_id = k.client_id) AS last_grant, \
+                     (SELECT MAX(r.created_at) FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+                      WHERE g.user_id = k.user_id AND g.organization_id = k.organization_id \
+                      AND g.client_id = k.client_id) AS last_refresh \
                      FROM consents k JOIN clients c ON c.client_id = k.client_id \
                      JOIN organizations o ON o.id = k.organization_id \
                      WHERE k.user_id = $1 ORDER BY o.name, c.name, k.client_id",
@@ -846,6 +851,11 @@ macro_rules! impl_store {
                             scopes: json_list(row, "scopes")?,
                             granted_at: row.try_get("created_at").map_err(map_sqlx)?,
                             updated_at: row.try_get("updated_at").map_err(map_sqlx)?,
+                            last_used_at: {
+                                let grant: Option<i64> = row.try_get("last_grant").map_err(map_sqlx)?;
+                                let refresh: Option<i64> = row.try_get("last_refresh").map_err(map_sqlx)?;
+                                grant.max(refresh)
+                            },
                         })
                     })
                     .collect()

@@ -689,7 +689,18 @@ async fn connected_apps_revoke_ends_tokens_and_asks_consent_again(backend: Backe
         "{}",
         page.body
     );
-    assert!(page.body.contains("openid, email, cases:read"));
+    // What the app may do, as the consent screen said it, in vocabulary order.
+    let can = [
+        "Sign you in and know who you are",
+        "See your email address",
+        "Read cases, referrals, firms and routing",
+    ];
+    let at: Vec<usize> = can.iter().map(|text| page.body.find(text).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{}", page.body);
+    assert!(
+        page.body
+            .contains("aria-label=\"Revoke Salesforce Production (Acme Legal)\"")
+    );
 
     let (_, users) = app.admin(Method::GET, "/users", None).await;
     let alice = users["data"][0]["id"].as_str().unwrap().to_owned();
@@ -703,6 +714,12 @@ async fn connected_apps_revoke_ends_tokens_and_asks_consent_again(backend: Backe
     let form: Vec<(String, String)> = hidden_inputs(&page.body);
     let after = agent.post_form("/settings/connected-apps/revoke", &form).await;
     assert_eq!(after.status, 303);
+    let confirmed = agent.follow(after).await;
+    assert!(
+        confirmed
+            .body
+            .contains("Salesforce Production no longer has access.")
+    );
     assert_eq!(
         userinfo_status(&app, issued.access()).await,
         401,

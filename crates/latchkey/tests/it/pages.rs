@@ -15,6 +15,8 @@ backend_tests!(
     logout_ends_the_session_and_sign_in_never_redirects_off_site,
     sign_in_refuses_every_smuggled_return_to,
     csrf_tokens_are_bound_to_the_browser_and_its_session,
+    home_and_settings_lead_through_sign_in_to_the_settings_layout,
+    unknown_pages_answer_html_for_browsers_and_json_otherwise,
 );
 
 async fn login_page_has_the_contract_fields_and_security_headers(backend: Backend) {
@@ -275,4 +277,92 @@ async fn csrf_tokens_are_bound_to_the_browser_and_its_session(backend: Backend) 
     assert_eq!(alice.post_form("/logout", &[alice_token]).await.status, 400);
     let fresh = token_of(&alice.get("/logout").await);
     assert_eq!(alice.post_form("/logout", &[fresh]).await.status, 200);
+}
+
+/// `/` and the settings prefix: signed out, the sign-in page and back;
+/// signed in, the settings layout with navigation (admin sections only for
+/// organization admins) and a sign-out form.
+async fn home_and_settings_lead_through_sign_in_to_the_settings_layout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    for start in ["/", "/settings"] {
+        let mut agent = UserAgent::new(&app.base_url);
+        let page = agent.get(start).await;
+        assert_eq!(page.status, 303);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", start)
+            .finish();
+        assert_eq!(page.location.as_deref(), Some(format!("/login?{query}").as_str()));
+        let login = agent.follow(page).await;
+        let signed_in = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+        assert_eq!(signed_in.location.as_deref(), Some(start));
+        let home = agent.follow(signed_in).await;
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("<h1>Connected Apps</h1>"), "{}", home.body);
+        for link in [
+            "/settings/connected-apps",
+            "/settings/oauth-apps",
+            "/settings/api-keys",
+        ] {
+            assert!(
+                home.body.contains(&format!("href=\"{link}\"")),
+                "{link} in the navigation"
+            );
+        }
+        assert!(home.body.contains("Alice Example") && home.body.contains(">Sign out</button>"));
+    }
+
+    // Signing in at /login with nothing pending lands on the home page.
+    let mut agent = UserAgent::new(&app.base_url);
+    let login = agent.get("/login").await;
+    let signed_in = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(signed_in.location.as_deref(), Some("/"));
+
+    // A member who administers no organization sees only Connected Apps.
+    app.add_member(
+        "sam@example.com",
+        "sam's long password",
+        "Smith & Associates",
+        "ATTORNEY",
+    )
+    .await;
+    let mut sam = UserAgent::new(&app.base_url);
+    let login = sam.get("/login").await;
+    let signed_in = sam
+        .sign_in(&login, "sam@example.com", "sam's long password")
+        .await;
+    let home = sam.follow(signed_in).await;
+    assert!(home.body.contains("href=\"/settings/connected-apps\""));
+    assert!(
+        !home.body.contains("href=\"/settings/oauth-apps\""),
+        "{}",
+        home.body
+    );
+
+    // Sign out from the layout.
+    let out = sam.post_form("/logout", &hidden_inputs(&home.body)).await;
+    assert_eq!(out.status, 200);
+    assert_eq!(sam.get("/settings").await.status, 303, "signed out");
+}
+
+async fn unknown_pages_answer_html_for_browsers_and_json_otherwise(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = app
+        .http
+        .get(app.url("/no/such/page"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Page not found") && body.contains("href=\"/\""));
+    let (status, json) = app.get_json("/no/such/page").await;
+    assert_eq!((status, json["error"].as_str()), (404, Some("not_found")));
 }

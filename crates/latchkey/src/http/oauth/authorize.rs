@@ -262,8 +262,7 @@ fn consent_page(
         })
         .collect();
     let page = ConsentPage {
-        product_name: brand.product_name,
-        product_logo: brand.product_logo,
+        brand,
         action: config.paths.consent.clone(),
         csrf_token: csrf,
         app_name: request.client.name.clone(),

@@ -1,131 +1,84 @@
-//! `{settings}/connected-apps`: the signed-in user's authorized apps, each
-//! with a Revoke button. Without a session, the sign-in page comes first.
+//! `{settings}/connected-apps` (SPEC 9): the apps the signed-in user
+//! authorized, per organization, with what each may do (the scopes'
+//! descriptions), when it was first authorized and last used, and a
+//! Revoke behind a confirmation.
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use url::form_urlencoded;
 
+use super::extract::{CsrfForm, SignedIn};
 use super::login::see_other;
-use super::{Brand, ConnectedAppView, ConnectedAppsPage, error_page, render, storage_failure_page};
-use crate::accounts::sessions;
+use super::settings::{Section, chrome};
+use super::{Brand, ConnectedAppView, ConnectedAppsPage, date, render, scope_views, storage_failure_page};
 use crate::audit::Actor;
-use crate::grants::connected;
-use crate::http::{AppState, cookies, form_pairs, pair};
-use crate::store::UserRecord;
+use crate::grants::{connected, consent};
+use crate::http::{AppState, form_pairs, pair};
 use crate::unix_now;
 
-fn page_path(state: &AppState) -> String {
-    format!("{}/connected-apps", state.config.paths.settings)
-}
-
-/// The signed-in user, or the redirect to sign in first.
-async fn user_or_login(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, Response> {
-    let session = match cookies::session_value(&state.config, headers) {
-        Some(value) => sessions::resume(state.store.as_ref(), &value, unix_now()).await,
-        None => Ok(None),
-    };
-    match session {
-        Ok(Some((_, user))) => Ok(user),
-        Ok(None) => {
-            let query = form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &page_path(state))
-                .finish();
-            Err(see_other(&format!("{}?{query}", state.config.paths.login), None))
-        }
-        Err(error) => Err(storage_failure_page(&state.config, "reading the session", &error)),
-    }
-}
-
-/// The scopes in vocabulary order, comma-separated.
-fn scope_list(config: &crate::config::Config, scopes: &[String]) -> String {
-    match crate::oauth::scope::ScopeSet::from_tokens(scopes) {
-        Ok(set) => config.scope_string(&set).replace(' ', ", "),
-        Err(_) => scopes.join(", "),
-    }
-}
-
-fn date(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let user = match user_or_login(&state, &headers).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let apps = match connected::list(state.store.as_ref(), &user.id).await {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let store = state.store.as_ref();
+    let listed = match connected::list(store, &signed_in.user.id).await {
         Ok(apps) => apps,
-        Err(error) => {
-            return storage_failure_page(&state.config, "listing connected apps", &error);
-        }
+        Err(error) => return storage_failure_page(&state.config, "listing connected apps", &error),
+    };
+    let memberships = match consent::memberships(store, &signed_in.user.id).await {
+        Ok(memberships) => memberships,
+        Err(error) => return storage_failure_page(&state.config, "reading memberships", &error),
     };
     let config = &state.config;
-    let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, config, &headers);
-    let brand = Brand::new(config);
-    let apps = apps
+    let (chrome, set_csrf) = chrome(&state, &headers, &signed_in, &memberships, Section::ConnectedApps);
+    let apps = listed
         .into_iter()
         .map(|app| ConnectedAppView {
+            scopes: scope_views(config, &app.scopes),
             client_id: app.client_id,
             name: app.client_name,
             logo_url: app.client_logo_url,
             organization_id: app.organization_id,
             organization_name: app.organization_name,
-            scopes: scope_list(config, &app.scopes),
             granted_at: date(app.granted_at),
-            updated_at: date(app.updated_at),
+            last_used: app.last_used_at.map(date),
         })
         .collect();
+    // The app just revoked, named from the store (never from the link).
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let revoked = match pair(&pairs, "revoked") {
+        Some(client_id) => store.find_client(client_id).await.ok().flatten().map(|c| c.name),
+        None => None,
+    };
     let page = ConnectedAppsPage {
-        product_name: brand.product_name,
-        product_logo: brand.product_logo,
-        action: format!("{}/revoke", page_path(&state)),
-        csrf_token: csrf,
-        user_name: user.name,
-        user_email: user.email,
+        brand: Brand::new(config),
+        chrome,
+        action: format!("{}/revoke", Section::ConnectedApps.path(config)),
         apps,
         tenant_word: config.branding.tenant_word.clone(),
+        revoked,
     };
     render(config, StatusCode::OK, &page, &[set_csrf])
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(
-        &state.form_key,
-        &state.config,
-        &headers,
-        pair(&pairs, "csrf_token"),
-    ) {
-        let message = "This form has expired. Go back, reload the page and try again.";
-        return error_page(&state.config, StatusCode::BAD_REQUEST, "invalid_request", message);
-    }
-    let user = match user_or_login(&state, &headers).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let client_id = pair(&pairs, "client_id").unwrap_or_default();
-    let organization_id = pair(&pairs, "organization_id").unwrap_or_default();
-    let actor = Actor::User(user.id.clone());
-    let now = unix_now();
-    match connected::revoke(
-        state.store.as_ref(),
-        &actor,
-        &user.id,
-        organization_id,
-        client_id,
-        now,
-    )
-    .await
-    {
-        Ok(_) => see_other(&page_path(&state), None),
+pub async fn revoke(State(state): State<AppState>, signed_in: SignedIn, form: CsrfForm) -> Response {
+    let user_id = &signed_in.user.id;
+    let (client_id, organization_id) = (form.text("client_id"), form.text("organization_id"));
+    let store = state.store.as_ref();
+    let actor = Actor::User(user_id.clone());
+    let revoked = connected::revoke(store, &actor, user_id, organization_id, client_id, unix_now()).await;
+    let page = Section::ConnectedApps.path(&state.config);
+    match revoked {
+        Ok(true) => {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("revoked", client_id)
+                .finish();
+            see_other(&format!("{page}?{query}"), None)
+        }
+        Ok(false) => see_other(&page, None),
         Err(error) => storage_failure_page(&state.config, "revoking a connected app", &error),
     }
 }

@@ -3,13 +3,13 @@
 //! origin). Every wrong credential gets the same message, and the email is
 //! kept in the form.
 
-use axum::body::Bytes;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::extract::CsrfForm;
 use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
 use crate::accounts::sessions::{self, CheckError};
@@ -20,7 +20,6 @@ use crate::unix_now;
 const WRONG_CREDENTIALS: &str = "Incorrect email or password.";
 const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
 const BUSY: &str = "Many people are signing in right now. Wait a few seconds and try again.";
-const FORM_EXPIRED: &str = "This form has expired. Go back, reload the page and try again.";
 
 fn login_page(
     state: &AppState,
@@ -31,8 +30,7 @@ fn login_page(
 ) -> LoginPage {
     let brand = Brand::new(&state.config);
     LoginPage {
-        product_name: brand.product_name,
-        product_logo: brand.product_logo,
+        brand,
         action: state.config.paths.login.clone(),
         csrf_token,
         return_to,
@@ -57,21 +55,12 @@ pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    form: CsrfForm,
 ) -> Response {
-    let pairs = form_pairs(&body);
     let config = &state.config;
-    if !cookies::csrf_matches(
-        &state.form_key,
-        &state.config,
-        &headers,
-        pair(&pairs, "csrf_token"),
-    ) {
-        return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", FORM_EXPIRED);
-    }
-    let email = pair(&pairs, "email").unwrap_or_default().trim().to_owned();
-    let password = Secret::new(pair(&pairs, "password").unwrap_or_default());
-    let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
+    let email = form.text("email").trim().to_owned();
+    let password = Secret::new(form.text("password"));
+    let return_to = return_to::or_home(&state.config.issuer, form.get("return_to"));
     let (csrf, _) = cookies::csrf_token(&state.form_key, config, &headers);
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
@@ -142,8 +131,7 @@ pub fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
 fn message(state: &AppState, heading: &str, text: &str, form: Option<PageForm>) -> MessagePage {
     let brand = Brand::new(&state.config);
     MessagePage {
-        product_name: brand.product_name,
-        product_logo: brand.product_logo,
+        brand,
         heading: heading.into(),
         message: text.into(),
         code: None,
@@ -165,27 +153,18 @@ pub async fn show_logout(State(state): State<AppState>, headers: HeaderMap) -> R
 }
 
 /// `POST /logout`: ends the session.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(
-        &state.form_key,
-        &state.config,
-        &headers,
-        pair(&pairs, "csrf_token"),
-    ) {
-        return error_page(
-            &state.config,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            FORM_EXPIRED,
-        );
-    }
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, _form: CsrfForm) -> Response {
     if let Some(value) = cookies::session_value(&state.config, &headers)
         && let Err(error) = sessions::end(state.store.as_ref(), &value).await
     {
         tracing::error!(%error, "ending a session failed");
     }
-    let page = message(&state, "Signed out", "You are signed out.", None);
+    let page = message(
+        &state,
+        "Signed out",
+        "You are signed out of this browser. Close it on a shared computer.",
+        None,
+    );
     render(
         &state.config,
         StatusCode::OK,

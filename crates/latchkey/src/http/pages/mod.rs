@@ -10,8 +10,10 @@ use axum::response::{IntoResponse, Response};
 use crate::config::Config;
 
 pub mod connected_apps;
+pub mod extract;
 pub mod login;
 pub mod return_to;
+pub mod settings;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
 
@@ -46,8 +48,7 @@ impl Brand {
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
-    pub product_name: String,
-    pub product_logo: Option<String>,
+    pub brand: Brand,
     pub action: String,
     pub csrf_token: String,
     pub return_to: String,
@@ -59,8 +60,7 @@ pub struct LoginPage {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage {
-    pub product_name: String,
-    pub product_logo: Option<String>,
+    pub brand: Brand,
     pub action: String,
     pub csrf_token: String,
     pub app_name: String,
@@ -85,22 +85,27 @@ pub struct ConnectedAppView {
     pub logo_url: Option<String>,
     pub organization_id: String,
     pub organization_name: String,
-    pub scopes: String,
+    pub scopes: Vec<ScopeView>,
     pub granted_at: String,
-    pub updated_at: String,
+    pub last_used: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "connected_apps.html")]
 pub struct ConnectedAppsPage {
-    pub product_name: String,
-    pub product_logo: Option<String>,
+    pub brand: Brand,
+    pub chrome: settings::Chrome,
     pub action: String,
-    pub csrf_token: String,
-    pub user_name: String,
-    pub user_email: String,
     pub apps: Vec<ConnectedAppView>,
     pub tenant_word: String,
+    /// The app just revoked, to confirm it.
+    pub revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+pub struct NotFoundPage {
+    pub brand: Brand,
 }
 
 /// A small form on a message page (sign out).
@@ -113,8 +118,7 @@ pub struct PageForm {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
-    pub product_name: String,
-    pub product_logo: Option<String>,
+    pub brand: Brand,
     pub heading: String,
     pub message: String,
     pub code: Option<String>,
@@ -126,8 +130,7 @@ impl MessagePage {
     pub fn error(config: &Config, code: &str, message: &str) -> Self {
         let brand = Brand::new(config);
         Self {
-            product_name: brand.product_name,
-            product_logo: brand.product_logo,
+            brand,
             heading: "Something went wrong".into(),
             message: message.into(),
             code: Some(code.into()),
@@ -135,6 +138,48 @@ impl MessagePage {
             form: None,
         }
     }
+}
+
+/// A scope as people read it: its sentence from the vocabulary, and its
+/// identifier for the curious.
+pub struct ScopeView {
+    pub name: String,
+    pub description: String,
+}
+
+/// `scopes` in vocabulary order as their descriptions (an identifier the
+/// vocabulary no longer has is shown as itself).
+pub fn scope_views(config: &Config, scopes: &[String]) -> Vec<ScopeView> {
+    let mut views: Vec<ScopeView> = config
+        .scopes
+        .iter()
+        .filter(|definition| scopes.contains(&definition.name))
+        .map(|definition| ScopeView {
+            name: definition.name.clone(),
+            description: definition.description.clone(),
+        })
+        .collect();
+    views.extend(
+        scopes
+            .iter()
+            .filter(|name| config.scope(name).is_none())
+            .map(|name| ScopeView {
+                name: name.clone(),
+                description: name.clone(),
+            }),
+    );
+    views
+}
+
+/// A Unix time as a date people read (`2026-11-30`).
+pub fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// The Content-Security-Policy of every page: no script at all, styles

@@ -1,0 +1,109 @@
+//! The two things every page handler needs, as axum extractors: a
+//! signed-in user ([`SignedIn`]; without one the browser is sent to sign
+//! in and brought back) and a form whose CSRF token was made for this
+//! browser and session ([`CsrfForm`]; otherwise the "form expired" page).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use url::form_urlencoded;
+
+use super::login::see_other;
+use super::{error_page, return_to, storage_failure_page};
+use crate::accounts::sessions;
+use crate::http::{AppState, cookies, form_pairs, pair};
+use crate::store::{SessionRecord, UserRecord};
+use crate::unix_now;
+
+pub const FORM_EXPIRED: &str = "This form has expired. Go back, reload the page and try again.";
+
+/// The user of a live browser session.
+pub struct SignedIn {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+}
+
+/// The sign-in page, coming back to `target` (when it is a same-origin
+/// path) afterwards.
+pub fn sign_in_first(state: &AppState, target: &str) -> Response {
+    let back = return_to::or_home(&state.config.issuer, Some(target));
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", &back)
+        .finish();
+    see_other(&format!("{}?{query}", state.config.paths.login), None)
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let resumed = match cookies::session_value(&state.config, &parts.headers) {
+            Some(value) => sessions::resume(state.store.as_ref(), &value, unix_now()).await,
+            None => Ok(None),
+        };
+        match resumed {
+            Ok(Some((session, user))) => Ok(Self { session, user }),
+            Ok(None) => {
+                // After signing in, come back to the page (a form's page
+                // for a POST, which cannot be repeated by a redirect).
+                let target = match parts.method {
+                    axum::http::Method::GET => {
+                        parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned()
+                    }
+                    _ => parts.uri.path().to_owned(),
+                };
+                Err(sign_in_first(state, &target))
+            }
+            Err(error) => Err(storage_failure_page(&state.config, "reading the session", &error)),
+        }
+    }
+}
+
+/// The name/value pairs of a form body whose CSRF token matches this
+/// browser's cookies.
+pub struct CsrfForm(pub Vec<(String, String)>);
+
+impl CsrfForm {
+    /// The first value of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        pair(&self.0, name)
+    }
+
+    /// The first value of `name`, or empty.
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl FromRequest<AppState> for CsrfForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let pairs = form_pairs(&body);
+        let submitted = pair(&pairs, "csrf_token");
+        if !cookies::csrf_matches(&state.form_key, &state.config, &headers, submitted) {
+            return Err(error_page(
+                &state.config,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                FORM_EXPIRED,
+            ));
+        }
+        Ok(Self(pairs))
+    }
+}

@@ -1,0 +1,130 @@
+//! The signed-in part of the site (SPEC 9): the home (`/` and the
+//! settings prefix lead to the first section), the layout every settings
+//! page shares ([`Chrome`]: who is signed in, the sign-out form, the
+//! navigation), and the theme stylesheet with the configured accent color.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::extract::SignedIn;
+use super::login::see_other;
+use crate::config::Config;
+use crate::grants::consent::Membership;
+use crate::http::{AppState, cookies};
+
+/// The sections of the settings pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    ConnectedApps,
+    OAuthApps,
+    ApiKeys,
+}
+
+impl Section {
+    fn label(self) -> &'static str {
+        match self {
+            Self::ConnectedApps => "Connected Apps",
+            Self::OAuthApps => "OAuth Apps",
+            Self::ApiKeys => "API Keys",
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Self::ConnectedApps => "connected-apps",
+            Self::OAuthApps => "oauth-apps",
+            Self::ApiKeys => "api-keys",
+        }
+    }
+
+    /// The section's path under the configured settings prefix.
+    pub fn path(self, config: &Config) -> String {
+        format!("{}/{}", config.paths.settings, self.slug())
+    }
+
+    /// Whether only organization admins see the section.
+    fn for_admins(self) -> bool {
+        match self {
+            Self::ConnectedApps => false,
+            Self::OAuthApps | Self::ApiKeys => true,
+        }
+    }
+}
+
+/// One link of the navigation.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+/// What the settings layout shows around a page.
+pub struct Chrome {
+    pub user_name: String,
+    pub user_email: String,
+    pub logout_action: String,
+    pub csrf_token: String,
+    pub nav: Vec<NavItem>,
+}
+
+/// The memberships in which the user is an admin.
+pub fn administered(config: &Config, memberships: &[Membership]) -> Vec<Membership> {
+    memberships
+        .iter()
+        .filter(|m| config.dashboard.is_admin_role(&m.role))
+        .cloned()
+        .collect()
+}
+
+/// The layout for `current`, with the CSRF cookie to set if the browser
+/// has none yet. Admin-only sections are listed for organization admins.
+pub fn chrome(
+    state: &AppState,
+    headers: &HeaderMap,
+    signed_in: &SignedIn,
+    memberships: &[Membership],
+    current: Section,
+) -> (Chrome, Option<HeaderValue>) {
+    let config = &state.config;
+    let is_admin = !administered(config, memberships).is_empty();
+    let nav = [Section::ConnectedApps, Section::OAuthApps, Section::ApiKeys]
+        .into_iter()
+        .filter(|section| is_admin || !section.for_admins() || *section == current)
+        .map(|section| NavItem {
+            label: section.label(),
+            href: section.path(config),
+            current: section == current,
+        })
+        .collect();
+    let (csrf_token, set_csrf) = cookies::csrf_token(&state.form_key, config, headers);
+    let chrome = Chrome {
+        user_name: signed_in.user.name.clone(),
+        user_email: signed_in.user.email.clone(),
+        logout_action: config.paths.logout.clone(),
+        csrf_token,
+        nav,
+    };
+    (chrome, set_csrf)
+}
+
+/// `GET /` and `GET {settings}`: the signed-in home is the first section;
+/// signed out, the sign-in page comes first and leads back here.
+pub async fn home(State(state): State<AppState>, _signed_in: SignedIn) -> Response {
+    see_other(&Section::ConnectedApps.path(&state.config), None)
+}
+
+/// `/static/theme.css`: the configured accent color as a custom property
+/// (a stylesheet, since the pages' CSP allows no inline style).
+pub async fn theme(State(state): State<AppState>) -> Response {
+    let css = format!(":root {{ --accent: {}; }}\n", state.config.branding.accent_color);
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        css,
+    )
+        .into_response()
+}
