@@ -532,7 +532,7 @@ async fn authorization_error_page_explains_names_the_app_and_leads_home(backend:
     assert_eq!((page.status, page.location.is_none()), (400, true));
     let body = &page.body;
     assert!(
-        body.contains("<h1>Salesforce Production sent an incomplete request</h1>"),
+        crate::user_agent::unescape(body).contains("<h1>Can't continue to Salesforce Production</h1>"),
         "{body}"
     );
     assert!(

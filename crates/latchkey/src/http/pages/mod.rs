@@ -151,7 +151,7 @@ fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, S
             format!("{product} is briefly unavailable. Wait a few seconds, then try again."),
         ),
         (_, Some(app)) => (
-            format!("{app} sent an incomplete request"),
+            format!("Can't continue to {app}"),
             format!(
                 "{product} cannot confirm where to send you back to {app}, so it stopped here to keep your account safe. You have not been signed in to {app}."
             ),
