@@ -105,7 +105,7 @@ pub async fn seed(
     } else {
         let registration = Registration {
             name: "Demo App".to_owned(),
-            description: Some("A confidential demo app seeded by `latchkey serve --demo`.".to_owned()),
+            description: Some("A sample app for trying sign-in and consent. It keeps its secret on a server, as a web app would.".to_owned()),
             homepage_url: Some("http://localhost:3000".to_owned()),
             logo_url: None,
             redirect_uris: vec![

@@ -1,6 +1,6 @@
-//! Consent (SPEC 6 "Consent"): which organization an authorization acts
-//! on, whether the user already granted the requested scopes there, and
-//! recording an approval.
+//! Consent (SPEC 6 "Consent"): the organizations a user can act on, the
+//! consents they gave a client, and recording an approval. Which of them
+//! an authorization request needs is decided in [`super::flow`].
 
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::scope::ScopeSet;
@@ -13,15 +13,13 @@ pub struct Membership {
     pub role: String,
 }
 
-/// What happens after the user is signed in.
-#[derive(Debug)]
-pub enum Decision {
-    /// Consent already covers the request in this organization.
-    Issue { organization_id: String },
-    /// Ask the user (choosing among these organizations).
-    AskConsent { memberships: Vec<Membership> },
-    /// The user belongs to no organization, so no token can name one.
-    NoOrganization,
+/// A consent the user gave one client in one organization.
+#[derive(Debug, Clone)]
+pub struct Remembered {
+    pub organization_id: String,
+    pub scopes: ScopeSet,
+    /// When it was last approved.
+    pub updated_at: i64,
 }
 
 /// The user's organizations, oldest membership first.
@@ -38,36 +36,26 @@ pub async fn memberships(store: &dyn Store, user_id: &str) -> Result<Vec<Members
     Ok(result)
 }
 
-/// Skips the consent screen when exactly one of the user's organizations
-/// has a consent covering every requested scope, unless `prompt=consent`.
-pub async fn decide(
+/// The user's remembered consents to `client_id`, most recently approved
+/// first. A stored scope list that no longer parses counts as empty.
+pub async fn remembered(
     store: &dyn Store,
-    request: &AuthorizationRequest,
     user_id: &str,
-) -> Result<Decision, StoreError> {
-    let memberships = memberships(store, user_id).await?;
-    if memberships.is_empty() {
-        return Ok(Decision::NoOrganization);
-    }
-    if !request.prompt.consent {
-        let mut covered = Vec::new();
-        for membership in &memberships {
-            let granted = store
-                .find_consent(user_id, &membership.organization.id, &request.client.client_id)
-                .await?
-                .and_then(|scopes| ScopeSet::from_tokens(scopes).ok())
-                .unwrap_or_default();
-            if request.scopes.is_subset(&granted) {
-                covered.push(membership.organization.id.clone());
-            }
-        }
-        if let [organization_id] = covered.as_slice() {
-            return Ok(Decision::Issue {
-                organization_id: organization_id.clone(),
-            });
-        }
-    }
-    Ok(Decision::AskConsent { memberships })
+    client_id: &str,
+) -> Result<Vec<Remembered>, StoreError> {
+    let mut consents: Vec<Remembered> = store
+        .list_connected_apps(user_id)
+        .await?
+        .into_iter()
+        .filter(|app| app.client_id == client_id)
+        .map(|app| Remembered {
+            organization_id: app.organization_id,
+            scopes: ScopeSet::from_tokens(app.scopes).unwrap_or_default(),
+            updated_at: app.updated_at,
+        })
+        .collect();
+    consents.sort_by_key(|consent| std::cmp::Reverse(consent.updated_at));
+    Ok(consents)
 }
 
 /// Records the user's approval in `organization_id` (adding to what they

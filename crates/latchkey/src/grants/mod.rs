@@ -1,12 +1,14 @@
 //! Grants: what a user allowed a client to do, and everything that follows
-//! from it — remembered consent ([`consent`]), authorization codes
-//! ([`codes`]), the tokens minted and checked ([`tokens`]), and the token
-//! endpoint's grant types ([`exchange`]).
+//! from it — the authorization endpoint's sign-in, organization and
+//! consent decisions ([`flow`]), remembered consent ([`consent`]),
+//! authorization codes ([`codes`]), the tokens minted and checked
+//! ([`tokens`]), and the token endpoint's grant types ([`exchange`]).
 
 pub mod authority;
 pub mod codes;
 pub mod connected;
 pub mod consent;
 pub mod exchange;
+pub mod flow;
 pub mod revocation;
 pub mod tokens;

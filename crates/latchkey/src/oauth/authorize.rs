@@ -19,6 +19,11 @@ pub const UNREGISTERED_REDIRECT_URI: &str = "redirect_uri is not registered for 
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
 const MAX_LOGIN_HINT: usize = 254;
+const MAX_ORGANIZATION_ID: usize = 200;
+
+/// The parameter naming the organization the authorization acts on (a
+/// Latchkey extension; without it the user chooses on the consent page).
+pub const ORGANIZATION_PARAMETER: &str = "organization_id";
 
 /// What `prompt` asked for (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,14 +46,21 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The organization the client asks to act on (`organization_id`);
+    /// whether the user belongs to it is decided after sign-in.
+    pub organization_id: Option<String>,
 }
 
 /// Why an authorization request failed.
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// The client or the redirect URI is not verified: show this message on
-    /// a page (or as JSON), never redirect.
-    Page(OAuthError),
+    /// a page (or as JSON), never redirect. `app_name` names the client
+    /// when it is registered (disabled, or its redirect URI is the problem).
+    Page {
+        error: OAuthError,
+        app_name: Option<String>,
+    },
     /// Send the error to the client's verified redirect URI.
     Redirect {
         redirect_uri: String,
@@ -59,7 +71,21 @@ pub enum AuthorizeError {
 
 impl AuthorizeError {
     fn page(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self::Page(OAuthError::new(code, description))
+        Self::Page {
+            error: OAuthError::new(code, description),
+            app_name: None,
+        }
+    }
+
+    /// The same page error, naming the registered client it concerns.
+    fn for_app(self, client: &ClientRecord) -> Self {
+        match self {
+            Self::Page { error, .. } => Self::Page {
+                error,
+                app_name: Some(client.name.clone()),
+            },
+            redirect @ Self::Redirect { .. } => redirect,
+        }
     }
 }
 
@@ -104,7 +130,8 @@ pub async fn validate(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let params = Params::new(pairs);
     let client = verify_client(store, &params).await?;
-    let (redirect_uri, redirect_uri_given) = verify_redirect_uri(&client, &params)?;
+    let (redirect_uri, redirect_uri_given) =
+        verify_redirect_uri(&client, &params).map_err(|e| e.for_app(&client))?;
 
     // From here on, errors go back to the client's redirect URI.
     let state = if params.is_repeated("state") {
@@ -167,6 +194,15 @@ pub async fn validate(
         .get("login_hint")
         .filter(|h| h.len() <= MAX_LOGIN_HINT)
         .map(str::to_owned);
+    let organization_id = params.get(ORGANIZATION_PARAMETER).map(str::to_owned);
+    if organization_id
+        .as_ref()
+        .is_some_and(|id| id.len() > MAX_ORGANIZATION_ID)
+    {
+        return Err(fail(OAuthError::invalid_request(
+            "organization_id is longer than 200 characters",
+        )));
+    }
     Ok(AuthorizationRequest {
         client,
         redirect_uri,
@@ -178,6 +214,7 @@ pub async fn validate(
         prompt,
         max_age,
         login_hint,
+        organization_id,
     })
 }
 
@@ -197,15 +234,17 @@ async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientR
     let client = store
         .find_client(client_id)
         .await
-        .map_err(|e| AuthorizeError::Page(OAuthError::from(e)))?
+        .map_err(|e| AuthorizeError::Page {
+            error: OAuthError::from(e),
+            app_name: None,
+        })?
         .ok_or_else(|| {
             AuthorizeError::page(ErrorCode::InvalidClient, "client_id is not a registered client")
         })?;
     if !client.enabled {
-        return Err(AuthorizeError::page(
-            ErrorCode::UnauthorizedClient,
-            "this client is disabled",
-        ));
+        return Err(
+            AuthorizeError::page(ErrorCode::UnauthorizedClient, "this client is disabled").for_app(&client),
+        );
     }
     Ok(client)
 }

@@ -1,7 +1,8 @@
 //! The sign-in and consent pages in a real browser: headless Chromium
 //! (Debian's `chromium` and `chromium-driver`, installed by `.ci/run`)
 //! driven over WebDriver, at a 320 px wide window, checking what a person
-//! sees and doing what a person does.
+//! sees (the app named at sign-in, Approve in view without scrolling, the
+//! last organization preselected) and doing what a person does.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -170,6 +171,19 @@ impl Browser {
             .unwrap();
     }
 
+    /// Whether the element lies wholly inside the window as the page opens.
+    async fn in_view(&self, css: &str) -> bool {
+        let element = self.client().find(Locator::Css(css)).await.unwrap();
+        let (x, y, width, height) = element.rectangle().await.unwrap();
+        let window = self
+            .client()
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .unwrap();
+        let (inner_width, inner_height) = (window[0].as_f64().unwrap(), window[1].as_f64().unwrap());
+        x >= 0.0 && y >= 0.0 && x + width <= inner_width && y + height <= inner_height
+    }
+
     /// Whether the page fits the window without horizontal scrolling.
     async fn fits_width(&self) -> bool {
         let widths = self
@@ -219,6 +233,10 @@ async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
     let page = browser.client();
     page.goto(&url).await.unwrap();
     assert!(page.current_url().await.unwrap().path().ends_with("/login"));
+    assert_eq!(
+        browser.text("h1").await,
+        "Sign in to continue to Zapier-style Automations"
+    );
     assert!(browser.fits_width().await, "the sign-in page fits 320 px");
     assert_eq!(
         page.find(Locator::Css("input[name=password]"))
@@ -257,9 +275,15 @@ async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
         "Sign you in and know who you are",
         "See your email address",
         "Read cases, referrals, firms and routing",
+        "You will be sent to 127.0.0.1:9",
     ] {
         assert!(body.contains(expected), "{expected:?} not shown in {body}");
     }
+    assert!(!body.contains("cases:read"), "identifiers stay folded: {body}");
+    assert!(
+        browser.in_view("button[name=decision][value=approve]").await,
+        "Approve without scrolling"
+    );
     let logo = page.find(Locator::Css("img.app-logo")).await.unwrap();
     let (_, _, width, height) = logo.rectangle().await.unwrap();
     assert_eq!((width, height), (40.0, 40.0));
@@ -305,5 +329,12 @@ async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.organization_id, "3f1c2a10-5b7e-4c1d-9a00-00000000b102");
+
+    // Asked again, the picker opens on the organization chosen before.
+    page.goto(&url).await.unwrap();
+    assert_eq!(
+        browser.value("select[name=organization]").await,
+        "3f1c2a10-5b7e-4c1d-9a00-00000000b102"
+    );
     browser.close().await;
 }

@@ -332,12 +332,14 @@ struct Issued {
 }
 
 impl Issued {
-    /// An authorization request of this client to `app`.
+    /// An authorization request of this client to `app`, naming alice's
+    /// first organization so that remembered consent skips the page.
     fn authorize_url(&self, app: &TestApp) -> String {
         let params = [
             ("response_type", "code"),
             ("client_id", self.client_id.as_str()),
             ("redirect_uri", REDIRECT),
+            ("organization_id", "3f1c2a10-5b7e-4c1d-9a00-00000000ac01"),
         ];
         authorize_url(app, &params)
     }

@@ -1,6 +1,8 @@
 //! The page contract (SPEC 8): form fields, one generic sign-in error with
 //! the email kept, throttling, CSRF tokens, security headers, the consent
-//! page for a single-organization user, sign-out, and no open redirect.
+//! page (scopes, destination, a single-organization user), the sign-in
+//! page naming the app and offering "Not you?", the authorization error
+//! page, sign-out, and no open redirect.
 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
@@ -17,6 +19,9 @@ backend_tests!(
     csrf_tokens_are_bound_to_the_browser_and_its_session,
     home_and_settings_lead_through_sign_in_to_the_settings_layout,
     unknown_pages_answer_html_for_browsers_and_json_otherwise,
+    login_page_names_the_app_and_offers_not_you_when_signed_in,
+    consent_page_lists_scope_descriptions_in_order_and_where_the_user_goes,
+    authorization_error_page_explains_names_the_app_and_leads_home,
 );
 
 async fn login_page_has_the_contract_fields_and_security_headers(backend: Backend) {
@@ -365,4 +370,219 @@ async fn unknown_pages_answer_html_for_browsers_and_json_otherwise(backend: Back
     assert!(body.contains("Page not found") && body.contains("href=\"/\""));
     let (status, json) = app.get_json("/no/such/page").await;
     assert_eq!((status, json["error"].as_str()), (404, Some("not_found")));
+}
+
+/// The sign-in page of an authorization request names the app, read from
+/// the request's own `client_id`; signed in already, it offers "Not
+/// you?", which signs out and comes back to it.
+async fn login_page_names_the_app_and_offers_not_you_when_signed_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let redirect = "https://yourapp.com/oauth/callback";
+    let (client_id, _) = register(&app, &[redirect], &["openid"]).await;
+    let request = authorize_url(&app, &[("response_type", "code"), ("client_id", &client_id)]);
+    let mut agent = UserAgent::new(&app.base_url);
+    let first = agent.get(&request).await;
+    let login = agent.follow(first).await;
+    assert!(
+        login
+            .body
+            .contains("Sign in to continue to <span class=\"app-name\">Salesforce Production</span>"),
+        "{}",
+        login.body
+    );
+    assert!(!login.body.contains("Not you?"), "nobody is signed in");
+
+    // Anything but an authorization request of a registered app names none.
+    for return_to in [
+        "/settings?client_id=CLIENT".to_owned(),
+        "/api/oauth/authorize?client_id=client_unknown".to_owned(),
+        "/api/oauth/authorize?client_id=CLIENT&client_id=CLIENT".to_owned(),
+        "https://evil.example/api/oauth/authorize?client_id=CLIENT".to_owned(),
+    ] {
+        let return_to = return_to.replace("CLIENT", &client_id);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &return_to)
+            .finish();
+        let page = agent.get(&format!("/login?{query}")).await;
+        assert!(
+            page.body.contains("<h1>Sign in</h1>"),
+            "{return_to}: {}",
+            page.body
+        );
+    }
+
+    // Signed in, asked to sign in again: "Not you?" signs out and returns.
+    let signed_in = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(signed_in.status, 303);
+    let again = agent.get(&format!("{request}&prompt=login")).await;
+    let login_again = agent.follow(again).await;
+    assert!(login_again.body.contains("Salesforce Production"));
+    assert!(
+        login_again
+            .body
+            .contains("Signed in as <strong>alice@example.com</strong>")
+    );
+    assert!(
+        login_again.body.contains(&format!("value=\"{}\"", ALICE.0)),
+        "email filled in"
+    );
+    let not_you = login_again
+        .body
+        .split("<a href=\"")
+        .find_map(|rest| {
+            let (href, text) = rest.split_once("\">")?;
+            text.starts_with("Not you?")
+                .then(|| crate::user_agent::unescape(href))
+        })
+        .expect("a Not you? link");
+    let confirm = agent.get(&not_you).await;
+    assert_eq!(confirm.status, 200);
+    let out = agent.post_form("/logout", &hidden_inputs(&confirm.body)).await;
+    assert_eq!(out.status, 303);
+    assert!(!agent.has_cookie("latchkey_session"), "signed out");
+    let back = out.location.unwrap();
+    assert!(back.starts_with("/login?return_to="), "{back}");
+    let fresh = agent.get(&back).await;
+    assert!(fresh.body.contains("Salesforce Production"));
+    assert!(!fresh.body.contains("Not you?"));
+    let signed_in = agent.sign_in(&fresh, ALICE.0, ALICE.1).await;
+    let consent = agent.follow(signed_in).await;
+    assert!(consent.body.contains("name=\"decision\""), "back in the flow");
+}
+
+/// The consent page lists the scopes as sentences in vocabulary order
+/// (identifiers only under a disclosure), the description as plain text,
+/// and where the browser goes next.
+async fn consent_page_lists_scope_descriptions_in_order_and_where_the_user_goes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let redirect = "https://yourapp.com/oauth/callback";
+    let client = app
+        .create_client(serde_json::json!({
+            "name": "Case Sync",
+            "description": "Copies `cases` into **your** CRM <b>hourly</b>.",
+            "redirectUris": [redirect],
+            "allowed_scopes": ["openid", "email", "cases:read"],
+        }))
+        .await;
+    let client_id = client["clientId"].as_str().unwrap();
+    let url = authorize_url(
+        &app,
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("scope", "cases:read email openid"),
+        ],
+    );
+    let mut agent = UserAgent::new(&app.base_url);
+    let first = agent.get(&url).await;
+    let login = agent.follow(first).await;
+    let signed_in = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    let page = agent.follow(signed_in).await;
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    let sentences = [
+        "<li>Sign you in and know who you are</li>",
+        "<li>See your email address</li>",
+        "<li>Read cases, referrals, firms and routing</li>",
+    ];
+    let at: Vec<usize> = sentences
+        .iter()
+        .map(|s| body.find(s).unwrap_or_else(|| panic!("{s} missing: {body}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "vocabulary order: {body}");
+    let details = body.find("<details").expect("identifiers under a disclosure");
+    for identifier in [
+        "<code>openid</code>",
+        "<code>email</code>",
+        "<code>cases:read</code>",
+    ] {
+        assert!(body.find(identifier).is_some_and(|i| i > details), "{identifier}");
+    }
+    assert!(
+        body.contains("Copies `cases` into **your** CRM &#60;b&#62;hourly&#60;/b&#62;.")
+            || body.contains("Copies `cases` into **your** CRM &lt;b&gt;hourly&lt;/b&gt;."),
+        "the description as plain text: {body}"
+    );
+    assert!(!body.contains("<b>hourly"));
+    assert!(
+        body.contains("You will be sent to <strong>yourapp.com</strong>"),
+        "{body}"
+    );
+}
+
+/// An authorization request that cannot go back to its app gets a page
+/// saying so in plain words, naming the app when it is registered, with a
+/// way home and the protocol error for developers under a disclosure.
+async fn authorization_error_page_explains_names_the_app_and_leads_home(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (client_id, _) = register(&app, &["https://yourapp.com/oauth/callback"], &["openid"]).await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let page = agent
+        .get(&authorize_url(
+            &app,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", "https://evil.example/cb"),
+            ],
+        ))
+        .await;
+    assert_eq!((page.status, page.location.is_none()), (400, true));
+    let body = &page.body;
+    assert!(
+        crate::user_agent::unescape(body).contains("<h1>Can't continue to Salesforce Production</h1>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("cannot confirm where to send you back to Salesforce Production"),
+        "{body}"
+    );
+    assert!(body.contains("role=\"alert\""));
+    assert!(
+        body.contains("<a class=\"button-link\" href=\"/\">"),
+        "a way back: {body}"
+    );
+    let details = body.find("<details").expect("developer details");
+    let code = body.find("<code>invalid_request</code>").unwrap();
+    let description = body
+        .find("redirect_uri is not registered for this client")
+        .unwrap();
+    assert!(code > details && description > details);
+
+    let page = agent
+        .get(&authorize_url(
+            &app,
+            &[("response_type", "code"), ("client_id", "client_unknown")],
+        ))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("<h1>This sign-in link does not work</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("not registered with Latchkey"));
+    assert!(page.body.contains("<code>invalid_client</code>"));
+    assert!(!page.body.contains("Salesforce Production"));
+
+    app.admin(
+        reqwest::Method::POST,
+        &format!("/oauth-clients/{client_id}/disable"),
+        None,
+    )
+    .await;
+    let page = agent
+        .get(&authorize_url(
+            &app,
+            &[("response_type", "code"), ("client_id", &client_id)],
+        ))
+        .await;
+    assert!(
+        page.body
+            .contains("<h1>Salesforce Production is not available</h1>"),
+        "{}",
+        page.body
+    );
 }

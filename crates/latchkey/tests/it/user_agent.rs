@@ -93,6 +93,21 @@ pub fn options(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `<option>` a browser submits when the person leaves the picker as
+/// it is: the one marked `selected`, or the first.
+pub fn selected_option(html: &str) -> Option<String> {
+    let tags: Vec<&str> = html
+        .split("<option")
+        .skip(1)
+        .filter_map(|rest| rest.split('>').next())
+        .collect();
+    let chosen = tags
+        .iter()
+        .find(|tag| tag.split_whitespace().any(|word| word == "selected"))
+        .or(tags.first())?;
+    attribute(chosen, "value")
+}
+
 impl UserAgent {
     pub fn new(base_url: &str) -> Self {
         let http = reqwest::Client::builder()
@@ -191,7 +206,8 @@ impl UserAgent {
     }
 
     /// Opens an authorization URL as `user`, signs in if asked, and answers
-    /// the consent screen if shown (choosing `organization`, or the first).
+    /// the consent screen if shown (choosing `organization`, or leaving the
+    /// picker as it opened).
     /// Returns the final redirect to the client.
     pub async fn authorize(
         &mut self,
@@ -213,12 +229,12 @@ impl UserAgent {
         page
     }
 
-    /// Answers a consent page.
+    /// Answers a consent page, choosing `organization` in the picker if
+    /// given (otherwise leaving it as the page opened).
     pub async fn consent(&mut self, page: &Page, decision: &str, organization: Option<&str>) -> Page {
         let mut fields = hidden_inputs(&page.body);
-        let choices = options(&page.body);
-        if !choices.is_empty() {
-            let chosen = organization.map_or_else(|| choices[0].clone(), str::to_owned);
+        if let Some(shown) = selected_option(&page.body) {
+            let chosen = organization.map_or(shown, str::to_owned);
             fields.push(("organization".into(), chosen));
         }
         fields.push(("decision".into(), decision.into()));

@@ -1,8 +1,8 @@
 //! The authorization endpoint (GET and POST form) and the consent form it
 //! renders and receives. The request is validated by
-//! [`crate::oauth::authorize`]; sign-in, organization and consent decisions
-//! come from [`crate::grants::consent`]; this file turns their outcomes into
-//! pages and redirects.
+//! [`crate::oauth::authorize`]; what happens next (sign in, ask, issue,
+//! refuse) is decided by [`crate::grants::flow`]; this file turns each step
+//! into a page or a redirect.
 
 use axum::body::Bytes;
 use std::net::SocketAddr;
@@ -12,15 +12,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use url::form_urlencoded;
 
-use crate::accounts::sessions;
-use crate::grants::{codes, consent};
+use crate::grants::codes;
+use crate::grants::consent::Membership;
+use crate::grants::flow::{self, Answer, Step};
+use crate::http::pages::extract::{CsrfForm, SignedIn};
 use crate::http::pages::login::see_other;
-use crate::http::pages::{Brand, ConsentPage, error_page, render};
+use crate::http::pages::{AuthorizeErrorPage, Brand, ConsentPage, error_page, render, scope_views};
 use crate::http::rate_limit::{Endpoint, too_many_requests};
-use crate::http::{AppState, cookies, form_pairs, json_response, pair};
+use crate::http::{AppState, cookies, form_pairs, json_response};
 use crate::oauth::authorize::{self, AuthorizationRequest, AuthorizeError};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::store::{SessionRecord, UserRecord};
 use crate::unix_now;
 
 /// Form fields of the consent form that are not authorization parameters.
@@ -59,8 +60,81 @@ fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), 
         .check(Endpoint::Authorize, &ip.to_string(), unix_now())
 }
 
+async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
+    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+        Ok(request) => request,
+        Err(error) => return fail(state, headers, error),
+    };
+    let signed_in = match SignedIn::resume(state, headers).await {
+        Ok(signed_in) => signed_in,
+        Err(error) => return redirect_error(state, &request, &OAuthError::from(error)),
+    };
+    let session = signed_in.as_ref().map(|s| &s.session);
+    let step = flow::next_step(state.store.as_ref(), &request, session, unix_now()).await;
+    respond(state, headers, &request, signed_in.as_ref(), step, &pairs).await
+}
+
+/// `POST` consent: the user's answer on the request the form carries. A
+/// browser whose session ended signs in and comes back to the request.
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: Option<SignedIn>,
+    form: CsrfForm,
+) -> Response {
+    let pairs = without_login_prompt(&form.0);
+    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+        Ok(request) => request,
+        Err(error) => return fail(&state, &headers, error),
+    };
+    let Some(answer) = Answer::from_form(form.text("decision"), form.text("organization")) else {
+        let message = "The form was not sent as shown: choose Approve or Deny on the page.";
+        return error_page(&state.config, StatusCode::BAD_REQUEST, "invalid_request", message);
+    };
+    let session = signed_in.as_ref().map(|s| &s.session);
+    let step = flow::answer(state.store.as_ref(), &request, session, answer, unix_now()).await;
+    respond(&state, &headers, &request, signed_in.as_ref(), step, &pairs).await
+}
+
+/// The page or redirect for a step of the flow.
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+    signed_in: Option<&SignedIn>,
+    step: Step,
+    pairs: &[(String, String)],
+) -> Response {
+    match (step, signed_in) {
+        (Step::Refuse(error), _) => redirect_error(state, request, &error),
+        (Step::Issue { organization_id }, Some(signed_in)) => {
+            issue_code(state, request, signed_in, &organization_id).await
+        }
+        (
+            Step::AskConsent {
+                memberships,
+                preselected,
+            },
+            Some(signed_in),
+        ) => {
+            let fields = without_login_prompt(pairs);
+            let choice = (memberships.as_slice(), preselected.as_deref());
+            consent_page(state, headers, request, signed_in, choice, fields)
+        }
+        // Issuing and asking need a user; the flow asks for one first.
+        (Step::SignIn | Step::Issue { .. } | Step::AskConsent { .. }, _) => {
+            login_redirect(state, request, pairs)
+        }
+    }
+}
+
 /// The page (or JSON) for errors that must not redirect.
-fn unverified_error(state: &AppState, headers: &HeaderMap, error: &OAuthError) -> Response {
+fn unverified_error(
+    state: &AppState,
+    headers: &HeaderMap,
+    error: &OAuthError,
+    app_name: Option<&str>,
+) -> Response {
     crate::http::oauth::log_cause(error);
     let wants_json = headers
         .get(header::ACCEPT)
@@ -76,7 +150,15 @@ fn unverified_error(state: &AppState, headers: &HeaderMap, error: &OAuthError) -
         let body = serde_json::json!({"error": error.code.as_str(), "error_description": error.description});
         return json_response(status, &body);
     }
-    error_page(&state.config, status, error.code.as_str(), &error.description)
+    let page = AuthorizeErrorPage::new(&state.config, error, app_name);
+    let mut response = render(&state.config, status, &page, &[]);
+    if error.code == ErrorCode::TemporarilyUnavailable {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(crate::http::oauth::RETRY_AFTER_SECONDS),
+        );
+    }
+    response
 }
 
 fn redirect_error(state: &AppState, request: &AuthorizationRequest, error: &OAuthError) -> Response {
@@ -92,7 +174,9 @@ fn redirect_error(state: &AppState, request: &AuthorizationRequest, error: &OAut
 
 fn fail(state: &AppState, headers: &HeaderMap, error: AuthorizeError) -> Response {
     match error {
-        AuthorizeError::Page(error) => unverified_error(state, headers, &error),
+        AuthorizeError::Page { error, app_name } => {
+            unverified_error(state, headers, &error, app_name.as_deref())
+        }
         AuthorizeError::Redirect {
             redirect_uri,
             state: client_state,
@@ -110,21 +194,10 @@ fn fail(state: &AppState, headers: &HeaderMap, error: AuthorizeError) -> Respons
     }
 }
 
-/// The signed-in user, if the session cookie names a live session.
-async fn signed_in(
-    state: &AppState,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Option<(SessionRecord, UserRecord)>, OAuthError> {
-    match cookies::session_value(&state.config, headers) {
-        Some(value) => Ok(sessions::resume(state.store.as_ref(), &value, now).await?),
-        None => Ok(None),
-    }
-}
-
-/// The authorization parameters without `login` in `prompt` and without
-/// `max_age`, so the request can resume after the sign-in it asked for
-/// (which satisfied both) without asking again.
+/// The authorization parameters without the consent form's own fields,
+/// without `login` in `prompt` and without `max_age`, so the request can
+/// resume after the sign-in it asked for (which satisfied both) without
+/// asking again.
 fn without_login_prompt(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -155,74 +228,20 @@ fn login_redirect(state: &AppState, request: &AuthorizationRequest, pairs: &[(St
     see_other(&format!("{}?{}", state.config.paths.login, login.finish()), None)
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
-        Ok(request) => request,
-        Err(error) => return fail(state, headers, error),
-    };
-    let now = unix_now();
-    let session = match signed_in(state, headers, now).await {
-        Ok(session) => session,
-        Err(error) => return redirect_error(state, &request, &error),
-    };
-    let too_old = |s: &SessionRecord| request.max_age.is_some_and(|max_age| now - s.auth_time > max_age);
-    let (session, user) = match session {
-        Some((session, user)) if !request.prompt.login && !too_old(&session) => (session, user),
-        _ if request.prompt.none => {
-            let error = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
-            return redirect_error(state, &request, &error);
-        }
-        _ => return login_redirect(state, &request, &pairs),
-    };
-    let decision = match consent::decide(state.store.as_ref(), &request, &user.id).await {
-        Ok(decision) => decision,
-        Err(error) => return redirect_error(state, &request, &OAuthError::from(error)),
-    };
-    match decision {
-        consent::Decision::Issue { organization_id } => {
-            issue_code(state, &request, &session, &user.id, &organization_id, now).await
-        }
-        consent::Decision::NoOrganization => {
-            let error = OAuthError::new(
-                ErrorCode::AccessDenied,
-                "the user does not belong to any organization",
-            );
-            redirect_error(state, &request, &error)
-        }
-        consent::Decision::AskConsent { .. } if request.prompt.none => {
-            let error = OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "the user has not approved this request",
-            );
-            redirect_error(state, &request, &error)
-        }
-        consent::Decision::AskConsent { memberships } => consent_page(
-            state,
-            headers,
-            &request,
-            &user,
-            &memberships,
-            without_login_prompt(&pairs),
-        ),
-    }
-}
-
 async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
-    session: &SessionRecord,
-    user_id: &str,
+    signed_in: &SignedIn,
     organization_id: &str,
-    now: i64,
 ) -> Response {
     let issued = codes::issue(
         state.store.as_ref(),
         &state.config,
         request,
-        user_id,
+        &signed_in.user.id,
         organization_id,
-        session.auth_time,
-        now,
+        signed_in.session.auth_time,
+        unix_now(),
     )
     .await;
     match issued {
@@ -239,92 +258,91 @@ async fn issue_code(
     }
 }
 
+/// Where the browser goes after the answer, as people read it: the
+/// redirect URI's host (with a port other than the default), or the whole
+/// URI when it has no host (an app's own scheme).
+fn destination(redirect_uri: &str) -> String {
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return redirect_uri.to_owned();
+    };
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => redirect_uri.to_owned(),
+    }
+}
+
 fn consent_page(
     state: &AppState,
     headers: &HeaderMap,
     request: &AuthorizationRequest,
-    user: &UserRecord,
-    memberships: &[consent::Membership],
+    signed_in: &SignedIn,
+    (memberships, preselected): (&[Membership], Option<&str>),
     fields: Vec<(String, String)>,
 ) -> Response {
     let config = &state.config;
     let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, config, headers);
-    let brand = Brand::new(config);
-    let scopes = request
-        .scopes
-        .iter()
-        .map(|name| {
-            let description = config
-                .scope(name)
-                .map(|s| s.description.clone())
-                .unwrap_or_default();
-            (name.to_owned(), description)
-        })
-        .collect();
+    let client = &request.client;
     let page = ConsentPage {
-        brand,
+        brand: Brand::new(config),
         action: config.paths.consent.clone(),
         csrf_token: csrf,
-        app_name: request.client.name.clone(),
-        app_description: request.client.description.clone(),
-        app_homepage: request.client.homepage_url.clone(),
-        app_logo: request.client.logo_url.clone(),
-        user_name: user.name.clone(),
-        user_email: user.email.clone(),
-        scopes,
+        app_name: client.name.clone(),
+        app_description: client.description.clone(),
+        app_homepage: client.homepage_url.clone(),
+        app_logo: client.logo_url.clone(),
+        user_name: signed_in.user.name.clone(),
+        user_email: signed_in.user.email.clone(),
+        scopes: scope_views(config, &request.scopes.to_vec()),
+        destination: destination(&request.redirect_uri),
         fields,
         organizations: memberships
             .iter()
             .map(|m| (m.organization.id.clone(), m.organization.name.clone()))
             .collect(),
+        preselected: preselected.map(str::to_owned),
         tenant_word: config.branding.tenant_word.clone(),
     };
     render(config, StatusCode::OK, &page, &[set_csrf])
 }
 
-/// `POST` consent: the user's decision on the request the form carries.
-pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if !cookies::csrf_matches(
-        &state.form_key,
-        &state.config,
-        &headers,
-        pair(&pairs, "csrf_token"),
-    ) {
-        let error =
-            OAuthError::invalid_request("This form has expired. Go back, reload the page and try again.");
-        return unverified_error(&state, &headers, &error);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_destination_is_the_redirect_uris_host() {
+        assert_eq!(
+            destination("https://yourapp.com/oauth/callback?x=1"),
+            "yourapp.com"
+        );
+        assert_eq!(destination("http://localhost:3000/cb"), "localhost:3000");
+        assert_eq!(destination("https://yourapp.com:443/cb"), "yourapp.com");
+        assert_eq!(
+            destination("com.example.app:/callback"),
+            "com.example.app:/callback"
+        );
     }
-    let decision = pair(&pairs, "decision").unwrap_or_default().to_owned();
-    let organization_id = pair(&pairs, "organization").unwrap_or_default().to_owned();
-    let auth_pairs = without_login_prompt(&pairs);
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &auth_pairs).await {
-        Ok(request) => request,
-        Err(error) => return fail(&state, &headers, error),
-    };
-    let now = unix_now();
-    let (session, user) = match signed_in(&state, &headers, now).await {
-        Ok(Some(signed_in)) => signed_in,
-        Ok(None) => return login_redirect(&state, &request, &auth_pairs),
-        Err(error) => return redirect_error(&state, &request, &error),
-    };
-    match decision.as_str() {
-        "approve" => {}
-        "deny" => {
-            let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-            return redirect_error(&state, &request, &error);
-        }
-        _ => {
-            let error = OAuthError::invalid_request("decision must be approve or deny");
-            return unverified_error(&state, &headers, &error);
-        }
-    }
-    match consent::approve(state.store.as_ref(), &request, &user.id, &organization_id, now).await {
-        Ok(true) => issue_code(&state, &request, &session, &user.id, &organization_id, now).await,
-        Ok(false) => {
-            let error = OAuthError::invalid_request("choose one of your organizations");
-            unverified_error(&state, &headers, &error)
-        }
-        Err(error) => redirect_error(&state, &request, &OAuthError::from(error)),
+
+    #[test]
+    fn resumed_requests_keep_organization_id_and_drop_the_form_fields() {
+        let pairs = crate::oauth::params::owned(&[
+            ("client_id", "c"),
+            ("organization_id", "o"),
+            ("organization", "p"),
+            ("csrf_token", "t"),
+            ("decision", "approve"),
+            ("prompt", "login consent"),
+            ("max_age", "0"),
+        ]);
+        let kept = without_login_prompt(&pairs);
+        assert_eq!(
+            kept,
+            crate::oauth::params::owned(&[
+                ("client_id", "c"),
+                ("organization_id", "o"),
+                ("prompt", "consent")
+            ])
+        );
     }
 }

@@ -4,9 +4,9 @@
 //! browser and session ([`CsrfForm`]; otherwise the "form expired" page).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use url::form_urlencoded;
 
@@ -14,7 +14,7 @@ use super::login::see_other;
 use super::{error_page, return_to, storage_failure_page};
 use crate::accounts::sessions;
 use crate::http::{AppState, cookies, form_pairs, pair};
-use crate::store::{SessionRecord, UserRecord};
+use crate::store::{SessionRecord, StoreError, UserRecord};
 use crate::unix_now;
 
 pub const FORM_EXPIRED: &str = "This form has expired. Go back, reload the page and try again.";
@@ -35,17 +35,24 @@ pub fn sign_in_first(state: &AppState, target: &str) -> Response {
     see_other(&format!("{}?{query}", state.config.paths.login), None)
 }
 
+impl SignedIn {
+    /// The user of the live session the request's cookie names, if any.
+    pub async fn resume(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, StoreError> {
+        let Some(value) = cookies::session_value(&state.config, headers) else {
+            return Ok(None);
+        };
+        let resumed = sessions::resume(state.store.as_ref(), &value, unix_now()).await?;
+        Ok(resumed.map(|(session, user)| Self { session, user }))
+    }
+}
+
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let resumed = match cookies::session_value(&state.config, &parts.headers) {
-            Some(value) => sessions::resume(state.store.as_ref(), &value, unix_now()).await,
-            None => Ok(None),
-        };
-        match resumed {
-            Ok(Some((session, user))) => Ok(Self { session, user }),
-            Ok(None) => {
+        match <Self as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await? {
+            Some(signed_in) => Ok(signed_in),
+            None => {
                 // After signing in, come back to the page (a form's page
                 // for a POST, which cannot be repeated by a redirect).
                 let target = match parts.method {
@@ -56,8 +63,19 @@ impl FromRequestParts<AppState> for SignedIn {
                 };
                 Err(sign_in_first(state, &target))
             }
-            Err(error) => Err(storage_failure_page(&state.config, "reading the session", &error)),
         }
+    }
+}
+
+/// `Option<SignedIn>`: `None` without a live session, for handlers that
+/// decide themselves what a missing session means.
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Response> {
+        Self::resume(state, &parts.headers)
+            .await
+            .map_err(|error| storage_failure_page(&state.config, "reading the session", &error))
     }
 }
 

@@ -9,7 +9,9 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::CsrfForm;
+use url::form_urlencoded;
+
+use super::extract::{CsrfForm, SignedIn};
 use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
 use crate::accounts::sessions::{self, CheckError};
@@ -21,8 +23,59 @@ const WRONG_CREDENTIALS: &str = "Incorrect email or password.";
 const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
 const BUSY: &str = "Many people are signing in right now. Wait a few seconds and try again.";
 
+/// What a sign-in page shows besides the form: the app it continues to,
+/// and who is signed in already.
+struct Context {
+    app_name: Option<String>,
+    signed_in_as: Option<(String, String)>,
+}
+
+impl Context {
+    async fn new(state: &AppState, return_to: &str, signed_in: Option<&SignedIn>) -> Self {
+        let login = form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        let logout = form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &format!("{}?{login}", state.config.paths.login))
+            .finish();
+        Self {
+            app_name: app_asking(state, return_to).await,
+            signed_in_as: signed_in.map(|s| {
+                (
+                    s.user.email.clone(),
+                    format!("{}?{logout}", state.config.paths.logout),
+                )
+            }),
+        }
+    }
+}
+
+/// The name of the app whose authorization request `return_to` (a checked
+/// same-origin path) resumes: read from that request's own `client_id`,
+/// and only for a registered, enabled client.
+async fn app_asking(state: &AppState, return_to: &str) -> Option<String> {
+    let (path, query) = return_to.split_once('?')?;
+    if path != state.config.paths.authorize {
+        return None;
+    }
+    let pairs = form_pairs(query.as_bytes());
+    let mut client_ids = pairs.iter().filter(|(n, v)| n == "client_id" && !v.is_empty());
+    let (_, client_id) = client_ids.next()?;
+    if client_ids.next().is_some() {
+        return None;
+    }
+    match state.store.find_client(client_id).await {
+        Ok(client) => client.filter(|c| c.enabled).map(|c| c.name),
+        Err(error) => {
+            tracing::warn!(%error, "looking up the app for the sign-in page failed");
+            None
+        }
+    }
+}
+
 fn login_page(
     state: &AppState,
+    context: &Context,
     csrf_token: String,
     return_to: String,
     email: String,
@@ -35,18 +88,28 @@ fn login_page(
         csrf_token,
         return_to,
         email,
-        app_name: None,
+        app_name: context.app_name.clone(),
+        signed_in_as: context.signed_in_as.clone(),
         error: error.map(str::to_owned),
     }
 }
 
 /// `GET /login?return_to=…&login_hint=…`
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: Option<SignedIn>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let pairs = form_pairs(query.unwrap_or_default().as_bytes());
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
-    let email = pair(&pairs, "login_hint").unwrap_or_default().to_owned();
+    let email = pair(&pairs, "login_hint")
+        .map(str::to_owned)
+        .or_else(|| signed_in.as_ref().map(|s| s.user.email.clone()))
+        .unwrap_or_default();
+    let context = Context::new(&state, &return_to, signed_in.as_ref()).await;
     let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, &state.config, &headers);
-    let page = login_page(&state, csrf, return_to, email, None);
+    let page = login_page(&state, &context, csrf, return_to, email, None);
     render(&state.config, StatusCode::OK, &page, &[set_csrf])
 }
 
@@ -55,6 +118,7 @@ pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    signed_in: Option<SignedIn>,
     form: CsrfForm,
 ) -> Response {
     let config = &state.config;
@@ -64,9 +128,11 @@ pub async fn submit(
     let (csrf, _) = cookies::csrf_token(&state.form_key, config, &headers);
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
+    let context = Context::new(&state, &return_to, signed_in.as_ref()).await;
     let retry = |status: StatusCode, message: &str| {
         let page = login_page(
             &state,
+            &context,
             csrf.clone(),
             return_to.clone(),
             email.clone(),
@@ -140,24 +206,44 @@ fn message(state: &AppState, heading: &str, text: &str, form: Option<PageForm>) 
     }
 }
 
-/// `GET /logout`: a confirmation form (sign-out changes state, so it is a POST).
-pub async fn show_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /logout?return_to=…`: a confirmation form (sign-out changes state,
+/// so it is a POST), coming back to `return_to` afterwards when given.
+pub async fn show_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let back = pair(&pairs, "return_to").and_then(|t| return_to::same_origin_path(&state.config.issuer, t));
+    let text = match back {
+        Some(_) => "Sign out of this browser, then sign in with another account?",
+        None => "Sign out of this browser?",
+    };
     let (csrf, set_csrf) = cookies::csrf_token(&state.form_key, &state.config, &headers);
     let form = PageForm {
         action: state.config.paths.logout.clone(),
         csrf_token: csrf,
         button: "Sign out".into(),
+        return_to: back,
     };
-    let page = message(&state, "Sign out", "Sign out of this browser?", Some(form));
+    let page = message(&state, "Sign out", text, Some(form));
     render(&state.config, StatusCode::OK, &page, &[set_csrf])
 }
 
-/// `POST /logout`: ends the session.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, _form: CsrfForm) -> Response {
+/// `POST /logout`: ends the session, then goes to the form's `return_to`
+/// (a same-origin path) or says so.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, form: CsrfForm) -> Response {
     if let Some(value) = cookies::session_value(&state.config, &headers)
         && let Err(error) = sessions::end(state.store.as_ref(), &value).await
     {
         tracing::error!(%error, "ending a session failed");
+    }
+    let cleared = cookies::clear_session(&state.config);
+    if let Some(back) = form
+        .get("return_to")
+        .and_then(|t| return_to::same_origin_path(&state.config.issuer, t))
+    {
+        return see_other(&back, cleared);
     }
     let page = message(
         &state,
@@ -165,10 +251,5 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, _form: Cs
         "You are signed out of this browser. Close it on a shared computer.",
         None,
     );
-    render(
-        &state.config,
-        StatusCode::OK,
-        &page,
-        &[cookies::clear_session(&state.config)],
-    )
+    render(&state.config, StatusCode::OK, &page, &[cleared])
 }

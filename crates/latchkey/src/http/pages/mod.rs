@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
+use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod connected_apps;
 pub mod extract;
@@ -53,7 +54,11 @@ pub struct LoginPage {
     pub csrf_token: String,
     pub return_to: String,
     pub email: String,
+    /// The app the sign-in is for, when it continues an authorization.
     pub app_name: Option<String>,
+    /// The email of the user already signed in in this browser, with the
+    /// "Not you?" link that signs them out and comes back here.
+    pub signed_in_as: Option<(String, String)>,
     pub error: Option<String>,
 }
 
@@ -69,13 +74,107 @@ pub struct ConsentPage {
     pub app_logo: Option<String>,
     pub user_name: String,
     pub user_email: String,
-    /// (name, description) of each requested scope.
-    pub scopes: Vec<(String, String)>,
+    /// The requested scopes, in vocabulary order.
+    pub scopes: Vec<ScopeView>,
+    /// Where the answer sends the browser (the redirect URI's host).
+    pub destination: String,
     /// The authorization request's parameters, carried through the form.
     pub fields: Vec<(String, String)>,
     /// (id, name) of the organizations the user can choose.
     pub organizations: Vec<(String, String)>,
+    /// The organization chosen in the picker when the page opens.
+    pub preselected: Option<String>,
     pub tenant_word: String,
+}
+
+impl ConsentPage {
+    /// Whether the organization picker opens on `organization_id`.
+    pub fn is_preselected(&self, organization_id: &str) -> bool {
+        self.preselected.as_deref() == Some(organization_id)
+    }
+}
+
+/// The page for an authorization request that cannot be sent back to its
+/// app (the client or the redirect URI is not verified): what happened in
+/// plain words, a way back, and the protocol error for developers.
+#[derive(Template)]
+#[template(path = "authorize_error.html")]
+pub struct AuthorizeErrorPage {
+    pub brand: Brand,
+    pub heading: String,
+    pub explanation: String,
+    pub app_name: Option<String>,
+    pub code: String,
+    pub description: String,
+}
+
+impl AuthorizeErrorPage {
+    pub fn new(config: &Config, error: &OAuthError, app_name: Option<&str>) -> Self {
+        let product = &config.branding.product_name;
+        let (heading, explanation) = explain(product, error.code, app_name);
+        Self {
+            brand: Brand::new(config),
+            heading,
+            explanation,
+            app_name: app_name.map(str::to_owned),
+            code: error.code.as_str().to_owned(),
+            description: error.description.clone(),
+        }
+    }
+}
+
+/// What an unverified authorization error means to the person who followed
+/// the link: (heading, explanation).
+fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, String) {
+    let app = app_name.unwrap_or("The app");
+    match (code, app_name) {
+        (ErrorCode::InvalidClient, _) => (
+            "This sign-in link does not work".into(),
+            format!(
+                "The app that sent you here is not registered with {product}, so {product} cannot sign you in to it. The link may be out of date or mistyped."
+            ),
+        ),
+        (ErrorCode::UnauthorizedClient, _) => (
+            format!("{app} is not available"),
+            format!(
+                "{app} has been turned off, so {product} cannot sign you in to it right now. If you expected this to work, ask the people who run {app}."
+            ),
+        ),
+        (ErrorCode::ServerError, _) => (
+            "Something went wrong".into(),
+            format!(
+                "{product} could not finish signing you in because of a problem on our side. Try again later."
+            ),
+        ),
+        (ErrorCode::TemporarilyUnavailable, _) => (
+            "Try again in a moment".into(),
+            format!("{product} is briefly unavailable. Wait a few seconds, then try again."),
+        ),
+        (_, Some(app)) => (
+            format!("Can't continue to {app}"),
+            format!(
+                "{product} cannot confirm where to send you back to {app}, so it stopped here to keep your account safe. You have not been signed in to {app}."
+            ),
+        ),
+        (
+            ErrorCode::InvalidRequest
+            | ErrorCode::InvalidGrant
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::UnsupportedResponseType
+            | ErrorCode::InvalidScope
+            | ErrorCode::AccessDenied
+            | ErrorCode::LoginRequired
+            | ErrorCode::ConsentRequired
+            | ErrorCode::InvalidToken
+            | ErrorCode::InsufficientScope,
+            None,
+        ) => (
+            "This sign-in link is incomplete".into(),
+            format!(
+                "The link that brought you here is missing something, so {product} cannot tell which app wants you to sign in."
+            ),
+        ),
+    }
 }
 
 /// One row of the Connected Apps page.
@@ -113,6 +212,8 @@ pub struct PageForm {
     pub action: String,
     pub csrf_token: String,
     pub button: String,
+    /// Where to go once the form is done (a same-origin path).
+    pub return_to: Option<String>,
 }
 
 #[derive(Template)]
