@@ -57,7 +57,9 @@ impl AuthorizationResponse {
 pub enum CallbackError {
     /// `state` is missing or is not the demo's: the response may answer a
     /// request the demo never made (RFC 6749 §10.12), so it is not used.
-    StateMismatch,
+    /// Its code, if any, stays unused, for whoever made the request (an
+    /// integrator trying the flow by hand with the demo app).
+    StateMismatch { unused_code: Option<Secret> },
     /// `iss` names another server (RFC 9207 §2.4).
     IssuerMismatch,
     /// The authorization server answered with an error, e.g.
@@ -91,7 +93,9 @@ pub async fn complete(
         .as_deref()
         .is_some_and(|state| Secret::new(state).digest().matches(&demo.state.digest()));
     if !state_matches {
-        return Err(CallbackError::StateMismatch);
+        return Err(CallbackError::StateMismatch {
+            unused_code: response.code,
+        });
     }
     // RFC 9207 §2.4: a client that receives `iss` compares it with the
     // issuer it sent the request to.

@@ -31,8 +31,8 @@ const ORGANIZATIONS: [(&str, &str, &str); 2] = [
 /// The demo app's callback page on the issuer, served only by
 /// `serve --demo`; configured paths may not take it.
 pub const CALLBACK_PATH: &str = "/demo/callback";
-const DESCRIPTION: &str = "A confidential demo app seeded by `latchkey serve --demo`. \
-     Its callback page on this server exchanges the code and shows the tokens.";
+const DESCRIPTION: &str = "A confidential app seeded by serve --demo. Its callback page on this \
+     server exchanges the code and shows the tokens.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -282,6 +282,16 @@ async fn a_wrong_state_a_denial_or_a_replayed_code_shows_why_and_a_way_back(back
         assert!(!page.body.contains("access_token"), "{pairs:?}");
     }
 
+    // A response with another state leaves its code unused, and says so
+    // for whoever made the request by hand.
+    let page = agent
+        .get(&format!(
+            "/demo/callback?{}",
+            encoded(&[("code", &code), ("state", "mine")])
+        ))
+        .await;
+    assert_eq!(pre(&page, "unused-code").as_deref(), Some(code.as_str()));
+
     // None of those used the code: it still works once…
     let page = agent.get(&callback).await;
     assert_eq!(page.status, 200, "{}", page.body);

@@ -52,6 +52,8 @@ pub struct DemoErrorPage {
     pub message: String,
     /// The OAuth error code and description, when there is one.
     pub error: Option<(String, Option<String>)>,
+    /// The code of a response with another state, left unused.
+    pub unused_code: Option<String>,
     pub start_again: String,
 }
 
@@ -242,23 +244,31 @@ fn in_double_quotes(text: &str) -> String {
 /// The status and page of a callback that yielded no tokens.
 fn error_page(config: &Config, demo: &DemoClient, error: CallbackError) -> (StatusCode, DemoErrorPage) {
     let product = &config.branding.product_name;
+    let mut unused_code = None;
     let (status, heading, message, code) = match error {
-        CallbackError::StateMismatch => (
-            StatusCode::BAD_REQUEST,
-            "The state does not match",
-            "The state parameter of this response is not the one the demo app sent, so the demo app does not use the response: a client accepts only answers to requests it made itself (RFC 6749 §10.12). Nothing was exchanged.".to_owned(),
-            None,
-        ),
+        CallbackError::StateMismatch { unused_code: code } => {
+            unused_code = code.map(|code| code.expose().to_owned());
+            (
+                StatusCode::BAD_REQUEST,
+                "The state does not match",
+                "The state parameter of this response is not the one the demo app sent, so the demo app does not use the response: a client accepts only answers to requests it made itself (RFC 6749 §10.12). Nothing was exchanged.".to_owned(),
+                None,
+            )
+        }
         CallbackError::IssuerMismatch => (
             StatusCode::BAD_REQUEST,
             "The response comes from another server",
-            format!("The iss parameter of this response names another authorization server than {product}, so the demo app does not use it (RFC 9207). Nothing was exchanged."),
+            format!(
+                "The iss parameter of this response names another authorization server than {product}, so the demo app does not use it (RFC 9207). Nothing was exchanged."
+            ),
             None,
         ),
         CallbackError::Refused { error, description } if error == ErrorCode::AccessDenied.as_str() => (
             StatusCode::BAD_REQUEST,
             "Access was denied",
-            format!("The request was denied, so {product} sent the browser back with error=access_denied and no code. The demo app gets no tokens."),
+            format!(
+                "The request was denied, so {product} sent the browser back with error=access_denied and no code. The demo app gets no tokens."
+            ),
             Some((error, description)),
         ),
         CallbackError::Refused { error, description } => (
@@ -302,6 +312,7 @@ fn error_page(config: &Config, demo: &DemoClient, error: CallbackError) -> (Stat
         heading,
         message,
         error: code,
+        unused_code,
         start_again: demo.authorization_url.clone(),
     };
     (status, page)
