@@ -94,9 +94,17 @@ impl DemoClient {
         }
     }
 
-    /// What the app is registered with: every configured scope, and its
-    /// callback page as the one redirect URI.
+    /// What the app is registered with: every configured scope, its
+    /// callback page as the one redirect URI, and HTTP Basic unless the
+    /// configuration offers only the other secret method (both work at
+    /// the token endpoint either way).
     fn registration(&self, config: &Config) -> Registration {
+        let methods = &config.oauth.token_endpoint_auth_methods;
+        let method = if methods.iter().any(|m| m == "client_secret_basic") {
+            "client_secret_basic"
+        } else {
+            "client_secret_post"
+        };
         Registration {
             name: "Demo App".to_owned(),
             description: Some(DESCRIPTION.to_owned()),
@@ -104,7 +112,7 @@ impl DemoClient {
             logo_url: None,
             redirect_uris: vec![self.redirect_uri.clone()],
             allowed_scopes: config.scopes.iter().map(|s| s.name.clone()).collect(),
-            token_endpoint_auth_method: Some("client_secret_basic".to_owned()),
+            token_endpoint_auth_method: Some(method.to_owned()),
             organization_id: None,
         }
     }
