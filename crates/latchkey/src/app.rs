@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, seconds};
+use crate::demo;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError, Keys, MasterKeyError};
 use crate::oauth::discovery::ServerMetadata;
@@ -96,6 +97,7 @@ impl App {
             form_key,
             rate_limiter,
             guard,
+            demo: None,
         };
         Ok(Self { listener, state })
     }
@@ -106,6 +108,15 @@ impl App {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// `serve --demo`: seeds the demo data and serves the demo app's
+    /// callback page, where the printed authorization URL ends.
+    pub async fn enable_demo(&mut self, now: i64) -> Result<demo::DemoCredentials, demo::DemoError> {
+        let state = &self.state;
+        let credentials = demo::seed(state.store.as_ref(), &state.config, state.keys.master(), now).await?;
+        self.state.demo = Some(Arc::new(credentials.client.clone()));
+        Ok(credentials)
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.

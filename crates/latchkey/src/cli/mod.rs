@@ -280,25 +280,21 @@ async fn run(cli: Cli) -> CliResult {
 }
 
 async fn serve(config: Config, seed_demo: bool) -> CliResult {
-    let app = App::build(config).await.map_err(|e| e.to_string())?;
-    let state = app.state().clone();
+    let mut app = App::build(config).await.map_err(|e| e.to_string())?;
     if seed_demo {
-        let credentials = demo::seed(
-            state.store.as_ref(),
-            &state.config,
-            state.keys.master(),
-            unix_now(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let credentials = app.enable_demo(unix_now()).await.map_err(|e| e.to_string())?;
         print_demo(&credentials);
     }
+    let state = app.state().clone();
     let addr = app.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(issuer = %state.config.issuer, "latchkey listening on http://{addr}");
     app.run(app::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
+/// The demo's credentials and where to start. The authorization URL comes
+/// last: it is the line to open.
 fn print_demo(credentials: &demo::DemoCredentials) {
+    let client = &credentials.client;
     println!("Demo data is ready.");
     println!("  organizations:     Acme Legal (FIRM_ADMIN), Birch & Partners (ATTORNEY)");
     println!(
@@ -306,11 +302,13 @@ fn print_demo(credentials: &demo::DemoCredentials) {
         demo::DEMO_EMAIL,
         demo::DEMO_PASSWORD
     );
-    println!("  client_id:         {}", credentials.client_id);
-    println!("  client_secret:     {}", credentials.client_secret.expose());
+    println!("  client_id:         {}", client.client_id);
+    println!("  client_secret:     {}", client.client_secret.expose());
     println!("  admin API key:     {}", credentials.admin_api_key.expose());
-    println!("  redirect_uri:      {}", demo::DEMO_REDIRECT_URI);
-    println!("  code_verifier:     {}", credentials.code_verifier.expose());
-    println!("  authorization URL: {}", credentials.authorization_url);
+    println!("  redirect_uri:      {}", client.redirect_uri);
+    println!("  code_verifier:     {}", client.code_verifier.expose());
+    println!("Open the URL below, sign in as the user above and approve: the demo");
+    println!("app's callback page on this server exchanges the code and shows the tokens.");
+    println!("  authorization URL: {}", client.authorization_url);
     let _ = std::io::stdout().flush();
 }

@@ -533,6 +533,7 @@ impl RawPaths {
             "/.well-known/oauth-authorization-server",
             "/healthz",
             "/readyz",
+            crate::demo::CALLBACK_PATH,
         ];
         let mut seen = HashSet::new();
         for (key, path) in named {

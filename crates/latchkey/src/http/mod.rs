@@ -1,7 +1,8 @@
 //! The only module that knows axum, status codes and wire shapes: it maps
 //! requests to domain calls and results to responses. Routes: discovery and
 //! JWKS ([`discovery`]), health ([`health`]), the admin API
-//! ([`admin_api`]).
+//! ([`admin_api`]), the protocol endpoints ([`oauth`]), the pages
+//! ([`pages`]; with `serve --demo` also the demo app's callback page).
 
 use std::sync::Arc;
 
@@ -45,12 +46,15 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// The token guard of the protected API.
     pub guard: Arc<latchkey_verify::Guard>,
+    /// The demo app whose callback page `serve --demo` serves; `None`
+    /// otherwise, and then the page does not exist.
+    pub demo: Option<Arc<crate::demo::DemoClient>>,
 }
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
     let paths = &state.config.paths;
-    Router::new()
+    let mut routes = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route(
             "/.well-known/oauth-authorization-server",
@@ -87,7 +91,13 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::settings::home))
         .route(&paths.settings, get(pages::settings::home))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    // Only `serve --demo` has the demo app's callback page; elsewhere the
+    // path is as unknown as any other.
+    if state.demo.is_some() {
+        routes = routes.route(crate::demo::CALLBACK_PATH, get(pages::demo::callback));
+    }
+    routes
         .nest("/api/v1/admin", admin_api::router(state.clone()))
         .nest("/api/v1", api::router())
         .fallback(not_found)

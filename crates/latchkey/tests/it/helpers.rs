@@ -97,6 +97,9 @@ pub struct Options {
     pub tweak: Option<Tweak>,
     /// Share another app's database and master key (a second instance).
     pub share_with: Option<(String, MasterKey)>,
+    /// Run as `serve --demo` does: seed the demo data and serve the demo
+    /// app's callback page.
+    pub demo: bool,
 }
 
 pub struct TestApp {
@@ -105,6 +108,8 @@ pub struct TestApp {
     pub master_key: MasterKey,
     pub state: AppState,
     pub http: reqwest::Client,
+    /// What `serve --demo` would print, when spawned with `Options::demo`.
+    pub demo: Option<latchkey::demo::DemoCredentials>,
     shutdown: Option<oneshot::Sender<()>>,
     pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -141,7 +146,12 @@ impl TestApp {
             tweak(&mut raw);
         }
         let config: Config = raw.validate().unwrap();
-        let app = App::build_with_listener(config, listener).await.unwrap();
+        let mut app = App::build_with_listener(config, listener).await.unwrap();
+        let demo = if options.demo {
+            Some(app.enable_demo(latchkey::unix_now()).await.unwrap())
+        } else {
+            None
+        };
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(app.run(async move {
@@ -153,6 +163,7 @@ impl TestApp {
             master_key,
             state,
             http: reqwest::Client::new(),
+            demo,
             shutdown: Some(tx),
             server: Some(server),
         }

@@ -14,6 +14,7 @@ mod authorization;
 mod body_limits;
 mod browser;
 mod cli;
+mod demo_callback;
 mod discovery;
 mod failing_storage;
 mod fuzz;

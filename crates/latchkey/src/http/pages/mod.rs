@@ -1,5 +1,5 @@
 //! Server-rendered pages (SPEC 8): sign-in, consent, sign-out and error
-//! pages, rendered with askama (which escapes every value), usable without
+//! pages, the settings pages, and `serve --demo`'s callback page, rendered with askama (which escapes every value), usable without
 //! JavaScript, each sent with a strict Content-Security-Policy, no framing
 //! and no referrer. Every form carries the CSRF token.
 
@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod connected_apps;
+pub mod demo;
 pub mod extract;
 pub mod login;
 pub mod return_to;

@@ -102,7 +102,7 @@ async fn nul_characters_are_refused_where_requests_are_parsed(backend: Backend) 
     let url = format!(
         "{}?response_type=code&client_id={}&nonce=n%00&code_challenge={}&code_challenge_method=S256",
         app.url("/api/oauth/authorize"),
-        demo.client_id,
+        demo.client.client_id,
         "a".repeat(43)
     );
     let status = http.get(url).send().await.unwrap().status().as_u16();
