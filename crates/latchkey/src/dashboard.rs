@@ -80,7 +80,7 @@ impl From<AccountError> for DashboardError {
 }
 
 /// What a member's role lets them do in its organization.
-fn access(config: &Config, membership: &Membership) -> Access {
+pub fn access(config: &Config, membership: &Membership) -> Access {
     if config.dashboard.is_admin_role(&membership.role) {
         Access::Manage
     } else {
