@@ -1,7 +1,8 @@
 //! The only module that knows axum, status codes and wire shapes: it maps
 //! requests to domain calls and results to responses. Routes: discovery and
-//! JWKS ([`discovery`]), health ([`health`]), the admin API
-//! ([`admin_api`]).
+//! JWKS ([`discovery`]), health ([`health`]), the OAuth endpoints
+//! ([`oauth`]), the pages and the developer dashboard ([`pages`]), the
+//! admin API ([`admin_api`]) and the example API.
 
 use std::sync::Arc;
 
