@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
-use crate::oauth_apps_pages::{ACME, BIRCH, member_of, signed_in};
+use crate::oauth_apps_pages::{ACME, BIRCH, signed_in};
 use crate::user_agent::{ALICE, Page, UserAgent, element_text, form_inputs, options, unescape};
 
 backend_tests!(
@@ -183,7 +183,7 @@ async fn api_keys_are_for_admins_of_the_organization_only(backend: Backend) {
 
     // A member who is not an admin.
     let bob = ("bob@example.com", "bob's long password");
-    member_of(&app, bob.0, bob.1, ACME, "ATTORNEY").await;
+    app.add_member_to(bob.0, bob.1, ACME, "ATTORNEY").await;
     let (mut agent, page) = signed_in(&app, bob, KEYS).await;
     assert_eq!(page.status, 404, "{}", page.body);
     assert!(page.body.contains("Page not found"));

@@ -5,8 +5,7 @@
 //! of another organization sees nothing, and every form needs its CSRF
 //! token.
 
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
@@ -45,22 +44,6 @@ pub async fn signed_in(app: &TestApp, user: (&str, &str), start: &str) -> (UserA
     assert_eq!(back.status, 303, "sign-in failed: {}", back.body);
     let page = agent.follow(back).await;
     (agent, page)
-}
-
-/// A user who is a member of `organization` with `role`.
-pub async fn member_of(app: &TestApp, email: &str, password: &str, organization: &str, role: &str) {
-    let body = json!({"email": email, "name": email.split('@').next().unwrap(), "password": password, "emailVerified": true});
-    let (status, user) = app.admin(Method::POST, "/users", Some(body)).await;
-    assert_eq!(status, 201, "{user}");
-    let body = json!({"userId": user["data"]["id"], "role": role});
-    let (status, added) = app
-        .admin(
-            Method::POST,
-            &format!("/organizations/{organization}/members"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(status, 201, "{added}");
 }
 
 /// The Create app form's fields as a person fills them in.
@@ -134,17 +117,6 @@ async fn tokens_for(app: &TestApp, client_id: &str, secret: &str) -> Value {
     let (status, tokens) = exchange(app, client_id, secret, &code).await;
     assert_eq!(status, 200, "{tokens}");
     tokens
-}
-
-async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    let response = app
-        .http
-        .get(app.url(&app.state.config.paths.userinfo))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
 }
 
 fn app_page(client_id: &str) -> String {
@@ -232,7 +204,8 @@ async fn created_app_shows_its_secret_once_and_works_at_the_token_endpoint(backe
     // The credentials work at the token endpoint after an authorization.
     let tokens = tokens_for(&app, &client_id, &secret).await;
     assert_eq!(
-        userinfo_status(&app, tokens["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(tokens["access_token"].as_str().unwrap())
+            .await,
         200
     );
 
@@ -415,7 +388,8 @@ async fn rotating_refuses_the_old_secret_and_keeps_connections(backend: Backend)
     assert_eq!(status, 200, "{tokens}");
     // The connection made before the rotation still works.
     assert_eq!(
-        userinfo_status(&app, before["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(before["access_token"].as_str().unwrap())
+            .await,
         200
     );
 }
@@ -427,7 +401,7 @@ async fn disable_ends_tokens_and_enable_revives_none(backend: Backend) {
     let (_, client_id, secret) = create_app(&mut agent, ACME, "Zapier Automation").await;
     let tokens = tokens_for(&app, &client_id, &secret).await;
     let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(userinfo_status(&app, access).await, 200);
+    assert_eq!(app.userinfo_status(access).await, 200);
 
     let page = agent.get(&app_page(&client_id)).await;
     assert!(
@@ -444,7 +418,7 @@ async fn disable_ends_tokens_and_enable_revives_none(backend: Backend) {
     );
     assert!(has_form(&page.body, &format!("{}/enable", app_page(&client_id))));
     assert_eq!(
-        userinfo_status(&app, access).await,
+        app.userinfo_status(access).await,
         401,
         "the user's token is refused"
     );
@@ -472,13 +446,13 @@ async fn disable_ends_tokens_and_enable_revives_none(backend: Backend) {
     let page = agent.follow(enabled).await;
     assert!(page.body.contains("class=\"status enabled\">Enabled"));
     assert_eq!(
-        userinfo_status(&app, access).await,
+        app.userinfo_status(access).await,
         401,
         "enabling revives no token"
     );
     let fresh = tokens_for(&app, &client_id, &secret).await;
     assert_eq!(
-        userinfo_status(&app, fresh["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(fresh["access_token"].as_str().unwrap()).await,
         200
     );
 }
@@ -500,7 +474,8 @@ async fn delete_removes_the_app_its_grants_and_tokens(backend: Backend) {
     assert_eq!(agent.get(&app_page(&client_id)).await.status, 404);
     assert!(app.state.store.find_client(&client_id).await.unwrap().is_none());
     assert_eq!(
-        userinfo_status(&app, tokens["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(tokens["access_token"].as_str().unwrap())
+            .await,
         401
     );
     let response = app
@@ -579,7 +554,7 @@ async fn members_who_are_not_admins_see_apps_read_only(backend: Backend) {
     let (mut alice, _) = signed_in(&app, ALICE, APPS).await;
     let (_, client_id, secret) = create_app(&mut alice, ACME, "Zapier Automation").await;
     let bob = ("bob@example.com", "bob's long password");
-    member_of(&app, bob.0, bob.1, ACME, "ATTORNEY").await;
+    app.add_member_to(bob.0, bob.1, ACME, "ATTORNEY").await;
 
     let (mut agent, list) = signed_in(&app, bob, APPS).await;
     assert_eq!(list.status, 200, "{}", list.body);
