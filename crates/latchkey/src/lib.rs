@@ -12,6 +12,7 @@ pub mod audit;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod grants;
 pub mod http;

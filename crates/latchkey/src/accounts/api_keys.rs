@@ -7,12 +7,21 @@ use latchkey_verify::{Caller, Principal};
 
 use super::{AccountError, MAX_LABEL_CHARS, find_organization};
 use crate::audit::{self, Actor};
-use crate::config::Config;
+use crate::config::{Config, ScopeDefinition};
 use crate::secret::{Secret, generate_token};
 use crate::store::{ApiKeyRecord, Store, StoreError};
 
 /// Scopes that speak of a user, meaningless for a key without one.
 const USER_SCOPES: [&str; 4] = ["openid", "offline_access", "email", "profile"];
+
+/// The part of the vocabulary an API key may hold: every scope that does
+/// not speak of a user, in vocabulary order.
+pub fn api_scopes(config: &Config) -> impl Iterator<Item = &ScopeDefinition> {
+    config
+        .scopes
+        .iter()
+        .filter(|scope| !USER_SCOPES.contains(&scope.name.as_str()))
+}
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
     AccountError::Invalid {

@@ -1,5 +1,5 @@
 //! OAuth clients (SPEC 5): the registration rules shared by the admin API,
-//! the CLI and (later) the dashboard — field validation, redirect URIs,
+//! the CLI and the dashboard — field validation, redirect URIs,
 //! scopes from the vocabulary, secrets generated here, returned once and
 //! stored only as digests — and the changes an operator can make: edit,
 //! rotate the secret, disable, enable, delete.

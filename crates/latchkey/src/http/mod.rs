@@ -1,8 +1,9 @@
 //! The only module that knows axum, status codes and wire shapes: it maps
 //! requests to domain calls and results to responses. Routes: discovery and
-//! JWKS ([`discovery`]), health ([`health`]), the admin API
-//! ([`admin_api`]), the protocol endpoints ([`oauth`]), the pages
-//! ([`pages`]; with `serve --demo` also the demo app's callback page).
+//! JWKS ([`discovery`]), health ([`health`]), the OAuth endpoints
+//! ([`oauth`]), the pages and the developer dashboard ([`pages`]; with
+//! `serve --demo` also the demo app's callback page), the admin API
+//! ([`admin_api`]) and the example API.
 
 use std::sync::Arc;
 
@@ -86,7 +87,9 @@ pub fn router(state: AppState) -> Router {
             &format!("{}/connected-apps/revoke", paths.settings),
             post(pages::connected_apps::revoke),
         )
+        .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))
+        .route("/static/copy.js", get(pages::copy_script))
         .route("/static/theme.css", get(pages::settings::theme))
         .route("/", get(pages::settings::home))
         .route(&paths.settings, get(pages::settings::home))
@@ -107,6 +110,51 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(body_limit::limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The developer dashboard's pages under the settings prefix: OAuth Apps
+/// and API Keys. Every action a form posts to also answers `GET` (with
+/// the page it belongs to), since signing in again after a form was sent
+/// comes back to the form's address.
+fn dashboard_routes(settings: &str) -> Router<AppState> {
+    use pages::{api_keys, oauth_app_form, oauth_apps};
+    let apps = format!("{settings}/oauth-apps");
+    let app = format!("{apps}/{{client_id}}");
+    Router::new()
+        .route(&apps, get(oauth_apps::list))
+        .route(
+            &format!("{apps}/new"),
+            get(oauth_app_form::new).post(oauth_app_form::create),
+        )
+        .route(&app, get(oauth_apps::show))
+        .route(
+            &format!("{app}/edit"),
+            get(oauth_app_form::edit).post(oauth_app_form::update),
+        )
+        .route(
+            &format!("{app}/rotate-secret"),
+            get(oauth_apps::back_to_app).post(oauth_apps::rotate_secret),
+        )
+        .route(
+            &format!("{app}/disable"),
+            get(oauth_apps::back_to_app).post(oauth_apps::disable),
+        )
+        .route(
+            &format!("{app}/enable"),
+            get(oauth_apps::back_to_app).post(oauth_apps::enable),
+        )
+        .route(
+            &format!("{app}/delete"),
+            get(oauth_apps::back_to_app).post(oauth_apps::delete),
+        )
+        .route(
+            &format!("{settings}/api-keys"),
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            &format!("{settings}/api-keys/revoke"),
+            get(api_keys::back_to_list).post(api_keys::revoke),
+        )
 }
 
 /// Bounds every request by `database.request_timeout`: a database that

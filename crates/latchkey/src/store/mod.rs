@@ -296,6 +296,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
     /// Every client, oldest first.
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// The clients an organization owns, oldest first.
+    async fn list_organization_clients(&self, organization_id: &str)
+    -> Result<Vec<ClientRecord>, StoreError>;
     /// Writes the descriptive fields (name, description, URLs, redirect
     /// URIs, scopes, `updated_at`); never the secret or the enabled flag.
     async fn update_client_details(&self, client: &ClientRecord) -> Result<bool, StoreError>;

@@ -307,6 +307,20 @@ macro_rules! impl_store {
                 all(rows, client)
             }
 
+            async fn list_organization_clients(&self, organization_id: &str) -> Result<Vec<ClientRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
+                     redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
+                     enabled, created_at, updated_at FROM clients WHERE organization_id = $1 \
+                     ORDER BY created_at, client_id",
+                )
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, client)
+            }
+
             async fn update_client_details(&self, c: &ClientRecord) -> Result<bool, StoreError> {
                 let result = sqlx::query(
                     "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \

@@ -109,7 +109,9 @@ async fn the_printed_url_ends_on_a_page_whose_tokens_and_commands_work(backend: 
     );
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(
-        csp.starts_with("default-src 'none'") && !csp.contains("script"),
+        csp.starts_with("default-src 'none'")
+            && csp.contains("script-src 'self';")
+            && !csp.contains("unsafe-inline"),
         "{csp}"
     );
     assert!(page.body.contains("without checking its signature"));

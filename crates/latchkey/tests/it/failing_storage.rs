@@ -287,7 +287,7 @@ async fn assert_unavailable_within_bound(app: &TestApp, issued: &Issued, agent: 
     assert!(started.elapsed() < bound, "refresh took {:?}", started.elapsed());
 
     let started = std::time::Instant::now();
-    assert_eq!(userinfo_status(app, &issued.access).await, 503);
+    assert_eq!(app.userinfo_status(&issued.access).await, 503);
     assert!(started.elapsed() < bound, "userinfo took {:?}", started.elapsed());
 
     let started = std::time::Instant::now();
@@ -311,17 +311,6 @@ async fn assert_unavailable_within_bound(app: &TestApp, issued: &Issued, agent: 
         "authorize took {:?}",
         started.elapsed()
     );
-}
-
-async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    let response = app
-        .http
-        .get(app.url(&app.state.config.paths.userinfo))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
 }
 
 struct Issued {
@@ -364,7 +353,7 @@ async fn assert_recovered(app: &TestApp, issued: &mut Issued) {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_eq!(app.get_json("/readyz").await.0, 200);
-    assert_eq!(userinfo_status(app, &issued.access).await, 200);
+    assert_eq!(app.userinfo_status(&issued.access).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -192,6 +192,12 @@ impl Fixture {
         let client = serde_json::json!({"name": "Victim", "redirectUris": [corpus::REDIRECT], "allowed_scopes": ["openid"]});
         let client = self.admin_json("POST", "/oauth-clients", client).await;
         self.victims.client_id = text(&client, "clientId");
+        let client = serde_json::json!({
+            "name": "Dashboard Victim", "redirectUris": [corpus::REDIRECT], "allowed_scopes": ["openid"],
+            "organizationId": self.organization_id,
+        });
+        let client = self.admin_json("POST", "/oauth-clients", client).await;
+        self.victims.dashboard_client_id = text(&client, "clientId");
     }
 
     /// A new session of alice's, straight in storage.

@@ -201,6 +201,18 @@ impl TestApp {
         read_json(request.send().await.unwrap()).await
     }
 
+    /// The status userinfo answers for a bearer access token.
+    pub async fn userinfo_status(&self, access_token: &str) -> u16 {
+        let response = self
+            .http
+            .get(self.url(&self.state.config.paths.userinfo))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+
     /// Registers a confidential client; returns `data` of the response.
     pub async fn create_client(&self, body: Value) -> Value {
         let (status, json) = self
@@ -245,29 +257,43 @@ impl TestApp {
         organization: &str,
         role: &str,
     ) -> (String, String) {
-        use reqwest::Method;
-        let body = serde_json::json!({"email": email, "name": email.split('@').next().unwrap(), "password": password, "emailVerified": true});
-        let (status, user) = self.admin(Method::POST, "/users", Some(body)).await;
-        assert_eq!(status, 201, "{user}");
-        let (_, org) = self
+        let (status, org) = self
             .admin(
-                Method::POST,
+                reqwest::Method::POST,
                 "/organizations",
                 Some(serde_json::json!({"name": organization})),
             )
             .await;
-        let user_id = user["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(status, 201, "{org}");
         let org_id = org["data"]["id"].as_str().unwrap().to_owned();
+        let user_id = self.add_member_to(email, password, &org_id, role).await;
+        (user_id, org_id)
+    }
+
+    /// A new user who is a member of the existing `organization_id` with
+    /// `role`; returns the user id.
+    pub async fn add_member_to(
+        &self,
+        email: &str,
+        password: &str,
+        organization_id: &str,
+        role: &str,
+    ) -> String {
+        use reqwest::Method;
+        let body = serde_json::json!({"email": email, "name": email.split('@').next().unwrap(), "password": password, "emailVerified": true});
+        let (status, user) = self.admin(Method::POST, "/users", Some(body)).await;
+        assert_eq!(status, 201, "{user}");
+        let user_id = user["data"]["id"].as_str().unwrap().to_owned();
         let body = serde_json::json!({"userId": user_id, "role": role});
-        let (status, _) = self
+        let (status, added) = self
             .admin(
                 Method::POST,
-                &format!("/organizations/{org_id}/members"),
+                &format!("/organizations/{organization_id}/members"),
                 Some(body),
             )
             .await;
-        assert_eq!(status, 201);
-        (user_id, org_id)
+        assert_eq!(status, 201, "{added}");
+        user_id
     }
 
     /// Runs the `latchkey` binary against this app's database.

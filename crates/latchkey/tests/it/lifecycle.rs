@@ -98,17 +98,6 @@ async fn refresh(app: &TestApp, issued: &Issued, token: &str) -> (u16, Value) {
     (status, body)
 }
 
-async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    let response = app
-        .http
-        .get(app.url("/api/oauth/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
-}
-
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     let (status, events) = app.admin(Method::GET, "/audit-events?limit=100", None).await;
     assert_eq!(status, 200, "{events}");
@@ -161,13 +150,13 @@ async fn without_grace_replaying_a_rotated_refresh_token_revokes_the_whole_grant
     assert_eq!(status, 200);
     let new_access = rotated["access_token"].as_str().unwrap();
     let new_refresh = rotated["refresh_token"].as_str().unwrap();
-    assert_eq!(userinfo_status(&app, new_access).await, 200);
+    assert_eq!(app.userinfo_status(new_access).await, 200);
 
     let (status, replay) = refresh(&app, &issued, issued.refresh()).await;
     assert_eq!((status, replay["error"].as_str()), (400, Some("invalid_grant")));
     // Every token of the grant is dead now: both access tokens and the successor.
-    assert_eq!(userinfo_status(&app, new_access).await, 401);
-    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert_eq!(app.userinfo_status(new_access).await, 401);
+    assert_eq!(app.userinfo_status(issued.access()).await, 401);
     let (status, _) = refresh(&app, &issued, new_refresh).await;
     assert_eq!(status, 400);
     assert!(
@@ -210,7 +199,8 @@ async fn retry_inside_the_default_window_succeeds_and_both_successors_work(backe
         .unwrap();
     for answer in [&first, &retry] {
         assert_eq!(
-            userinfo_status(&app, answer["access_token"].as_str().unwrap()).await,
+            app.userinfo_status(answer["access_token"].as_str().unwrap())
+                .await,
             200
         );
         // Same scopes and the same absolute expiry as the rotated token.
@@ -224,7 +214,7 @@ async fn retry_inside_the_default_window_succeeds_and_both_successors_work(backe
         assert_eq!(status, 200, "each successor works: {next}");
     }
     assert_eq!(
-        userinfo_status(&app, issued.access()).await,
+        app.userinfo_status(issued.access()).await,
         200,
         "the grant lives on"
     );
@@ -252,7 +242,7 @@ async fn default_config_survives_two_concurrent_refreshes_with_one_token(backend
     for (status, body) in [&one, &two] {
         assert_eq!(*status, 200, "{body}");
         assert_eq!(
-            userinfo_status(&app, body["access_token"].as_str().unwrap()).await,
+            app.userinfo_status(body["access_token"].as_str().unwrap()).await,
             200
         );
     }
@@ -262,7 +252,7 @@ async fn default_config_survives_two_concurrent_refreshes_with_one_token(backend
         assert_eq!(status, 200, "each successor works: {next}");
     }
     assert_eq!(
-        userinfo_status(&app, issued.access()).await,
+        app.userinfo_status(issued.access()).await,
         200,
         "the grant is live"
     );
@@ -290,10 +280,10 @@ async fn replay_after_the_window_revokes_the_grant(backend: Backend) {
     let (status, body) = refresh(&app, &issued, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(
-        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(first["access_token"].as_str().unwrap()).await,
         401
     );
-    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert_eq!(app.userinfo_status(issued.access()).await, 401);
     assert!(
         audit_actions(&app)
             .await
@@ -317,7 +307,7 @@ async fn revoked_grant_answers_invalid_grant_inside_the_window(backend: Backend)
         "{retry}"
     );
     assert_eq!(
-        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(first["access_token"].as_str().unwrap()).await,
         401
     );
 }
@@ -379,13 +369,13 @@ async fn code_used_twice_revokes_tokens_from_first_use(backend: Backend) {
     let (status, first, _) = token_form(&app, &form).await;
     assert_eq!(status, 200);
     assert_eq!(
-        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(first["access_token"].as_str().unwrap()).await,
         200
     );
     let (status, second, _) = token_form(&app, &form).await;
     assert_eq!((status, second["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(
-        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(first["access_token"].as_str().unwrap()).await,
         401
     );
     let issued = Issued {
@@ -427,7 +417,7 @@ async fn revocation_endpoint_follows_rfc_7009(backend: Backend) {
     let other = issue(&app).await;
     assert_eq!(revoke(&app, &other, issued.refresh(), None).await.status(), 200);
     assert_eq!(revoke(&app, &other, issued.access(), None).await.status(), 200);
-    assert_eq!(userinfo_status(&app, issued.access()).await, 200);
+    assert_eq!(app.userinfo_status(issued.access()).await, 200);
 
     // Revoking an access token ends that token only.
     assert_eq!(
@@ -436,16 +426,16 @@ async fn revocation_endpoint_follows_rfc_7009(backend: Backend) {
             .status(),
         200
     );
-    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert_eq!(app.userinfo_status(issued.access()).await, 401);
     let (status, rotated) = refresh(&app, &issued, issued.refresh()).await;
     assert_eq!(status, 200, "the grant lives on: {rotated}");
     let access = rotated["access_token"].as_str().unwrap();
-    assert_eq!(userinfo_status(&app, access).await, 200);
+    assert_eq!(app.userinfo_status(access).await, 200);
 
     // Revoking a refresh token (no hint) ends the grant's access tokens too.
     let refresh_token = rotated["refresh_token"].as_str().unwrap();
     assert_eq!(revoke(&app, &issued, refresh_token, None).await.status(), 200);
-    assert_eq!(userinfo_status(&app, access).await, 401);
+    assert_eq!(app.userinfo_status(access).await, 401);
     let (status, _) = refresh(&app, &issued, refresh_token).await;
     assert_eq!(status, 400);
     assert!(audit_actions(&app).await.contains(&"grant.revoked".to_owned()));
@@ -604,7 +594,7 @@ async fn revocation_on_one_instance_is_in_force_on_another(backend: Backend) {
     let second = first.second_instance(backend).await;
     let issued = issue(&first).await;
     assert_eq!(
-        userinfo_status(&second, issued.access()).await,
+        second.userinfo_status(issued.access()).await,
         200,
         "instance two honours instance one's token"
     );
@@ -614,11 +604,11 @@ async fn revocation_on_one_instance_is_in_force_on_another(backend: Backend) {
         "instance two refreshes what instance one issued: {rotated}"
     );
     let access = rotated["access_token"].as_str().unwrap();
-    assert_eq!(userinfo_status(&first, access).await, 200);
+    assert_eq!(first.userinfo_status(access).await, 200);
     let response = revoke(&first, &issued, rotated["refresh_token"].as_str().unwrap(), None).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        userinfo_status(&second, access).await,
+        second.userinfo_status(access).await,
         401,
         "revoked on one, refused on the other at once"
     );
@@ -721,7 +711,7 @@ async fn connected_apps_revoke_ends_tokens_and_asks_consent_again(backend: Backe
             .contains("Salesforce Production no longer has access.")
     );
     assert_eq!(
-        userinfo_status(&app, issued.access()).await,
+        app.userinfo_status(issued.access()).await,
         401,
         "tokens stop working at once"
     );
@@ -758,7 +748,7 @@ async fn connected_apps_revoke_ends_tokens_and_asks_consent_again(backend: Backe
     let (status, body) = app.admin(Method::DELETE, &path, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        userinfo_status(&app, again["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(again["access_token"].as_str().unwrap()).await,
         401
     );
     let (status, _) = app.admin(Method::DELETE, &path, None).await;
@@ -772,7 +762,7 @@ async fn disable_ends_tokens_enable_revives_none_delete_removes_all(backend: Bac
     let id = &issued.client_id;
     app.admin(Method::POST, &format!("/oauth-clients/{id}/disable"), None)
         .await;
-    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert_eq!(app.userinfo_status(issued.access()).await, 401);
     let url = authorize_url(
         &app,
         &[
@@ -790,7 +780,7 @@ async fn disable_ends_tokens_enable_revives_none_delete_removes_all(backend: Bac
     app.admin(Method::POST, &format!("/oauth-clients/{id}/enable"), None)
         .await;
     assert_eq!(
-        userinfo_status(&app, issued.access()).await,
+        app.userinfo_status(issued.access()).await,
         401,
         "enable does not revive tokens"
     );
@@ -798,13 +788,13 @@ async fn disable_ends_tokens_enable_revives_none_delete_removes_all(backend: Bac
     assert_eq!(status, 400);
     let fresh = exchange_new_code(&app, id, &issued.secret).await;
     assert_eq!(
-        userinfo_status(&app, fresh["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(fresh["access_token"].as_str().unwrap()).await,
         200
     );
     app.admin(Method::DELETE, &format!("/oauth-clients/{id}"), None)
         .await;
     assert_eq!(
-        userinfo_status(&app, fresh["access_token"].as_str().unwrap()).await,
+        app.userinfo_status(fresh["access_token"].as_str().unwrap()).await,
         401
     );
     let actions = audit_actions(&app).await;
@@ -846,7 +836,7 @@ async fn secret_rotation_keeps_every_connection(backend: Backend) {
     };
     let (status, body) = refresh(&app, &with_new, issued.refresh()).await;
     assert_eq!(status, 200, "the connection survives: {body}");
-    assert_eq!(userinfo_status(&app, issued.access()).await, 200);
+    assert_eq!(app.userinfo_status(issued.access()).await, 200);
     assert!(
         audit_actions(&app)
             .await
@@ -860,7 +850,7 @@ async fn housekeeping_purges_what_expired(backend: Backend) {
     let issued = issue(&app).await;
     let response = revoke(&app, &issued, issued.access(), None).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(userinfo_status(&app, issued.access()).await, 401);
+    assert_eq!(app.userinfo_status(issued.access()).await, 401);
     let store = app.state.store.as_ref();
     let far_future = latchkey::unix_now() + 100 * 24 * 3600;
     let counts = store

@@ -43,8 +43,9 @@ async fn login_page_has_the_contract_fields_and_security_headers(backend: Backen
         "{csp}"
     );
     assert!(csp.contains("img-src 'self' https:"), "{csp}");
+    // Scripts only from this server (the Copy buttons), never inline.
     assert!(
-        !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval") && csp.contains("script-src 'self';"),
         "{csp}"
     );
     assert_eq!(page.headers["x-frame-options"], "DENY");

@@ -15,6 +15,7 @@ use crate::helpers::{Backend, TestDatabase};
 
 backend_tests!(
     clients_round_trip_and_update_only_what_each_method_names,
+    organization_clients_list_only_that_organizations_clients,
     users_are_unique_by_email_case_insensitively,
     memberships_upsert_and_cascade,
     signing_keys_and_admin_keys,
@@ -128,6 +129,46 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
     assert!(!store.set_client_enabled("missing", false, 170).await.unwrap());
     assert!(store.delete_client("c1").await.unwrap());
     assert!(!store.delete_client("c1").await.unwrap());
+}
+
+async fn organization_clients_list_only_that_organizations_clients(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    for id in ["o1", "o2"] {
+        store
+            .insert_organization(&OrganizationRecord {
+                id: id.into(),
+                name: id.into(),
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+    }
+    for (id, organization, created_at) in [
+        ("late", Some("o1"), 300),
+        ("early", Some("o1"), 100),
+        ("other", Some("o2"), 50),
+        ("nobody", None, 10),
+    ] {
+        let mut record = client(id);
+        record.organization_id = organization.map(str::to_owned);
+        record.created_at = created_at;
+        store.insert_client(&record).await.unwrap();
+    }
+    let listed = |organization: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .list_organization_clients(organization)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.client_id)
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(listed("o1").await, ["early", "late"], "oldest first");
+    assert_eq!(listed("o2").await, ["other"]);
+    assert!(listed("o3").await.is_empty());
 }
 
 async fn users_are_unique_by_email_case_insensitively(backend: Backend) {

@@ -85,6 +85,45 @@ pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The hidden inputs of the form of a page that posts to `action`
+/// (`method="post"`).
+pub fn form_inputs(html: &str, action: &str) -> Vec<(String, String)> {
+    html.split("<form")
+        .skip(1)
+        .find(|rest| posts_to(rest, action))
+        .map(|rest| hidden_inputs(rest.split("</form>").next().unwrap_or_default()))
+        .unwrap_or_else(|| panic!("no form posts to {action} in:\n{html}"))
+}
+
+/// Whether the `<form` tag at the start of `rest` posts to `action`.
+fn posts_to(rest: &str, action: &str) -> bool {
+    rest.split('>').next().is_some_and(|tag| {
+        attribute(tag, "method").is_some_and(|m| m.eq_ignore_ascii_case("post"))
+            && attribute(tag, "action").is_some_and(|found| found == action)
+    })
+}
+
+/// Whether a page has a form that posts to `action`.
+pub fn has_form(html: &str, action: &str) -> bool {
+    html.split("<form").skip(1).any(|rest| posts_to(rest, action))
+}
+
+/// The text of the element whose `id` is `id` (up to its first tag).
+pub fn element_text(html: &str, id: &str) -> Option<String> {
+    let start = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[start..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(unescape(&text[..text.find('<')?]))
+}
+
+/// Every `href` of a page's links.
+pub fn links(html: &str) -> Vec<String> {
+    html.split("<a ")
+        .skip(1)
+        .filter_map(|rest| attribute(rest.split('>').next()?, "href"))
+        .collect()
+}
+
 /// Every `<option value>` of a page.
 pub fn options(html: &str) -> Vec<String> {
     html.split("<option")

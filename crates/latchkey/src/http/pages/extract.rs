@@ -1,6 +1,7 @@
-//! The two things every page handler needs, as axum extractors: a
-//! signed-in user ([`SignedIn`]; without one the browser is sent to sign
-//! in and brought back) and a form whose CSRF token was made for this
+//! The things page handlers need, as axum extractors: a signed-in user
+//! ([`SignedIn`]; without one the browser is sent to sign in and brought
+//! back), the same with the user's organizations for the dashboard's
+//! pages ([`Member`]), and a form whose CSRF token was made for this
 //! browser and session ([`CsrfForm`]; otherwise the "form expired" page).
 
 use axum::body::Bytes;
@@ -13,6 +14,8 @@ use url::form_urlencoded;
 use super::login::see_other;
 use super::{error_page, return_to, storage_failure_page};
 use crate::accounts::sessions;
+use crate::audit::Actor;
+use crate::grants::consent::{self, Membership};
 use crate::http::{AppState, cookies, form_pairs, pair};
 use crate::store::{SessionRecord, StoreError, UserRecord};
 use crate::unix_now;
@@ -76,6 +79,37 @@ impl OptionalFromRequestParts<AppState> for SignedIn {
         Self::resume(state, &parts.headers)
             .await
             .map_err(|error| storage_failure_page(&state.config, "reading the session", &error))
+    }
+}
+
+/// A signed-in user with their organizations and roles, and the request
+/// headers the settings layout reads its CSRF cookie from.
+pub struct Member {
+    pub signed_in: SignedIn,
+    pub memberships: Vec<Membership>,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Member {
+    /// Who the audit log names for this user's changes.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.signed_in.user.id.clone())
+    }
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let signed_in = <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        let memberships = consent::memberships(state.store.as_ref(), &signed_in.user.id)
+            .await
+            .map_err(|error| storage_failure_page(&state.config, "reading memberships", &error))?;
+        Ok(Self {
+            signed_in,
+            memberships,
+            headers: parts.headers.clone(),
+        })
     }
 }
 

@@ -1,7 +1,10 @@
-//! Server-rendered pages (SPEC 8): sign-in, consent, sign-out and error
-//! pages, the settings pages, and `serve --demo`'s callback page, rendered with askama (which escapes every value), usable without
+//! Server-rendered pages (SPEC 8, 9): sign-in, consent, sign-out, the
+//! settings pages, error pages and `serve --demo`'s callback page,
+//! rendered with askama (which escapes every value), usable without
 //! JavaScript, each sent with a strict Content-Security-Policy, no framing
-//! and no referrer. Every form carries the CSRF token.
+//! and no referrer. Every form carries the CSRF token. The one script,
+//! `/static/copy.js`, only adds Copy buttons beside secrets that are
+//! visible and selectable without it.
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,14 +13,18 @@ use axum::response::{IntoResponse, Response};
 use crate::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
+pub mod api_keys;
 pub mod connected_apps;
 pub mod demo;
 pub mod extract;
 pub mod login;
+pub mod oauth_app_form;
+pub mod oauth_apps;
 pub mod return_to;
 pub mod settings;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
+const COPY_SCRIPT: &str = include_str!("../../../static/copy.js");
 
 /// `/static/latchkey.css`.
 pub async fn stylesheet() -> Response {
@@ -27,6 +34,18 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+/// `/static/copy.js`: the Copy buttons beside secrets.
+pub async fn copy_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        COPY_SCRIPT,
     )
         .into_response()
 }
@@ -249,6 +268,13 @@ pub struct ScopeView {
     pub description: String,
 }
 
+/// A scope offered by a form, checked or not.
+pub struct ScopeChoice {
+    pub name: String,
+    pub description: String,
+    pub checked: bool,
+}
+
 /// `scopes` in vocabulary order as their descriptions (an identifier the
 /// vocabulary no longer has is shown as itself).
 pub fn scope_views(config: &Config, scopes: &[String]) -> Vec<ScopeView> {
@@ -284,17 +310,19 @@ pub fn date(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The Content-Security-Policy of every page: no script at all, styles
-/// from this server, images from https (app logos) and, when the issuer is
-/// local, from local http origins.
+/// The Content-Security-Policy of every page: scripts and styles only
+/// from this server (no inline script, no `eval`), images from https (app
+/// logos) and, when the issuer is local, from local http origins. (An IPv6
+/// literal host is not valid CSP source syntax, so `[::1]` is not listed;
+/// a local logo there shows only under the issuer's own origin.)
 fn content_security_policy(config: &Config) -> String {
     let local = if config.issuer.starts_with("http://") {
-        " http://localhost:* http://127.0.0.1:* http://[::1]:*"
+        " http://localhost:* http://127.0.0.1:*"
     } else {
         ""
     };
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 
@@ -353,6 +381,15 @@ pub fn storage_failure_page(config: &Config, what: &str, error: &crate::store::S
             "Try again later.",
         ),
     }
+}
+
+/// The "page not found" page, for browsers: what is unknown and what is
+/// not this user's to see answer alike.
+pub fn not_found_page(config: &Config) -> Response {
+    let page = NotFoundPage {
+        brand: Brand::new(config),
+    };
+    render(config, StatusCode::NOT_FOUND, &page, &[])
 }
 
 /// An error page.

@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::SignedIn;
+use super::extract::{Member, SignedIn};
 use super::login::see_other;
 use crate::config::Config;
+use crate::dashboard;
 use crate::grants::consent::Membership;
 use crate::http::{AppState, cookies};
 
@@ -68,13 +69,10 @@ pub struct Chrome {
     pub nav: Vec<NavItem>,
 }
 
-/// The memberships in which the user is an admin.
+/// The memberships in which the user is an admin (the rule is the
+/// dashboard's: [`dashboard::administered`]).
 pub fn administered(config: &Config, memberships: &[Membership]) -> Vec<Membership> {
-    memberships
-        .iter()
-        .filter(|m| config.dashboard.is_admin_role(&m.role))
-        .cloned()
-        .collect()
+    dashboard::administered(config, memberships)
 }
 
 /// The layout for `current`, with the CSRF cookie to set if the browser
@@ -108,6 +106,13 @@ pub fn chrome(
     (chrome, set_csrf)
 }
 
+impl Member {
+    /// The layout for `current` around a dashboard page.
+    pub fn chrome(&self, state: &AppState, current: Section) -> (Chrome, Option<HeaderValue>) {
+        chrome(state, &self.headers, &self.signed_in, &self.memberships, current)
+    }
+}
+
 /// `GET /` and `GET {settings}`: the signed-in home is the first section;
 /// signed out, the sign-in page comes first and leads back here.
 pub async fn home(State(state): State<AppState>, _signed_in: SignedIn) -> Response {
@@ -127,4 +132,66 @@ pub async fn theme(State(state): State<AppState>) -> Response {
         css,
     )
         .into_response()
+}
+
+/// One organization offered by a picker or a form's select.
+pub struct OrganizationChoice {
+    pub id: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The small form that chooses the organization a page works on (a GET
+/// with `?organization=`), shown when the user has more than one to
+/// choose from.
+pub struct Picker {
+    pub action: String,
+    pub label: String,
+    pub choices: Vec<OrganizationChoice>,
+}
+
+impl Picker {
+    /// A picker over `choices` (id, label) for the page at `action`, or
+    /// `None` when there is nothing to choose.
+    pub fn new(
+        config: &Config,
+        action: String,
+        selected: &str,
+        choices: Vec<(String, String)>,
+    ) -> Option<Self> {
+        (choices.len() > 1).then(|| Self {
+            action,
+            label: capitalized(&config.branding.tenant_word),
+            choices: organization_choices(choices, selected),
+        })
+    }
+}
+
+/// `choices` (id, label) with `selected` marked.
+pub fn organization_choices(choices: Vec<(String, String)>, selected: &str) -> Vec<OrganizationChoice> {
+    choices
+        .into_iter()
+        .map(|(id, label)| OrganizationChoice {
+            selected: id == selected,
+            id,
+            label,
+        })
+        .collect()
+}
+
+/// `word` with its first letter in upper case ("firm" → "Firm").
+pub fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `path` with `?organization=<id>`.
+pub fn with_organization(path: &str, organization_id: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("organization", organization_id)
+        .finish();
+    format!("{path}?{query}")
 }

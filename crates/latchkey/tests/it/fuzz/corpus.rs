@@ -1,8 +1,9 @@
 //! The seed corpus: a server with data to aim at (alice in two
 //! organizations, a confidential and a public client, a session, an API
 //! key, a case and a customer, and throwaway "victim" records for the
-//! admin routes that change or delete), and one valid request to every
-//! endpoint, built fresh each time so codes and refresh tokens are unused.
+//! admin routes and dashboard pages that change or delete), and one valid
+//! request to every endpoint, built fresh each time so codes and refresh
+//! tokens are unused.
 
 use serde_json::{Value, json};
 
@@ -30,6 +31,8 @@ pub struct Victims {
     pub user_id: String,
     pub organization_id: String,
     pub client_id: String,
+    /// An app alice's organization owns, for the dashboard's pages.
+    pub dashboard_client_id: String,
 }
 
 impl Fixture {
@@ -438,8 +441,73 @@ impl Fixture {
                 .json(json!({"client_id": self.customer_id, "amount_cents": 1250, "currency": "USD"}))
                 .header("authorization", &api_key),
             63 => Req::new("GET", "/api/v1/me").header("authorization", &bearer),
-            _ => Req::new("GET", "/api/v1/firm").header("authorization", &api_key),
+            64 => Req::new("GET", "/api/v1/firm").header("authorization", &api_key),
+            _ => self.dashboard_seed(which).await,
         }
+    }
+
+    /// The developer dashboard's seeds (65 and up), as alice, who
+    /// administers the organization.
+    async fn dashboard_seed(&mut self, which: usize) -> Req {
+        let cookies = self.cookies();
+        let token = self.form_token(&self.session);
+        let organization = self.organization_id.clone();
+        let app = format!("/settings/oauth-apps/{}", self.victims.dashboard_client_id);
+        let app_fields = [
+            ("csrf_token", token.as_str()),
+            ("organization", organization.as_str()),
+            ("name", "Fuzzed dashboard app"),
+            ("description", "d"),
+            ("homepage_url", "https://fuzz.example"),
+            ("logo_url", ""),
+            (
+                "redirect_uris",
+                "https://fuzz.example/cb\nhttp://localhost:3000/cb",
+            ),
+            ("scopes", "openid"),
+            ("scopes", "cases:read"),
+        ];
+        let only_token = [("csrf_token", token.as_str())];
+        let request = match which {
+            65 => Req::new("GET", "/settings/oauth-apps").query(&[("organization", &organization)]),
+            66 => Req::new("GET", "/settings/oauth-apps/new").query(&[("organization", &organization)]),
+            67 => Req::new("POST", "/settings/oauth-apps/new").form(&app_fields),
+            68 => Req::new("GET", &app),
+            69 => Req::new("GET", &format!("{app}/edit")),
+            70 => Req::new("POST", &format!("{app}/edit")).form(&app_fields),
+            71 => Req::new("POST", &format!("{app}/rotate-secret")).form(&only_token),
+            72 => Req::new("POST", &format!("{app}/disable")).form(&only_token),
+            73 => Req::new("POST", &format!("{app}/enable")).form(&only_token),
+            74 => {
+                let body = json!({
+                    "name": "Doomed", "redirectUris": [REDIRECT], "allowed_scopes": ["openid"],
+                    "organizationId": organization,
+                });
+                let client = self.admin_json("POST", "/oauth-clients", body).await;
+                let doomed = client["clientId"].as_str().unwrap_or_default();
+                Req::new("POST", &format!("/settings/oauth-apps/{doomed}/delete")).form(&only_token)
+            }
+            75 => Req::new("GET", "/settings/api-keys").query(&[("organization", &organization)]),
+            76 => Req::new("POST", "/settings/api-keys").form(&[
+                ("csrf_token", token.as_str()),
+                ("organization", organization.as_str()),
+                ("name", "Fuzzed dashboard key"),
+                ("scopes", "cases:read"),
+            ]),
+            77 => Req::new("GET", "/static/copy.js"),
+            _ => {
+                let path = format!("/organizations/{organization}/api-keys");
+                let key = self
+                    .admin_json("POST", &path, json!({"name": "Doomed", "scopes": ["cases:read"]}))
+                    .await;
+                Req::new("POST", "/settings/api-keys/revoke").form(&[
+                    ("csrf_token", token.as_str()),
+                    ("organization", organization.as_str()),
+                    ("key_id", key["id"].as_str().unwrap_or_default()),
+                ])
+            }
+        };
+        request.header("cookie", &cookies)
     }
 }
 
@@ -447,7 +515,7 @@ impl Fixture {
 pub const SIGN_IN: usize = 24;
 
 /// How many seeds [`Fixture::seed`] knows.
-pub const SEEDS: usize = 65;
+pub const SEEDS: usize = 79;
 
 /// Seeds after which the shared grant may be gone.
 pub fn ends_the_shared_grant(which: usize) -> bool {
