@@ -189,6 +189,10 @@ impl Fixture {
         let organization = serde_json::json!({"name": "Victim Firm"});
         let organization = self.admin_json("POST", "/organizations", organization).await;
         self.victims.organization_id = text(&organization, "id");
+        // A membership for the routes that change or remove one.
+        let member = serde_json::json!({"userId": self.victims.user_id, "role": "ATTORNEY"});
+        let path = format!("/organizations/{}/members", self.victims.organization_id);
+        self.admin_json("POST", &path, member).await;
         let client = serde_json::json!({"name": "Victim", "redirectUris": [corpus::REDIRECT], "allowed_scopes": ["openid"]});
         let client = self.admin_json("POST", "/oauth-clients", client).await;
         self.victims.client_id = text(&client, "clientId");
