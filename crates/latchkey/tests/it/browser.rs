@@ -74,6 +74,13 @@ impl Drop for Browser {
 
 impl Browser {
     async fn start() -> Self {
+        Self::start_at(320).await
+    }
+
+    /// A browser whose page is `width` CSS pixels wide: a window that size,
+    /// or below Chromium's smallest headless window (500 px) a phone's
+    /// screen emulated at that width.
+    async fn start_at(width: u32) -> Self {
         assert!(
             std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
             "browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
@@ -91,18 +98,21 @@ impl Browser {
             .unwrap();
         let profile = tempfile::tempdir().unwrap();
         let mut capabilities = fantoccini::wd::Capabilities::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=320,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
-        );
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={},900", width.max(500)),
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        });
+        if width < 500 {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": 812, "pixelRatio": 1.0}});
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = None;
         for _ in 0..100 {
@@ -337,4 +347,303 @@ async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
         "3f1c2a10-5b7e-4c1d-9a00-00000000b102"
     );
     browser.close().await;
+}
+
+/// Where screenshots go: a test artifact under the target directory.
+fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    /// Saves what the browser shows as `<name>-<width>.png`.
+    async fn shoot(&self, name: &str, width: u32) {
+        let png = self.client().screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}-{width}.png")), png).unwrap();
+    }
+
+    /// The element of the field whose label starts with `label`.
+    async fn field(&self, label: &str) -> fantoccini::elements::Element {
+        let xpath = format!("//*[@id=//label[starts-with(normalize-space(.), '{label}')]/@for]");
+        self.client().find(Locator::XPath(&xpath)).await.unwrap()
+    }
+
+    async fn fill(&self, label: &str, text: &str) {
+        let field = self.field(label).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the button or link whose visible text is `text`.
+    async fn press(&self, text: &str) {
+        let xpath = format!(
+            "//button[normalize-space(.)='{text}' and not(@hidden)] | //a[normalize-space(.)='{text}'] | //summary[normalize-space(.)='{text}']"
+        );
+        self.client()
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Ticks a checkbox (leaving it ticked if it already is).
+    async fn check(&self, css: &str) {
+        let element = self.client().find(Locator::Css(css)).await.unwrap();
+        for _ in 0..3 {
+            if element.is_selected().await.unwrap() {
+                return;
+            }
+            element.click().await.unwrap();
+        }
+        assert!(element.is_selected().await.unwrap(), "{css} cannot be ticked");
+    }
+
+    /// Waits until the page shows `text` (a submitted form's answer).
+    async fn wait_for_text(&self, text: &str) {
+        for _ in 0..100 {
+            if let Ok(body) = self.client().find(Locator::Css("body")).await
+                && body.text().await.is_ok_and(|shown| shown.contains(text))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}");
+    }
+
+    async fn go(&self, url: &str) {
+        self.client().goto(url).await.unwrap();
+    }
+
+    async fn sign_in_as_alice(&self) {
+        self.type_into("input[name=email]", ALICE.0).await;
+        self.type_into("input[name=password]", ALICE.1).await;
+        self.click("button[type=submit]").await;
+    }
+
+    /// Waits until the browser is at a URL starting with `prefix`.
+    async fn landed(&self, prefix: &str) -> url::Url {
+        for _ in 0..100 {
+            let at = self.client().current_url().await.unwrap();
+            if at.as_str().starts_with(prefix) {
+                return at;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the browser never reached {prefix}");
+    }
+}
+
+async fn token_request(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    fields: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = app
+        .http
+        .post(app.url(&app.state.config.paths.token))
+        .basic_auth(client_id, Some(secret))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// An authorization with the app in the browser (alice is signed in):
+/// approve, then exchange the code; the token response.
+async fn authorize_in_browser(
+    browser: &Browser,
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+) -> serde_json::Value {
+    let url = crate::seed_integrations::authorize_url(
+        app,
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid email cases:read"),
+        ],
+    );
+    browser.go(&url).await;
+    browser.shoot("consent", 1280).await;
+    browser.click("button[name=decision][value=approve]").await;
+    let landed = browser.landed(CALLBACK).await;
+    let code = query_of(landed.as_str())["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(app, client_id, secret, &fields).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+async fn api_status(app: &TestApp, path: &str, bearer: &str) -> u16 {
+    let response = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+/// The developer dashboard as an organization admin uses it, in Chromium,
+/// by the pages' visible labels: create an app and read its secret once,
+/// authorize with it, rotate, disable, revoke under Connected Apps, make
+/// and revoke an API key, sign out. Screenshots of every page at 1280 and
+/// 375 px are saved under the target directory (`tmp/screenshots`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_dashboard_in_chromium() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let browser = Browser::start_at(1280).await;
+    let base = &app.base_url;
+
+    browser.go(&format!("{base}/settings/oauth-apps")).await;
+    browser.shoot("login", 1280).await;
+    browser.sign_in_as_alice().await;
+    browser.landed(&format!("{base}/settings/oauth-apps")).await;
+    browser.shoot("oauth-apps", 1280).await;
+
+    // Create app: the secret is shown once.
+    browser.press("Create app").await;
+    browser.fill("App name", "Zapflow").await;
+    browser.fill("Description", "Moves cases into your CRM.").await;
+    browser.fill("Homepage URL", "https://zapflow.example").await;
+    browser.fill("Redirect URIs", CALLBACK).await;
+    for scope in ["openid", "email", "cases:read"] {
+        browser
+            .check(&format!("input[name=scopes][value='{scope}']"))
+            .await;
+    }
+    browser.shoot("oauth-app-create", 1280).await;
+    browser.press("Create app").await;
+    let client_id = browser.text("#revealed-client-id").await;
+    let secret = browser.text("#client-secret").await;
+    assert!(secret.starts_with("secret_"), "{secret}");
+    browser.shoot("oauth-app-created", 1280).await;
+    let app_page = format!("{base}/settings/oauth-apps/{client_id}");
+    browser.go(&app_page).await;
+    assert!(
+        !browser.text("main").await.contains(&secret),
+        "the secret is shown only once"
+    );
+    browser.shoot("oauth-app", 1280).await;
+
+    // A full authorization with the new app and its secret.
+    let tokens = authorize_in_browser(&browser, &app, &client_id, &secret).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api_status(&app, &app.state.config.paths.userinfo, &access).await,
+        200
+    );
+
+    // Rotate secret: the old one is refused at once.
+    browser.go(&app_page).await;
+    browser.press("Rotate secret…").await;
+    browser.press("Rotate secret").await;
+    let rotated = browser.text("#client-secret").await;
+    assert_ne!(rotated, secret);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    assert_eq!(token_request(&app, &client_id, &secret, &fields).await.0, 401);
+
+    // Disable: the user's token stops working.
+    browser.go(&app_page).await;
+    browser.press("Disable").await;
+    browser.wait_for_text("The app is disabled").await;
+    assert_eq!(
+        api_status(&app, &app.state.config.paths.userinfo, &access).await,
+        401
+    );
+    browser.press("Enable").await;
+    browser.wait_for_text("Enabled").await;
+
+    // Connected Apps: Revoke behind its confirmation ends API access.
+    let tokens = authorize_in_browser(&browser, &app, &client_id, &rotated).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(api_status(&app, "/api/v1/cases", &access).await, 200);
+    browser.go(&format!("{base}/settings/connected-apps")).await;
+    browser.shoot("connected-apps", 1280).await;
+    let zapflow = "//details[.//button[starts-with(@aria-label, 'Revoke Zapflow')]]/summary";
+    browser
+        .client()
+        .find(Locator::XPath(zapflow))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.shoot("connected-apps-revoke", 1280).await;
+    let button = "//button[starts-with(@aria-label, 'Revoke Zapflow')]";
+    browser
+        .client()
+        .find(Locator::XPath(button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("Zapflow no longer has access.").await;
+    assert_eq!(api_status(&app, "/api/v1/cases", &access).await, 401);
+
+    // API Keys: create, use, revoke.
+    browser.go(&format!("{base}/settings/api-keys")).await;
+    browser.fill("Name", "CRM sync").await;
+    browser.check("input[name=scopes][value='cases:read']").await;
+    browser.press("Create key").await;
+    let key = browser.text("#api-key").await;
+    browser.shoot("api-keys-created", 1280).await;
+    assert_eq!(api_status(&app, "/api/v1/cases", &key).await, 200);
+    browser.go(&format!("{base}/settings/api-keys")).await;
+    browser.press("Revoke…").await;
+    browser.press("Revoke").await;
+    browser.wait_for_text("Revoked").await;
+    assert_eq!(api_status(&app, "/api/v1/cases", &key).await, 401);
+    browser.shoot("api-keys", 1280).await;
+
+    // Sign out.
+    browser.press("Sign out").await;
+    browser.wait_for_text("You are signed out").await;
+    browser.go(&format!("{base}/settings")).await;
+    assert!(
+        browser
+            .landed(&format!("{base}/login"))
+            .await
+            .path()
+            .ends_with("/login")
+    );
+    browser.close().await;
+
+    // The same pages on a phone.
+    let phone = Browser::start_at(375).await;
+    phone.go(&format!("{base}/settings/oauth-apps")).await;
+    phone.shoot("login", 375).await;
+    assert!(phone.fits_width().await, "the sign-in page fits 375 px");
+    phone.sign_in_as_alice().await;
+    phone.landed(&format!("{base}/settings/oauth-apps")).await;
+    for (name, path) in [
+        ("oauth-apps", "/settings/oauth-apps".to_owned()),
+        ("oauth-app-create", "/settings/oauth-apps/new".to_owned()),
+        ("oauth-app", format!("/settings/oauth-apps/{client_id}")),
+        ("connected-apps", "/settings/connected-apps".to_owned()),
+        ("api-keys", "/settings/api-keys".to_owned()),
+        ("not-found", "/no/such/page".to_owned()),
+    ] {
+        phone.go(&format!("{base}{path}")).await;
+        phone.shoot(name, 375).await;
+        assert!(phone.fits_width().await, "{name} fits 375 px");
+    }
+    phone.close().await;
 }
