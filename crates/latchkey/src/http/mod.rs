@@ -85,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             &format!("{}/connected-apps/revoke", paths.settings),
-            post(pages::connected_apps::revoke),
+            get(pages::connected_apps::back_to_page).post(pages::connected_apps::revoke),
         )
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))

@@ -345,6 +345,11 @@ async fn home_and_settings_lead_through_sign_in_to_the_settings_layout(backend: 
         home.body
     );
 
+    // A form address reached by a GET (a sign-in coming back to it) leads
+    // to its page.
+    let back = sam.get("/settings/connected-apps/revoke").await;
+    assert_eq!(back.location.as_deref(), Some("/settings/connected-apps"));
+
     // Sign out from the layout.
     let out = sam.post_form("/logout", &hidden_inputs(&home.body)).await;
     assert_eq!(out.status, 200);

@@ -64,6 +64,12 @@ pub async fn show(
     render(config, StatusCode::OK, &page, &[set_csrf])
 }
 
+/// `GET` of the revoke address (a sign-in that came back to the form's
+/// address after the session expired): the page itself.
+pub async fn back_to_page(State(state): State<AppState>) -> Response {
+    see_other(&Section::ConnectedApps.path(&state.config), None)
+}
+
 pub async fn revoke(State(state): State<AppState>, signed_in: SignedIn, form: CsrfForm) -> Response {
     let user_id = &signed_in.user.id;
     let (client_id, organization_id) = (form.text("client_id"), form.text("organization_id"));
