@@ -13,11 +13,11 @@
 
 use crate::accounts::{self, AccountError, api_keys};
 use crate::audit::Actor;
-use crate::clients::{self, AuthMethod, Changes, ClientError, Registration};
+use crate::clients::{self, Approval, AuthMethod, Changes, ClientError, Registration};
 use crate::config::Config;
 use crate::grants::consent::Membership;
 use crate::secret::Secret;
-use crate::store::{ApiKeyRecord, ClientRecord, OrganizationRecord, Store, StoreError};
+use crate::store::{ApiKeyRecord, ClientRecord, OrganizationRecord, ScopeReviewRecord, Store, StoreError};
 
 /// What a member may do with an organization's apps and keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl From<ClientError> for DashboardError {
     fn from(error: ClientError) -> Self {
         match error {
             ClientError::Invalid { field, message } => Self::Invalid { field, message },
-            ClientError::NotFound(_) => Self::NotFound,
+            ClientError::NotFound(_) | ClientError::NoScopeRequest { .. } => Self::NotFound,
             ClientError::Store(error) => Self::Store(error),
         }
     }
@@ -179,6 +179,29 @@ pub async fn managed_app(
     Ok((client, workspace))
 }
 
+/// An app the user may change, with its scopes awaiting or refused the
+/// operator's approval (for the Edit form).
+pub async fn managed_app_with_reviews(
+    store: &dyn Store,
+    config: &Config,
+    memberships: &[Membership],
+    client_id: &str,
+) -> Result<(ClientRecord, Vec<ScopeReviewRecord>, Workspace), DashboardError> {
+    let (client, workspace) = managed_app(store, config, memberships, client_id).await?;
+    let reviews = clients::scope_review::of_client(store, client_id).await?;
+    Ok((client, reviews, workspace))
+}
+
+/// An app's scopes awaiting or refused the operator's approval; the
+/// app's page shows them (a denial with its reason) to every member who
+/// sees the app.
+pub async fn app_reviews(
+    store: &dyn Store,
+    client: &ClientRecord,
+) -> Result<Vec<ScopeReviewRecord>, DashboardError> {
+    Ok(clients::scope_review::of_client(store, &client.client_id).await?)
+}
+
 /// An app's fields as the dashboard's form gives them.
 #[derive(Debug, Clone, Default)]
 pub struct AppDraft {
@@ -211,6 +234,7 @@ pub async fn create_app(
         allowed_scopes: draft.scopes,
         token_endpoint_auth_method: Some(AuthMethod::ClientSecretBasic.as_str().to_owned()),
         organization_id: Some(workspace.organization.id.clone()),
+        approval: Approval::ByOperator,
     };
     let registered = clients::register(store, config, registration, now).await?;
     Ok((registered, workspace))
@@ -233,6 +257,7 @@ pub async fn update_app(
         logo_url: Some(Some(draft.logo_url)),
         redirect_uris: Some(draft.redirect_uris),
         allowed_scopes: Some(draft.scopes),
+        approval: Approval::ByOperator,
     };
     let client = clients::update(store, config, client_id, changes, now).await?;
     Ok((client, workspace))

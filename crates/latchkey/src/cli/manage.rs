@@ -9,11 +9,11 @@ use super::{
 };
 use crate::accounts::{self, NewUser, api_keys};
 use crate::audit::Actor;
-use crate::clients::{self, Changes, Registration};
+use crate::clients::{self, Approval, Changes, Registration, scope_review};
 use crate::config::{Config, seconds};
 use crate::keys::{self, KeyState};
 use crate::secret::Secret;
-use crate::store::Store;
+use crate::store::{ScopeReviewStatus, Store};
 use crate::unix_now;
 
 fn split_scopes(scopes: Vec<String>) -> Vec<String> {
@@ -58,6 +58,7 @@ pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: Cli
                 allowed_scopes: split_scopes(args.scopes),
                 token_endpoint_auth_method: args.auth_method,
                 organization_id: args.organization_id,
+                approval: Approval::AsRegistered,
             };
             let registered = clients::register(store, config, registration, now)
                 .await
@@ -132,6 +133,45 @@ pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: Cli
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client {client_id} deleted");
+        }
+        ClientsCommand::Approvals { status } => {
+            let status = ScopeReviewStatus::parse(&status)
+                .ok_or_else(|| format!("--status must be pending or denied, not `{status}`"))?;
+            let listings = scope_review::list(store, status)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<40} {:<16} {:<9} {:<24} NAME",
+                "CLIENT_ID", "SCOPE", "STATUS", "ORGANIZATION"
+            );
+            for listing in listings {
+                let review = listing.review;
+                let organization = listing.organization_name.unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<40} {:<16} {:<9} {:<24} {}",
+                    review.client_id,
+                    review.scope,
+                    review.status.as_str(),
+                    organization,
+                    listing.client_name
+                );
+            }
+        }
+        ClientsCommand::Approve { client_id, scope } => {
+            scope_review::approve(store, config, &client_id, &scope, &Actor::Cli, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("scope {scope} approved for client {client_id}");
+        }
+        ClientsCommand::Deny {
+            client_id,
+            scope,
+            reason,
+        } => {
+            scope_review::deny(store, &client_id, &scope, &reason, &Actor::Cli, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("scope {scope} denied for client {client_id}");
         }
     }
     Ok(())

@@ -89,6 +89,22 @@ pub(crate) enum ClientsCommand {
     Enable { client_id: String },
     /// Delete a client with its grants and tokens.
     Delete { client_id: String },
+    /// List the sensitive scopes awaiting approval (apps made in the
+    /// dashboard asked for them).
+    Approvals {
+        /// `pending` or `denied`.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Approve a pending scope: the client may ask for it from now on.
+    Approve { client_id: String, scope: String },
+    /// Deny a pending scope; the reason is shown to the app's admins.
+    Deny {
+        client_id: String,
+        scope: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,8 @@
 //! the CLI and the dashboard — field validation, redirect URIs,
 //! scopes from the vocabulary, secrets generated here, returned once and
 //! stored only as digests — and the changes an operator can make: edit,
-//! rotate the secret, disable, enable, delete.
+//! rotate the secret, disable, enable, delete. Sensitive scopes asked for
+//! in the dashboard wait for the operator's approval ([`scope_review`]).
 
 use std::fmt;
 
@@ -12,6 +13,9 @@ use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
 pub mod redirect_uri;
+pub mod scope_review;
+
+pub use scope_review::Approval;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,9 @@ pub enum ClientError {
     Invalid { field: &'static str, message: String },
     #[error("no client has the id `{0}`")]
     NotFound(String),
+    /// The client has no pending or denied request for the scope.
+    #[error("client `{client_id}` has no request for the scope `{scope}` awaiting a decision")]
+    NoScopeRequest { client_id: String, scope: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -78,6 +85,8 @@ pub struct Registration {
     pub allowed_scopes: Vec<String>,
     pub token_endpoint_auth_method: Option<String>,
     pub organization_id: Option<String>,
+    /// Whether sensitive scopes wait for the operator.
+    pub approval: Approval,
 }
 
 /// A partial update: `None` leaves a field as it is; for the optional URLs,
@@ -89,7 +98,10 @@ pub struct Changes {
     pub homepage_url: Option<Option<String>>,
     pub logo_url: Option<Option<String>>,
     pub redirect_uris: Option<Vec<String>>,
+    /// The scopes asked for; under [`Approval::ByOperator`], sensitive
+    /// ones the client is not allowed yet become pending.
     pub allowed_scopes: Option<Vec<String>>,
+    pub approval: Approval,
 }
 
 /// A registered client with its secret, which exists only in this value.
@@ -255,7 +267,7 @@ pub async fn register_as(
     let homepage_url = validate_page_url("homepageUrl", registration.homepage_url.as_deref())?;
     let logo_url = validate_page_url("logoUrl", registration.logo_url.as_deref())?;
     let redirect_uris = validate_redirect_uris(&registration.redirect_uris)?;
-    let allowed_scopes = validate_scopes(config, &registration.allowed_scopes)?;
+    let requested_scopes = validate_scopes(config, &registration.allowed_scopes)?;
     let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
     if let Some(organization_id) = &registration.organization_id
         && store.find_organization(organization_id).await?.is_none()
@@ -266,6 +278,15 @@ pub async fn register_as(
         ));
     }
     let client_secret = (method != AuthMethod::None).then_some(secret);
+    let (allowed_scopes, reviews) = scope_review::split(
+        config,
+        registration.approval,
+        &requested_scopes,
+        &[],
+        &[],
+        &client_id,
+        now,
+    );
     let client = ClientRecord {
         client_id,
         secret_digest: client_secret.as_ref().map(Secret::digest),
@@ -281,7 +302,11 @@ pub async fn register_as(
         created_at: now,
         updated_at: now,
     };
-    store.insert_client(&client).await?;
+    if reviews.is_empty() {
+        store.insert_client(&client).await?;
+    } else {
+        store.insert_client_with_reviews(&client, &reviews).await?;
+    }
     Ok(Registered {
         client,
         client_secret,
@@ -319,11 +344,31 @@ pub async fn update(
     if let Some(uris) = changes.redirect_uris {
         client.redirect_uris = validate_redirect_uris(&uris)?;
     }
+    let mut reviews = None;
     if let Some(scopes) = changes.allowed_scopes {
-        client.allowed_scopes = validate_scopes(config, &scopes)?;
+        let requested = validate_scopes(config, &scopes)?;
+        let reviews_now = match changes.approval {
+            Approval::AsRegistered => Vec::new(),
+            Approval::ByOperator => store.list_client_scope_reviews(client_id).await?,
+        };
+        let (allowed, new_reviews) = scope_review::split(
+            config,
+            changes.approval,
+            &requested,
+            &client.allowed_scopes,
+            &reviews_now,
+            client_id,
+            now,
+        );
+        client.allowed_scopes = allowed;
+        reviews = Some(new_reviews);
     }
     client.updated_at = now;
-    if !store.update_client_details(&client).await? {
+    let updated = match &reviews {
+        Some(reviews) => store.update_client_with_reviews(&client, reviews).await?,
+        None => store.update_client_details(&client).await?,
+    };
+    if !updated {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
     Ok(client)

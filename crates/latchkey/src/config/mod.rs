@@ -96,6 +96,9 @@ pub struct Paths {
 pub struct ScopeDefinition {
     pub name: String,
     pub description: String,
+    /// An app made in the dashboard that asks for this scope gets it only
+    /// once the platform operator approved it.
+    pub sensitive: bool,
 }
 
 /// Names of the claims that carry the tenant and the member's role.
@@ -259,6 +262,7 @@ fn default_scopes() -> Vec<ScopeDefinition> {
     .map(|(name, description)| ScopeDefinition {
         name: name.to_owned(),
         description: description.to_owned(),
+        sensitive: false,
     })
     .collect()
 }

@@ -119,6 +119,10 @@ pub struct RawPaths {
 pub struct RawScope {
     pub name: String,
     pub description: String,
+    /// Dashboard-created apps get this scope only after the operator's
+    /// approval; `false` when absent.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -597,6 +601,7 @@ fn validate_scopes(raw: Option<Vec<RawScope>>) -> Result<Vec<ScopeDefinition>, C
         scopes.push(ScopeDefinition {
             name: scope.name,
             description: scope.description,
+            sensitive: scope.sensitive,
         });
     }
     if !seen.contains("openid") {

@@ -10,7 +10,7 @@
 use url::form_urlencoded;
 
 use crate::accounts::{self, AccountError, NewUser};
-use crate::clients::{self, Changes, ClientError, Registration};
+use crate::clients::{self, Approval, Changes, ClientError, Registration};
 use crate::config::Config;
 use crate::secret::{MasterKey, Secret, derive_token, pkce_s256_challenge};
 use crate::store::{AdminKeyRecord, ClientRecord, OrganizationRecord, Store, StoreError};
@@ -114,6 +114,7 @@ impl DemoClient {
             allowed_scopes: config.scopes.iter().map(|s| s.name.clone()).collect(),
             token_endpoint_auth_method: Some(method.to_owned()),
             organization_id: None,
+            approval: Approval::AsRegistered,
         }
     }
 

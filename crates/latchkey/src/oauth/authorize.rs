@@ -11,7 +11,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::pkce::{self, ChallengeMethod};
 use super::scope::ScopeSet;
 use crate::config::Config;
-use crate::store::{ClientRecord, Store};
+use crate::store::{ClientRecord, ScopeReviewStatus, Store};
 
 /// The text the integration guide shows for an unregistered redirect URI.
 pub const UNREGISTERED_REDIRECT_URI: &str = "redirect_uri is not registered for this client";
@@ -173,7 +173,13 @@ pub async fn validate(
             "response_mode `{mode}` is not supported; responses use the query"
         ))));
     }
-    let scopes = requested_scopes(config, &client, params.get("scope")).map_err(&fail)?;
+    let scopes = match requested_scopes(config, &client, params.get("scope")) {
+        Ok(scopes) => scopes,
+        Err(ScopeRefusal::Invalid(error)) => return Err(fail(error)),
+        Err(ScopeRefusal::NotAllowed(scope)) => {
+            return Err(fail(not_allowed(store, &client, &scope).await));
+        }
+    };
     let code_challenge = pkce_challenge(config, &client, &params).map_err(&fail)?;
     let prompt = parse_prompt(params.get("prompt")).map_err(&fail)?;
     let max_age = match params.get("max_age") {
@@ -276,13 +282,27 @@ fn verify_redirect_uri(client: &ClientRecord, params: &Params<'_>) -> Result<(St
     }
 }
 
+/// Why the requested scopes were refused.
+enum ScopeRefusal {
+    /// Malformed or unknown.
+    Invalid(OAuthError),
+    /// A known scope outside the client's allowed scopes.
+    NotAllowed(String),
+}
+
+impl From<OAuthError> for ScopeRefusal {
+    fn from(error: OAuthError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
 /// RFC 6749 §3.3: omitted scope means the client's allowed scopes (the
 /// documented default); every requested scope must be allowed.
 fn requested_scopes(
     config: &Config,
     client: &ClientRecord,
     scope: Option<&str>,
-) -> Result<ScopeSet, OAuthError> {
+) -> Result<ScopeSet, ScopeRefusal> {
     let allowed = ScopeSet::from_tokens(&client.allowed_scopes).map_err(OAuthError::server_error)?;
     let Some(scope) = scope else {
         return Ok(allowed);
@@ -293,18 +313,31 @@ fn requested_scopes(
         return Ok(allowed);
     }
     if let Some(unknown) = requested.iter().find(|s| config.scope(s).is_none()) {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("scope `{unknown}` is unknown"),
-        ));
+        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope `{unknown}` is unknown")).into());
     }
     if let Some(denied) = requested.missing_from(&allowed).next() {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("scope `{denied}` is not allowed for this client"),
-        ));
+        return Err(ScopeRefusal::NotAllowed(denied.to_owned()));
     }
     Ok(requested)
+}
+
+/// RFC 6749 §4.1.2.1 `invalid_scope` for a scope the client may not ask
+/// for, saying whether it awaits the platform's approval or was denied
+/// (the denial's reason is for the app's admins, not for this redirect).
+async fn not_allowed(store: &dyn Store, client: &ClientRecord, scope: &str) -> OAuthError {
+    let description = match store.find_scope_review(&client.client_id, scope).await {
+        Err(error) => return OAuthError::from(error),
+        Ok(None) => format!("scope `{scope}` is not allowed for this client"),
+        Ok(Some(review)) => match review.status {
+            ScopeReviewStatus::Pending => {
+                format!("scope `{scope}` is awaiting the platform's approval for this client")
+            }
+            ScopeReviewStatus::Denied => {
+                format!("scope `{scope}` was denied for this client by the platform")
+            }
+        },
+    };
+    OAuthError::new(ErrorCode::InvalidScope, description)
 }
 
 /// RFC 7636 §4.3, RFC 9700 §2.1.1: PKCE required for public clients (and

@@ -34,6 +34,11 @@ pub const SQLITE: Embedded = &[
         "protected api",
         include_str!("../../migrations/sqlite/0004_protected_api.sql"),
     ),
+    (
+        5,
+        "scope reviews",
+        include_str!("../../migrations/sqlite/0005_scope_reviews.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -56,6 +61,11 @@ pub const POSTGRES: Embedded = &[
         4,
         "protected api",
         include_str!("../../migrations/postgres/0004_protected_api.sql"),
+    ),
+    (
+        5,
+        "scope reviews",
+        include_str!("../../migrations/postgres/0005_scope_reviews.sql"),
     ),
 ];
 

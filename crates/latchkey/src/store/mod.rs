@@ -193,6 +193,53 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// Where a requested scope of a client stands while it is not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeReviewStatus {
+    /// Awaiting the platform operator's decision.
+    Pending,
+    /// Refused by the operator, with a reason.
+    Denied,
+}
+
+impl ScopeReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Denied => "denied",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A scope a client asked for that is not (yet) among its allowed scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeReviewRecord {
+    pub client_id: String,
+    pub scope: String,
+    pub status: ScopeReviewStatus,
+    /// Why the operator denied it; `None` while pending.
+    pub reason: Option<String>,
+    pub requested_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+/// A scope review as the operator's list shows it, with its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeReviewListing {
+    pub review: ScopeReviewRecord,
+    pub client_name: String,
+    pub organization_id: Option<String>,
+    pub organization_name: Option<String>,
+}
+
 /// An app a user authorized in one organization (a remembered consent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectedApp {
@@ -311,6 +358,55 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn set_client_enabled(&self, client_id: &str, enabled: bool, now: i64) -> Result<bool, StoreError>;
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// Inserts a client with the reviews of the scopes it asked for that
+    /// are not allowed yet, in one transaction: both or neither. Fails
+    /// with `Conflict` when the client id exists.
+    async fn insert_client_with_reviews(
+        &self,
+        client: &ClientRecord,
+        reviews: &[ScopeReviewRecord],
+    ) -> Result<(), StoreError>;
+    /// Writes the descriptive fields as [`Store::update_client_details`]
+    /// and replaces the client's scope reviews with `reviews`, in one
+    /// transaction; `false` (and nothing changed) when there is no such
+    /// client.
+    async fn update_client_with_reviews(
+        &self,
+        client: &ClientRecord,
+        reviews: &[ScopeReviewRecord],
+    ) -> Result<bool, StoreError>;
+    async fn find_scope_review(
+        &self,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<Option<ScopeReviewRecord>, StoreError>;
+    /// A client's scope reviews, in the order they were requested.
+    async fn list_client_scope_reviews(&self, client_id: &str) -> Result<Vec<ScopeReviewRecord>, StoreError>;
+    /// Every client's reviews in one status, oldest request first.
+    async fn list_scope_reviews(
+        &self,
+        status: ScopeReviewStatus,
+    ) -> Result<Vec<ScopeReviewListing>, StoreError>;
+    /// Approves a reviewed scope in one transaction: deletes its review
+    /// and writes the client's allowed scopes (`allowed_scopes`, which
+    /// include it). `false` (and nothing changed) when the client has no
+    /// review of that scope; of concurrent callers, exactly one gets `true`.
+    async fn approve_scope(
+        &self,
+        client_id: &str,
+        scope: &str,
+        allowed_scopes: &[String],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Marks a reviewed scope denied with its reason; `false` when the
+    /// client has no review of that scope.
+    async fn deny_scope(
+        &self,
+        client_id: &str,
+        scope: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Fails with `Conflict` when the email (case-insensitively) exists.
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;

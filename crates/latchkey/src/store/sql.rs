@@ -13,8 +13,8 @@ macro_rules! impl_store {
         use $crate::store::{
             AdminKeyRecord, ApiKeyRecord, AuditEvent, CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, AuthorizationCodeRecord, ClientRecord, CodeExchange,
             ConnectedApp, GrantRecord, PurgeCounts,
-            MembershipRecord, OrganizationRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
-            Store, StoreError, UserRecord, backend, map_sqlx,
+            MembershipRecord, OrganizationRecord, RefreshTokenRecord, ScopeReviewListing, ScopeReviewRecord,
+            ScopeReviewStatus, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord, backend, map_sqlx,
         };
 
         type DbRow = <$db as sqlx::Database>::Row;
@@ -68,6 +68,21 @@ macro_rules! impl_store {
                 enabled: row.try_get("enabled").map_err(map_sqlx)?,
                 created_at: row.try_get("created_at").map_err(map_sqlx)?,
                 updated_at: row.try_get("updated_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn scope_review(row: &DbRow) -> Result<ScopeReviewRecord, StoreError> {
+            let status: String = row.try_get("status").map_err(map_sqlx)?;
+            let status = ScopeReviewStatus::parse(&status).ok_or_else(|| {
+                backend(std::io::Error::other(format!("unknown scope review status `{status}`")))
+            })?;
+            Ok(ScopeReviewRecord {
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                scope: row.try_get("scope").map_err(map_sqlx)?,
+                status,
+                reason: row.try_get("reason").map_err(map_sqlx)?,
+                requested_at: row.try_get("requested_at").map_err(map_sqlx)?,
+                decided_at: row.try_get("decided_at").map_err(map_sqlx)?,
             })
         }
 
@@ -257,28 +272,21 @@ macro_rules! impl_store {
             }
 
             async fn insert_client(&self, c: &ClientRecord) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
-                     logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                     organization_id, enabled, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(&c.client_id)
-                .bind(c.secret_digest.map(|d| d.0.to_vec()))
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(&c.homepage_url)
-                .bind(&c.logo_url)
-                .bind(to_json_list(&c.redirect_uris)?)
-                .bind(to_json_list(&c.allowed_scopes)?)
-                .bind(&c.token_endpoint_auth_method)
-                .bind(&c.organization_id)
-                .bind(c.enabled)
-                .bind(c.created_at)
-                .bind(c.updated_at)
-                .execute(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
+                let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
+                insert_client_row(&mut connection, c).await
+            }
+
+            async fn insert_client_with_reviews(
+                &self,
+                c: &ClientRecord,
+                reviews: &[ScopeReviewRecord],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                insert_client_row(&mut tx, c).await?;
+                for review in reviews {
+                    insert_scope_review(&mut tx, review).await?;
+                }
+                tx.commit().await.map_err(map_sqlx)?;
                 Ok(())
             }
 
@@ -322,18 +330,129 @@ macro_rules! impl_store {
             }
 
             async fn update_client_details(&self, c: &ClientRecord) -> Result<bool, StoreError> {
-                let result = sqlx::query(
-                    "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
-                     redirect_uris = $5, allowed_scopes = $6, updated_at = $7 WHERE client_id = $8",
+                let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
+                update_client_row(&mut connection, c).await
+            }
+
+            async fn update_client_with_reviews(
+                &self,
+                c: &ClientRecord,
+                reviews: &[ScopeReviewRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                if !update_client_row(&mut tx, c).await? {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM client_scope_reviews WHERE client_id = $1")
+                    .bind(&c.client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                for review in reviews {
+                    insert_scope_review(&mut tx, review).await?;
+                }
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(true)
+            }
+
+            async fn find_scope_review(
+                &self,
+                client_id: &str,
+                scope: &str,
+            ) -> Result<Option<ScopeReviewRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT client_id, scope, status, reason, requested_at, decided_at \
+                     FROM client_scope_reviews WHERE client_id = $1 AND scope = $2",
                 )
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(&c.homepage_url)
-                .bind(&c.logo_url)
-                .bind(to_json_list(&c.redirect_uris)?)
-                .bind(to_json_list(&c.allowed_scopes)?)
-                .bind(c.updated_at)
-                .bind(&c.client_id)
+                .bind(client_id)
+                .bind(scope)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(scope_review).transpose()
+            }
+
+            async fn list_client_scope_reviews(&self, client_id: &str) -> Result<Vec<ScopeReviewRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT client_id, scope, status, reason, requested_at, decided_at \
+                     FROM client_scope_reviews WHERE client_id = $1 ORDER BY requested_at, scope",
+                )
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, scope_review)
+            }
+
+            async fn list_scope_reviews(
+                &self,
+                status: ScopeReviewStatus,
+            ) -> Result<Vec<ScopeReviewListing>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT r.client_id, r.scope, r.status, r.reason, r.requested_at, r.decided_at, \
+                     c.name AS client_name, c.organization_id, o.name AS organization_name \
+                     FROM client_scope_reviews r JOIN clients c ON c.client_id = r.client_id \
+                     LEFT JOIN organizations o ON o.id = c.organization_id \
+                     WHERE r.status = $1 ORDER BY r.requested_at, r.client_id, r.scope",
+                )
+                .bind(status.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, |row| {
+                    Ok(ScopeReviewListing {
+                        review: scope_review(row)?,
+                        client_name: row.try_get("client_name").map_err(map_sqlx)?,
+                        organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                        organization_name: row.try_get("organization_name").map_err(map_sqlx)?,
+                    })
+                })
+            }
+
+            async fn approve_scope(
+                &self,
+                client_id: &str,
+                scope: &str,
+                allowed_scopes: &[String],
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let deleted = sqlx::query("DELETE FROM client_scope_reviews WHERE client_id = $1 AND scope = $2")
+                    .bind(client_id)
+                    .bind(scope)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                if !changed_ref(&deleted) {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE clients SET allowed_scopes = $1, updated_at = $2 WHERE client_id = $3")
+                    .bind(to_json_list(allowed_scopes)?)
+                    .bind(now)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(true)
+            }
+
+            async fn deny_scope(
+                &self,
+                client_id: &str,
+                scope: &str,
+                reason: &str,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let result = sqlx::query(
+                    "UPDATE client_scope_reviews SET status = $1, reason = $2, decided_at = $3 \
+                     WHERE client_id = $4 AND scope = $5",
+                )
+                .bind(ScopeReviewStatus::Denied.as_str())
+                .bind(reason)
+                .bind(now)
+                .bind(client_id)
+                .bind(scope)
                 .execute(&self.pool)
                 .await
                 .map_err(map_sqlx)?;
@@ -1228,6 +1347,77 @@ macro_rules! impl_store {
             .bind(r.created_at)
             .bind(r.expires_at)
             .bind(r.used_at)
+            .execute(connection)
+            .await
+            .map_err(map_sqlx)?;
+            Ok(())
+        }
+
+        async fn insert_client_row(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            c: &ClientRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
+                 logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
+                 organization_id, enabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&c.client_id)
+            .bind(c.secret_digest.map(|d| d.0.to_vec()))
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.homepage_url)
+            .bind(&c.logo_url)
+            .bind(to_json_list(&c.redirect_uris)?)
+            .bind(to_json_list(&c.allowed_scopes)?)
+            .bind(&c.token_endpoint_auth_method)
+            .bind(&c.organization_id)
+            .bind(c.enabled)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(connection)
+            .await
+            .map_err(map_sqlx)?;
+            Ok(())
+        }
+
+        async fn update_client_row(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            c: &ClientRecord,
+        ) -> Result<bool, StoreError> {
+            let result = sqlx::query(
+                "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
+                 redirect_uris = $5, allowed_scopes = $6, updated_at = $7 WHERE client_id = $8",
+            )
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.homepage_url)
+            .bind(&c.logo_url)
+            .bind(to_json_list(&c.redirect_uris)?)
+            .bind(to_json_list(&c.allowed_scopes)?)
+            .bind(c.updated_at)
+            .bind(&c.client_id)
+            .execute(connection)
+            .await
+            .map_err(map_sqlx)?;
+            Ok(changed(result))
+        }
+
+        async fn insert_scope_review(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            r: &ScopeReviewRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO client_scope_reviews (client_id, scope, status, reason, requested_at, \
+                 decided_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&r.client_id)
+            .bind(&r.scope)
+            .bind(r.status.as_str())
+            .bind(&r.reason)
+            .bind(r.requested_at)
+            .bind(r.decided_at)
             .execute(connection)
             .await
             .map_err(map_sqlx)?;

@@ -115,6 +115,7 @@ impl Fixture {
                         .map(|name| RawScope {
                             name: (*name).to_owned(),
                             description: format!("The {name} scope"),
+                            sensitive: false,
                         })
                         .collect(),
                 );

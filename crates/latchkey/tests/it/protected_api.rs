@@ -47,6 +47,7 @@ fn both_vocabularies() -> Options {
             .map(|(name, description)| latchkey::config::RawScope {
                 name: name.into(),
                 description: description.into(),
+                sensitive: false,
             })
             .collect();
             raw.scopes = Some(scopes);

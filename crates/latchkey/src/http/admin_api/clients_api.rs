@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, nullable, success, success_with_secret, timestamp};
 use crate::audit::Actor;
-use crate::clients::{self, Changes, Registration};
+use crate::clients::{self, Approval, Changes, Registration};
 use crate::http::AppState;
 use crate::secret::{Secret, serialize_exposed_option};
 use crate::store::ClientRecord;
@@ -136,6 +136,7 @@ pub async fn create(
         allowed_scopes: body.allowed_scopes,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         organization_id: body.organization_id,
+        approval: Approval::AsRegistered,
     };
     let registered = clients::register(state.store.as_ref(), &state.config, registration, unix_now()).await?;
     let mut view = ClientView::from(registered.client);
@@ -175,6 +176,7 @@ pub async fn update(
         logo_url: body.logo_url,
         redirect_uris: body.redirect_uris,
         allowed_scopes: body.allowed_scopes,
+        approval: Approval::AsRegistered,
     };
     let client = clients::update(
         state.store.as_ref(),

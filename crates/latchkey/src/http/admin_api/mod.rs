@@ -22,6 +22,7 @@ use crate::clients::ClientError;
 use crate::store::StoreError;
 
 mod accounts_api;
+mod approvals_api;
 mod clients_api;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -41,6 +42,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/oauth-clients/{client_id}/disable", post(clients_api::disable))
         .route("/oauth-clients/{client_id}/enable", post(clients_api::enable))
+        .route(
+            "/oauth-clients/{client_id}/scopes/{scope}/approve",
+            post(approvals_api::approve),
+        )
+        .route(
+            "/oauth-clients/{client_id}/scopes/{scope}/deny",
+            post(approvals_api::deny),
+        )
+        .route("/scope-approvals", get(approvals_api::list))
         .route(
             "/users",
             post(accounts_api::create_user).get(accounts_api::list_users),
@@ -216,7 +226,9 @@ impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
         match error {
             ClientError::Invalid { field, message } => Self::validation(field, message),
-            ClientError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string()),
+            ClientError::NotFound(_) | ClientError::NoScopeRequest { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+            }
             ClientError::Store(e) => e.into(),
         }
     }

@@ -140,6 +140,7 @@ async fn keys_page(
         revoke_action: format!("{}/revoke", Section::ApiKeys.path(config)),
         scopes: api_scopes(config)
             .map(|scope| ScopeChoice {
+                sensitive: false,
                 name: scope.name.clone(),
                 description: scope.description.clone(),
                 checked: extras.form.scopes.contains(&scope.name),

@@ -273,6 +273,8 @@ pub struct ScopeChoice {
     pub name: String,
     pub description: String,
     pub checked: bool,
+    /// Needs the platform operator's approval when an app asks for it.
+    pub sensitive: bool,
 }
 
 /// `scopes` in vocabulary order as their descriptions (an identifier the

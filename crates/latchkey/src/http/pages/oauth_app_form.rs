@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::dashboard::{self, AppDraft, DashboardError, Workspace};
 use crate::grants::consent::Membership;
 use crate::http::{AppState, pair};
-use crate::store::ClientRecord;
+use crate::store::{ClientRecord, ScopeReviewRecord};
 use crate::unix_now;
 
 /// The form's values as typed (kept when the form is shown again).
@@ -44,14 +44,18 @@ impl AppValues {
         }
     }
 
-    fn from_app(app: &ClientRecord) -> Self {
+    /// The app's fields; its scopes are the allowed ones and those under
+    /// review (pending or denied).
+    fn from_app(app: &ClientRecord, reviews: &[ScopeReviewRecord]) -> Self {
+        let mut scopes = app.allowed_scopes.clone();
+        scopes.extend(reviews.iter().map(|r| r.scope.clone()));
         Self {
             name: app.name.clone(),
             description: app.description.clone(),
             homepage_url: app.homepage_url.clone().unwrap_or_default(),
             logo_url: app.logo_url.clone().unwrap_or_default(),
             redirect_uris: app.redirect_uris.join("\n"),
-            scopes: app.allowed_scopes.clone(),
+            scopes,
         }
     }
 
@@ -134,6 +138,7 @@ fn scope_choices(config: &Config, checked: &[String]) -> Vec<ScopeChoice> {
             name: scope.name.clone(),
             description: scope.description.clone(),
             checked: checked.contains(&scope.name),
+            sensitive: scope.sensitive,
         })
         .collect()
 }
@@ -263,6 +268,7 @@ pub async fn create(State(state): State<AppState>, member: Member, form: CsrfFor
                 workspace,
                 shown,
             )
+            .await
         }
         Err(DashboardError::Invalid { field, message }) => {
             let kind = create_kind(&state.config, &member.memberships, organization_id);
@@ -276,10 +282,10 @@ pub async fn create(State(state): State<AppState>, member: Member, form: CsrfFor
 /// `GET {settings}/oauth-apps/{client_id}/edit`: the form, prefilled.
 pub async fn edit(State(state): State<AppState>, member: Member, AppId(client_id): AppId) -> Response {
     let (store, config) = (state.store.as_ref(), &state.config);
-    match dashboard::managed_app(store, config, &member.memberships, &client_id).await {
-        Ok((app, workspace)) => {
+    match dashboard::managed_app_with_reviews(store, config, &member.memberships, &client_id).await {
+        Ok((app, reviews, workspace)) => {
             let kind = edit_kind(config, &app, &workspace);
-            let values = AppValues::from_app(&app);
+            let values = AppValues::from_app(&app, &reviews);
             form_page(
                 &state,
                 &member,

@@ -23,7 +23,7 @@ use crate::dashboard::{self, Access, DashboardError, Workspace};
 use crate::grants::consent::Membership;
 use crate::http::{AppState, form_pairs, pair, without_nul};
 use crate::secret::Secret;
-use crate::store::ClientRecord;
+use crate::store::{ClientRecord, ScopeReviewRecord, ScopeReviewStatus};
 use crate::unix_now;
 
 /// An app id from the path; one that cannot be read answers 404.
@@ -154,6 +154,31 @@ pub struct Shown {
     pub revealed: Option<Revealed>,
 }
 
+/// A scope awaiting the platform's approval, or denied with a reason.
+pub struct ReviewView {
+    pub scope: ScopeView,
+    pub denied_reason: Option<String>,
+}
+
+fn review_views(config: &Config, reviews: Vec<ScopeReviewRecord>) -> Vec<ReviewView> {
+    reviews
+        .into_iter()
+        .map(|review| ReviewView {
+            scope: scope_views(config, std::slice::from_ref(&review.scope))
+                .into_iter()
+                .next()
+                .unwrap_or(ScopeView {
+                    name: review.scope.clone(),
+                    description: review.scope.clone(),
+                }),
+            denied_reason: match review.status {
+                ScopeReviewStatus::Pending => None,
+                ScopeReviewStatus::Denied => Some(review.reason.unwrap_or_default()),
+            },
+        })
+        .collect()
+}
+
 /// An app as its page shows it.
 pub struct AppView {
     pub client_id: String,
@@ -163,6 +188,8 @@ pub struct AppView {
     pub logo_url: Option<String>,
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<ScopeView>,
+    /// Scopes the app asked for that are not allowed (yet).
+    pub reviews: Vec<ReviewView>,
     pub confidential: bool,
     pub auth_method: String,
     pub enabled: bool,
@@ -185,7 +212,7 @@ pub struct AppPage {
     pub shown: Shown,
 }
 
-pub(super) fn app_page(
+pub(super) async fn app_page(
     state: &AppState,
     member: &Member,
     status: StatusCode,
@@ -194,9 +221,14 @@ pub(super) fn app_page(
     shown: Shown,
 ) -> Response {
     let config = &state.config;
+    let reviews = match dashboard::app_reviews(state.store.as_ref(), &app).await {
+        Ok(reviews) => reviews,
+        Err(error) => return refused(config, "reading an app", &error),
+    };
     let (chrome, set_csrf) = member.chrome(state, Section::OAuthApps);
     let view = AppView {
         scopes: scope_views(config, &app.allowed_scopes),
+        reviews: review_views(config, reviews),
         confidential: app.secret_digest.is_some(),
         auth_method: app.token_endpoint_auth_method,
         enabled: app.enabled,
@@ -255,7 +287,7 @@ pub async fn show(
                 notice: done_notice(query),
                 revealed: None,
             };
-            app_page(&state, &member, StatusCode::OK, app, workspace, shown)
+            app_page(&state, &member, StatusCode::OK, app, workspace, shown).await
         }
         Err(error) => refused(&state.config, "reading an app", &error),
     }
@@ -291,7 +323,7 @@ pub async fn rotate_secret(
                 notice: None,
                 revealed,
             };
-            app_page(&state, &member, StatusCode::OK, app, workspace, shown)
+            app_page(&state, &member, StatusCode::OK, app, workspace, shown).await
         }
         Err(error) => refused(&state.config, "rotating a secret", &error),
     }
