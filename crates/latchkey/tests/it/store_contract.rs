@@ -20,6 +20,7 @@ backend_tests!(
     memberships_upsert_and_cascade,
     signing_keys_and_admin_keys,
     migrations_are_idempotent,
+    scope_reviews_are_written_with_their_client_and_decided_once,
 );
 
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
@@ -308,4 +309,131 @@ async fn migrations_are_idempotent(backend: Backend) {
     let reopened = latchkey::store::open(&settings).await.unwrap();
     assert!(reopened.find_client("kept").await.unwrap().is_some());
     reopened.ping().await.unwrap();
+}
+
+fn review(client_id: &str, scope: &str, requested_at: i64) -> latchkey::store::ScopeReviewRecord {
+    latchkey::store::ScopeReviewRecord {
+        client_id: client_id.into(),
+        scope: scope.into(),
+        status: latchkey::store::ScopeReviewStatus::Pending,
+        reason: None,
+        requested_at,
+        decided_at: None,
+    }
+}
+
+/// Reviews are inserted and replaced with their client in one transaction,
+/// listed per client and per status, approved exactly once (the scope
+/// joins the allowed ones) or denied with a reason, and go with the client.
+async fn scope_reviews_are_written_with_their_client_and_decided_once(backend: Backend) {
+    use latchkey::store::ScopeReviewStatus::{Denied, Pending};
+    let (store, _db) = open(backend).await;
+    let app = client("reviewed");
+    let reviews = [
+        review("reviewed", "cases:write", 100),
+        review("reviewed", "invoices:write", 101),
+    ];
+    store.insert_client_with_reviews(&app, &reviews).await.unwrap();
+    assert!(matches!(
+        store.insert_client_with_reviews(&app, &reviews).await,
+        Err(StoreError::Conflict)
+    ));
+    let listed = store.list_client_scope_reviews("reviewed").await.unwrap();
+    assert_eq!(listed, reviews.to_vec());
+    let pending = store.list_scope_reviews(Pending).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].client_name, "App");
+
+    // Replacing the reviews with the client's details: one left.
+    let mut edited = app.clone();
+    edited.name = "Renamed".into();
+    edited.updated_at = 200;
+    assert!(
+        store
+            .update_client_with_reviews(&edited, &reviews[..1])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_client_with_reviews(&client("nobody"), &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_client("reviewed").await.unwrap().unwrap().name,
+        "Renamed"
+    );
+    assert!(
+        store
+            .find_scope_review("reviewed", "invoices:write")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Approve once: the review goes, the scope is allowed.
+    let allowed: Vec<String> = vec!["openid".into(), "cases:read".into(), "cases:write".into()];
+    let approvals = tokio::join!(
+        store.approve_scope("reviewed", "cases:write", &allowed, 300),
+        store.approve_scope("reviewed", "cases:write", &allowed, 300),
+    );
+    assert_eq!(
+        [approvals.0.unwrap(), approvals.1.unwrap()]
+            .iter()
+            .filter(|a| **a)
+            .count(),
+        1
+    );
+    assert_eq!(
+        store
+            .find_client("reviewed")
+            .await
+            .unwrap()
+            .unwrap()
+            .allowed_scopes,
+        allowed
+    );
+    assert!(
+        store
+            .find_scope_review("reviewed", "cases:write")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Deny with a reason.
+    store
+        .update_client_with_reviews(&edited, &[review("reviewed", "invoices:write", 400)])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .deny_scope("reviewed", "invoices:write", "not for this app", 500)
+            .await
+            .unwrap()
+    );
+    assert!(!store.deny_scope("reviewed", "nothing", "x", 500).await.unwrap());
+    let denied = store
+        .find_scope_review("reviewed", "invoices:write")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (denied.status, denied.reason.as_deref(), denied.decided_at),
+        (Denied, Some("not for this app"), Some(500))
+    );
+    assert_eq!(store.list_scope_reviews(Denied).await.unwrap().len(), 1);
+    assert!(store.list_scope_reviews(Pending).await.unwrap().is_empty());
+
+    // Deleting the client deletes its reviews.
+    assert!(store.delete_client("reviewed").await.unwrap());
+    assert!(
+        store
+            .list_client_scope_reviews("reviewed")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_scope_reviews(Denied).await.unwrap().is_empty());
 }
