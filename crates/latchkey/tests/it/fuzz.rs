@@ -205,12 +205,29 @@ impl Fixture {
         self.victims.dashboard_client_id = text(&client, "clientId");
     }
 
-    /// A new session of alice's, straight in storage.
-    pub async fn new_session(&self) -> String {
+    /// A new session of alice's, straight in storage. A fuzzed admin
+    /// request may have deleted her (a truncated path with another method);
+    /// then the demo data is seeded again and she is found anew.
+    pub async fn new_session(&mut self) -> String {
         let now = latchkey::unix_now();
-        let session = latchkey::accounts::sessions::start(self.app.state.store.as_ref(), &self.alice_id, now)
-            .await
-            .unwrap();
+        let store = self.app.state.store.clone();
+        let started = latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, now).await;
+        let session = match started {
+            Ok(session) => session,
+            Err(latchkey::store::StoreError::MissingReference) => {
+                self.app.seed_demo().await;
+                let alice = store
+                    .find_user_by_email(crate::user_agent::ALICE.0)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                self.alice_id = alice.id;
+                latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, now)
+                    .await
+                    .unwrap()
+            }
+            Err(error) => panic!("starting a session: {error}"),
+        };
         session.expose().to_owned()
     }
 
