@@ -124,12 +124,12 @@ impl App {
         let reload = tokio::spawn(reload_keys(self.state.clone()));
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let router = http::router(self.state.clone());
-        let result = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let server = &self.state.config.server;
+        let limits = http::listener::Limits {
+            max_connections: server.max_connections,
+            header_timeout: server.header_timeout,
+        };
+        let result = http::listener::serve(self.listener, router, limits, shutdown).await;
         reload.abort();
         housekeeping.abort();
         result

@@ -244,6 +244,17 @@ pub struct Config {
     pub housekeeping: Housekeeping,
     pub passwords: PasswordPool,
     pub dashboard: Dashboard,
+    pub server: ServerLimits,
+}
+
+/// What one client can hold of the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Connections open at once; beyond that new ones are closed at once.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers (and
+    /// how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
 }
 
 /// The default vocabulary: OpenID Connect's scopes and the example API's.

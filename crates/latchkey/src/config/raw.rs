@@ -55,6 +55,15 @@ pub struct RawConfig {
     pub passwords: RawPasswords,
     #[serde(default)]
     pub dashboard: RawDashboard,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub max_connections: Option<usize>,
+    pub header_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -420,6 +429,18 @@ impl RawConfig {
             housekeeping,
             passwords,
             dashboard: self.dashboard.validate()?,
+            server: ServerLimits {
+                max_connections: match self.server.max_connections {
+                    None => 1024,
+                    Some(0) => return Err(invalid("server.max_connections", "must be at least 1")),
+                    Some(n) => n,
+                },
+                header_timeout: ttl(
+                    "server.header_timeout_seconds",
+                    self.server.header_timeout_seconds,
+                    10,
+                )?,
+            },
         })
     }
 }

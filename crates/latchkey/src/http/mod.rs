@@ -23,6 +23,7 @@ pub mod body_limit;
 pub mod cookies;
 mod discovery;
 mod health;
+pub mod listener;
 pub mod oauth;
 pub mod pages;
 pub mod rate_limit;
