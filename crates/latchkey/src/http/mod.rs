@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit::limit))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(access_log))
         .with_state(state)
 }
 
@@ -188,6 +189,24 @@ async fn deadline(
             }
         }
     }
+}
+
+/// One line per request: method, path (never the query string, which can
+/// carry codes and tokens), status and duration — at DEBUG, and at WARN for
+/// a 5xx, so an operator sees failures without turning the level up.
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(target: "latchkey::access", %method, %path, status, millis, "request failed");
+    } else {
+        tracing::debug!(target: "latchkey::access", %method, %path, status, millis, "request");
+    }
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {

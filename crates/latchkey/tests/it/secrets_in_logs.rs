@@ -265,6 +265,7 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
     assert!(
         log.contains("latchkey listening on")
             && log.contains(" DEBUG sqlx::query")
+            && log.contains("method=POST path=/api/oauth/token status=200")
             && log.contains(&format!("client_id=Some(\"{client_id}\")")),
         "the log holds debug output of the flow:\n{log}"
     );
