@@ -43,19 +43,15 @@ pub async fn remembered(
     user_id: &str,
     client_id: &str,
 ) -> Result<Vec<Remembered>, StoreError> {
-    let mut consents: Vec<Remembered> = store
-        .list_connected_apps(user_id)
-        .await?
+    let consents = store.list_client_consents(user_id, client_id).await?;
+    Ok(consents
         .into_iter()
-        .filter(|app| app.client_id == client_id)
-        .map(|app| Remembered {
-            organization_id: app.organization_id,
-            scopes: ScopeSet::from_tokens(app.scopes).unwrap_or_default(),
-            updated_at: app.updated_at,
+        .map(|(organization_id, scopes, updated_at)| Remembered {
+            organization_id,
+            scopes: ScopeSet::from_tokens(scopes).unwrap_or_default(),
+            updated_at,
         })
-        .collect();
-    consents.sort_by_key(|consent| std::cmp::Reverse(consent.updated_at));
-    Ok(consents)
+        .collect())
 }
 
 /// Records the user's approval in `organization_id` (adding to what they

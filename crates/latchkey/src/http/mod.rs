@@ -169,7 +169,9 @@ async fn deadline(
     next: axum::middleware::Next,
 ) -> Response {
     let limit = state.config.database.request_timeout;
-    let path = request.uri().path().to_owned();
+    // A shared handle on the URI, not a copy of it: this runs on every
+    // request.
+    let uri = request.uri().clone();
     let wants_html = request
         .headers()
         .get(header::ACCEPT)
@@ -178,6 +180,7 @@ async fn deadline(
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
+            let path = uri.path();
             tracing::error!(%path, seconds = limit.as_secs(), "request timed out");
             let cause = crate::store::StoreError::Unavailable("the request timed out".into());
             if path.starts_with("/api/v1/admin") {
@@ -197,8 +200,9 @@ async fn deadline(
 async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let response = next.run(request).await;
+    let path = uri.path();
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     if response.status().is_server_error() {

@@ -440,6 +440,14 @@ pub trait Store: Send + Sync + 'static {
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError>;
     async fn delete_session(&self, id_digest: &TokenDigest) -> Result<bool, StoreError>;
 
+    /// The user's consents to the client in every organization, most
+    /// recently approved first (ties in organization-name order):
+    /// (organization id, scopes, when last approved). One indexed query.
+    async fn list_client_consents(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<(String, Vec<String>, i64)>, StoreError>;
     /// The scopes the user granted the client in the organization.
     async fn find_consent(
         &self,

@@ -764,6 +764,32 @@ macro_rules! impl_store {
                 row.as_ref().map(|r| json_list(r, "scopes")).transpose()
             }
 
+            async fn list_client_consents(
+                &self,
+                user_id: &str,
+                client_id: &str,
+            ) -> Result<Vec<(String, Vec<String>, i64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT k.organization_id, k.scopes, k.updated_at FROM consents k \
+                     JOIN organizations o ON o.id = k.organization_id \
+                     WHERE k.user_id = $1 AND k.client_id = $2 ORDER BY k.updated_at DESC, o.name",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get("organization_id").map_err(map_sqlx)?,
+                            json_list(row, "scopes")?,
+                            row.try_get("updated_at").map_err(map_sqlx)?,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn upsert_consent(
                 &self,
                 user_id: &str,

@@ -21,6 +21,7 @@ backend_tests!(
     signing_keys_and_admin_keys,
     migrations_are_idempotent,
     scope_reviews_are_written_with_their_client_and_decided_once,
+    a_clients_consents_list_newest_first_then_by_organization_name,
 );
 
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
@@ -436,4 +437,54 @@ async fn scope_reviews_are_written_with_their_client_and_decided_once(backend: B
             .is_empty()
     );
     assert!(store.list_scope_reviews(Denied).await.unwrap().is_empty());
+}
+
+/// One client's consents across organizations: newest approval first,
+/// ties in organization-name order; other clients' consents are not listed.
+async fn a_clients_consents_list_newest_first_then_by_organization_name(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "a@example.com")).await.unwrap();
+    for (id, name) in [("o1", "Birch"), ("o2", "Acme"), ("o3", "Cedar")] {
+        let organization = OrganizationRecord {
+            id: id.into(),
+            name: name.into(),
+            created_at: 1,
+        };
+        store.insert_organization(&organization).await.unwrap();
+    }
+    store.insert_client(&client("c1")).await.unwrap();
+    store.insert_client(&client("c2")).await.unwrap();
+    let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    store
+        .upsert_consent("u1", "o1", "c1", &scopes(&["openid"]), 10)
+        .await
+        .unwrap();
+    store
+        .upsert_consent("u1", "o2", "c1", &scopes(&["openid"]), 10)
+        .await
+        .unwrap();
+    store
+        .upsert_consent("u1", "o3", "c1", &scopes(&["openid", "email"]), 20)
+        .await
+        .unwrap();
+    store
+        .upsert_consent("u1", "o1", "c2", &scopes(&["openid"]), 30)
+        .await
+        .unwrap();
+    let listed = store.list_client_consents("u1", "c1").await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            ("o3".to_owned(), scopes(&["openid", "email"]), 20),
+            ("o2".to_owned(), scopes(&["openid"]), 10),
+            ("o1".to_owned(), scopes(&["openid"]), 10),
+        ]
+    );
+    assert!(
+        store
+            .list_client_consents("u1", "nobody")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
