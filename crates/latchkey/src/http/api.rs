@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::admin_api::{ApiError, ApiJson, ApiPath, success};
-use super::{AppState, form_pairs, json_response, pair};
+use super::{AppState, json_response, pair, query_pairs};
 use crate::resources::{self, Page, ResourceError};
 use crate::store::{CaseRecord, CustomerRecord};
 use crate::unix_now;
@@ -140,7 +140,7 @@ fn page<R, V: Serialize + From<R>>(page: Page<R>) -> Response {
 }
 
 fn page_query(query: Option<String>) -> Vec<(String, String)> {
-    form_pairs(query.unwrap_or_default().as_bytes())
+    query_pairs(query)
 }
 
 async fn list_cases(

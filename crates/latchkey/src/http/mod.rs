@@ -172,11 +172,7 @@ async fn deadline(
     // A shared handle on the URI, not a copy of it: this runs on every
     // request.
     let uri = request.uri().clone();
-    let wants_html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+    let wants_html = wants_html(request.headers());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -249,6 +245,19 @@ pub fn without_nul(text: &str) -> String {
     text.replace('\0', "\u{fffd}")
 }
 
+/// The name/value pairs of a request's query string (none without one).
+pub fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
+    form_pairs(query.unwrap_or_default().as_bytes())
+}
+
+/// Whether the request comes from a browser that wants a page.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// The first value of `name` in `pairs`.
 pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
@@ -277,11 +286,7 @@ async fn not_found(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         let page = pages::NotFoundPage {
             brand: pages::Brand::new(&state.config),
         };

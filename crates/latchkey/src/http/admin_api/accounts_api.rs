@@ -350,7 +350,7 @@ pub async fn list_audit_events(
     State(state): State<AppState>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs = crate::http::form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = crate::http::query_pairs(query);
     let limit = crate::audit::listing_limit(crate::http::pair(&pairs, "limit"))
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let events = state.store.list_audit_events(limit).await?;

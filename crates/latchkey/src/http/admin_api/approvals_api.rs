@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, ApiPath, success, timestamp};
 use crate::audit::Actor;
 use crate::clients::scope_review;
-use crate::http::{AppState, form_pairs, pair};
+use crate::http::{AppState, pair, query_pairs};
 use crate::store::{ScopeReviewListing, ScopeReviewStatus};
 use crate::unix_now;
 
@@ -38,7 +38,7 @@ fn listing_view(listing: ScopeReviewListing) -> serde_json::Value {
 
 /// `GET /scope-approvals?status=pending|denied` (pending when absent).
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = query_pairs(query);
     let text = pair(&pairs, "status").unwrap_or("pending");
     let status = ScopeReviewStatus::parse(text).ok_or_else(|| {
         ApiError::bad_request(format!("status must be `pending` or `denied`, not `{text}`"))

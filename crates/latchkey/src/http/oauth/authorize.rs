@@ -36,7 +36,7 @@ pub async fn get(
     if let Err(retry_after) = limit(&state, peer, &headers) {
         return too_many_requests(retry_after);
     }
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = crate::http::query_pairs(query);
     authorize(&state, &headers, pairs).await
 }
 

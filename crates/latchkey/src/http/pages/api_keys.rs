@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::extract::{CsrfForm, Member, SignedIn};
 use super::login::see_other;
-use super::oauth_apps::{query_pairs, refused};
+use super::oauth_apps::refused;
 use super::settings::{
     OrganizationChoice, Picker, Section, capitalized, organization_choices, with_organization,
 };
@@ -156,7 +156,7 @@ async fn keys_page(
 
 /// `GET {settings}/api-keys?organization=<id>`
 pub async fn list(State(state): State<AppState>, member: Member, RawQuery(query): RawQuery) -> Response {
-    let query = query_pairs(query);
+    let query = crate::http::query_pairs(query);
     let Some(workspace) =
         dashboard::manageable(&state.config, &member.memberships, pair(&query, "organization"))
     else {

@@ -14,7 +14,7 @@ use super::settings::{Section, chrome};
 use super::{Brand, ConnectedAppView, ConnectedAppsPage, date, render, scope_views, storage_failure_page};
 use crate::audit::Actor;
 use crate::grants::{connected, consent};
-use crate::http::{AppState, form_pairs, pair};
+use crate::http::{AppState, pair, query_pairs};
 use crate::unix_now;
 
 pub async fn show(
@@ -48,7 +48,7 @@ pub async fn show(
         })
         .collect();
     // The app just revoked, named from the store (never from the link).
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = query_pairs(query);
     let revoked = match pair(&pairs, "revoked") {
         Some(client_id) => store.find_client(client_id).await.ok().flatten().map(|c| c.name),
         None => None,

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::demo::DemoClient;
 use crate::demo::callback::{self, AuthorizationResponse, CallbackError, DecodedJwt, decode_jwt};
 use crate::http::oauth::{RETRY_AFTER_SECONDS, log_cause, status_of};
-use crate::http::{AppState, form_pairs};
+use crate::http::{AppState, query_pairs};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::token::TokenResponse;
 use crate::unix_now;
@@ -63,7 +63,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
         return StatusCode::NOT_FOUND.into_response();
     };
     let config = &state.config;
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = query_pairs(query);
     let response = AuthorizationResponse::from_pairs(&pairs);
     let ring = state.keys.ring();
     let store = state.store.as_ref();

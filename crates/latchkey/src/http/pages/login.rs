@@ -101,7 +101,7 @@ pub async fn show(
     signed_in: Option<SignedIn>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = crate::http::query_pairs(query);
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
     let email = pair(&pairs, "login_hint")
         .map(str::to_owned)
@@ -213,7 +213,7 @@ pub async fn show_logout(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let pairs = crate::http::query_pairs(query);
     let back = pair(&pairs, "return_to").and_then(|t| return_to::same_origin_path(&state.config.issuer, t));
     let text = match back {
         Some(_) => "Sign out of this browser, then sign in with another account?",

@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::extract::{CsrfForm, Member};
 use super::login::see_other;
-use super::oauth_apps::{AppId, Revealed, Shown, app_page, app_path, apps_path, query_pairs, refused};
+use super::oauth_apps::{AppId, Revealed, Shown, app_page, app_path, apps_path, refused};
 use super::settings::{OrganizationChoice, Section, capitalized, organization_choices, with_organization};
 use super::{Brand, ScopeChoice, not_found_page, render};
 use crate::config::Config;
@@ -212,7 +212,7 @@ fn form_page(
 /// `GET {settings}/oauth-apps/new?organization=<id>`: the Create app form
 /// (for an organization the user administers).
 pub async fn new(State(state): State<AppState>, member: Member, RawQuery(query): RawQuery) -> Response {
-    let query = query_pairs(query);
+    let query = crate::http::query_pairs(query);
     let Some(workspace) =
         dashboard::manageable(&state.config, &member.memberships, pair(&query, "organization"))
     else {

@@ -21,7 +21,7 @@ use super::{Brand, ScopeView, date, not_found_page, render, scope_views, storage
 use crate::config::Config;
 use crate::dashboard::{self, Access, DashboardError, Workspace};
 use crate::grants::consent::Membership;
-use crate::http::{AppState, form_pairs, pair, without_nul};
+use crate::http::{AppState, pair, query_pairs, without_nul};
 use crate::secret::Secret;
 use crate::store::{ClientRecord, ScopeReviewRecord, ScopeReviewStatus};
 use crate::unix_now;
@@ -50,11 +50,6 @@ pub fn refused(config: &Config, what: &str, error: &DashboardError) -> Response 
             super::error_page(config, StatusCode::BAD_REQUEST, "invalid_request", message)
         }
     }
-}
-
-/// The name/value pairs of a page's query string.
-pub fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
-    form_pairs(query.unwrap_or_default().as_bytes())
 }
 
 pub(super) fn apps_path(config: &Config) -> String {
