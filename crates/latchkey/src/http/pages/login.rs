@@ -15,7 +15,8 @@ use super::extract::{CsrfForm, SignedIn};
 use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
 use crate::accounts::sessions::{self, CheckError};
-use crate::http::{AppState, cookies, form_pairs, pair};
+use crate::http::{AppState, cookies, form_pairs, pair, query_pairs};
+use crate::oauth::params;
 use crate::secret::Secret;
 use crate::unix_now;
 
@@ -58,12 +59,10 @@ async fn app_asking(state: &AppState, return_to: &str) -> Option<String> {
     if path != state.config.paths.authorize {
         return None;
     }
+    // The authorization endpoint's own reading of its parameters.
     let pairs = form_pairs(query.as_bytes());
-    let mut client_ids = pairs.iter().filter(|(n, v)| n == "client_id" && !v.is_empty());
-    let (_, client_id) = client_ids.next()?;
-    if client_ids.next().is_some() {
-        return None;
-    }
+    params::reject_repeated(&pairs).ok()?;
+    let client_id = params::get(&pairs, "client_id")?;
     match state.store.find_client(client_id).await {
         Ok(client) => client.filter(|c| c.enabled).map(|c| c.name),
         Err(error) => {
@@ -101,7 +100,7 @@ pub async fn show(
     signed_in: Option<SignedIn>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = crate::http::query_pairs(query);
+    let pairs = query_pairs(query);
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
     let email = pair(&pairs, "login_hint")
         .map(str::to_owned)
@@ -213,7 +212,7 @@ pub async fn show_logout(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = crate::http::query_pairs(query);
+    let pairs = query_pairs(query);
     let back = pair(&pairs, "return_to").and_then(|t| return_to::same_origin_path(&state.config.issuer, t));
     let text = match back {
         Some(_) => "Sign out of this browser, then sign in with another account?",
