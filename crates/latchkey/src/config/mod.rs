@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(config.paths.token, "/api/oauth/token");
         assert_eq!(config.claims.tenant_id, "firm_id");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
-        assert_eq!(config.tokens.refresh_token_grace, Duration::from_secs(30));
+        assert_eq!(config.tokens.refresh_token_grace, Duration::ZERO);
         assert!(
             matches!(config.master_key, MasterKeySource::File(ref p) if p == Path::new("latchkey.db.master-key"))
         );

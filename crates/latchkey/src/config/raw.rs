@@ -718,7 +718,7 @@ fn at_most_ten_years(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
 /// How long a rotated refresh token may come back without revoking its
 /// grant, unless configured: long enough for a client to retry a refresh
 /// whose answer it lost, or to race itself.
-const DEFAULT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 30;
+const DEFAULT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 0;
 
 impl RawTokens {
     fn validate(self) -> Result<TokenPolicy, ConfigError> {

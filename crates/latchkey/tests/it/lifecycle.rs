@@ -13,8 +13,8 @@ use crate::user_agent::{ALICE, UserAgent, hidden_inputs};
 
 backend_tests!(
     without_grace_replaying_a_rotated_refresh_token_revokes_the_whole_grant,
-    retry_inside_the_default_window_succeeds_and_both_successors_work,
-    default_config_survives_two_concurrent_refreshes_with_one_token,
+    retry_inside_the_window_succeeds_and_both_successors_work,
+    the_window_survives_two_concurrent_refreshes_with_one_token,
     replay_after_the_window_revokes_the_grant,
     revoked_grant_answers_invalid_grant_inside_the_window,
     without_grace_concurrent_refreshes_exactly_one_succeeds,
@@ -119,6 +119,15 @@ async fn spawn_without_grace(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, options).await
 }
 
+/// A server with the example configurations' 30-second grace window.
+async fn spawn_with_grace(backend: Backend) -> TestApp {
+    let options = Options {
+        tweak: Some(Box::new(|raw| raw.tokens.refresh_token_grace_seconds = Some(30))),
+        ..Options::default()
+    };
+    TestApp::spawn_with(backend, options).await
+}
+
 /// A refresh through the domain function at a chosen time, as the token
 /// endpoint would run it.
 async fn refresh_at(
@@ -170,10 +179,10 @@ async fn without_grace_replaying_a_rotated_refresh_token_revokes_the_whole_grant
 }
 
 /// A client whose refresh committed but whose answer was lost retries with
-/// the same token: with the default configuration it gets an answer like
-/// the first, and both successors work.
-async fn retry_inside_the_default_window_succeeds_and_both_successors_work(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+/// the same token: with the examples' 30-second window it gets an answer
+/// like the first, and both successors work.
+async fn retry_inside_the_window_succeeds_and_both_successors_work(backend: Backend) {
+    let app = spawn_with_grace(backend).await;
     app.seed_demo().await;
     assert_eq!(
         app.state.config.tokens.refresh_token_grace,
@@ -230,9 +239,9 @@ async fn retry_inside_the_default_window_succeeds_and_both_successors_work(backe
 }
 
 /// An integration that refreshes twice at once with one token (the
-/// Salesforce code can) keeps its connection under the default settings.
-async fn default_config_survives_two_concurrent_refreshes_with_one_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+/// Salesforce code can) keeps its connection with the examples' window.
+async fn the_window_survives_two_concurrent_refreshes_with_one_token(backend: Backend) {
+    let app = spawn_with_grace(backend).await;
     app.seed_demo().await;
     let issued = issue(&app).await;
     let (one, two) = tokio::join!(
@@ -261,7 +270,7 @@ async fn default_config_survives_two_concurrent_refreshes_with_one_token(backend
 /// Outside the window a replay is theft: the grant is revoked. Time is
 /// controlled by calling the grant with a chosen `now`.
 async fn replay_after_the_window_revokes_the_grant(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_with_grace(backend).await;
     app.seed_demo().await;
     let issued = issue(&app).await;
     let (status, first) = refresh(&app, &issued, issued.refresh()).await;
