@@ -482,8 +482,14 @@ mod tests {
     }
 
     #[test]
-    fn reuse_within_the_default_window_is_a_retry() {
+    fn by_default_every_reuse_is_theft() {
         let config = Config::default_config().unwrap();
+        assert_eq!(judge_reuse(&config, 1_000, 1_000), Reuse::Theft);
+    }
+
+    #[test]
+    fn reuse_within_a_thirty_second_window_is_a_retry() {
+        let config = with_grace(30);
         assert_eq!(judge_reuse(&config, 1_000, 1_000), Reuse::Retry);
         assert_eq!(judge_reuse(&config, 1_000, 1_030), Reuse::Retry);
         assert_eq!(judge_reuse(&config, 1_000, 1_031), Reuse::Theft);

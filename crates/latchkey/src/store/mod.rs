@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use crate::config::DatabaseSettings;
 use crate::secret::TokenDigest;
 
+mod direct;
+pub(crate) mod hot;
 mod migrations;
 pub mod postgres;
 mod sql;

@@ -43,6 +43,12 @@ impl PostgresStore {
             .map_err(backend)?;
         Ok(Self { pool })
     }
+
+    /// The hot-path operations: through the pool, as everything else.
+    fn hot(&self) -> &Self {
+        self
+    }
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres);
+super::sql::impl_hot_path!(PostgresStore, sqlx::Postgres);

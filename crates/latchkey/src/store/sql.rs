@@ -124,61 +124,6 @@ macro_rules! impl_store {
             })
         }
 
-        fn session(row: &DbRow) -> Result<SessionRecord, StoreError> {
-            Ok(SessionRecord {
-                id_digest: digest_column(row, "id_digest")?,
-                user_id: row.try_get("user_id").map_err(map_sqlx)?,
-                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
-                created_at: row.try_get("created_at").map_err(map_sqlx)?,
-                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
-            })
-        }
-
-        fn grant(row: &DbRow) -> Result<GrantRecord, StoreError> {
-            Ok(GrantRecord {
-                id: row.try_get("id").map_err(map_sqlx)?,
-                client_id: row.try_get("client_id").map_err(map_sqlx)?,
-                user_id: row.try_get("user_id").map_err(map_sqlx)?,
-                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
-                scopes: json_list(row, "scopes")?,
-                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
-                created_at: row.try_get("created_at").map_err(map_sqlx)?,
-                revoked_at: row.try_get("revoked_at").map_err(map_sqlx)?,
-            })
-        }
-
-        fn authorization_code(row: &DbRow) -> Result<AuthorizationCodeRecord, StoreError> {
-            Ok(AuthorizationCodeRecord {
-                code_digest: digest_column(row, "code_digest")?,
-                client_id: row.try_get("client_id").map_err(map_sqlx)?,
-                user_id: row.try_get("user_id").map_err(map_sqlx)?,
-                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
-                redirect_uri: row.try_get("redirect_uri").map_err(map_sqlx)?,
-                redirect_uri_given: row.try_get("redirect_uri_given").map_err(map_sqlx)?,
-                scopes: json_list(row, "scopes")?,
-                code_challenge: row.try_get("code_challenge").map_err(map_sqlx)?,
-                code_challenge_method: row.try_get("code_challenge_method").map_err(map_sqlx)?,
-                nonce: row.try_get("nonce").map_err(map_sqlx)?,
-                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
-                created_at: row.try_get("created_at").map_err(map_sqlx)?,
-                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
-                consumed_at: row.try_get("consumed_at").map_err(map_sqlx)?,
-                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
-            })
-        }
-
-        fn refresh_token(row: &DbRow) -> Result<RefreshTokenRecord, StoreError> {
-            Ok(RefreshTokenRecord {
-                token_digest: digest_column(row, "token_digest")?,
-                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
-                client_id: row.try_get("client_id").map_err(map_sqlx)?,
-                scopes: json_list(row, "scopes")?,
-                created_at: row.try_get("created_at").map_err(map_sqlx)?,
-                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
-                used_at: row.try_get("used_at").map_err(map_sqlx)?,
-            })
-        }
-
         fn api_key(row: &DbRow) -> Result<ApiKeyRecord, StoreError> {
             Ok(ApiKeyRecord {
                 id: row.try_get("id").map_err(map_sqlx)?,
@@ -291,16 +236,7 @@ macro_rules! impl_store {
             }
 
             async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
-                     redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                     enabled, created_at, updated_at FROM clients WHERE client_id = $1",
-                )
-                    .bind(client_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                row.as_ref().map(client).transpose()
+                $crate::store::hot::HotPath::find_client(self.hot(), client_id).await
             }
 
             async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
@@ -542,15 +478,7 @@ macro_rules! impl_store {
             }
 
             async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, email, name, email_verified, password_hash, created_at, updated_at \
-                     FROM users WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(user).transpose()
+                $crate::store::hot::HotPath::find_user(self.hot(), id).await
             }
 
             async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -597,12 +525,7 @@ macro_rules! impl_store {
             }
 
             async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
-                let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                row.as_ref().map(organization).transpose()
+                $crate::store::hot::HotPath::find_organization(self.hot(), id).await
             }
 
             async fn list_organizations(&self) -> Result<Vec<OrganizationRecord>, StoreError> {
@@ -651,15 +574,7 @@ macro_rules! impl_store {
             }
 
             async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT organization_id, user_id, role, created_at FROM memberships \
-                     WHERE user_id = $1 ORDER BY created_at, organization_id",
-                )
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                all(rows, membership)
+                $crate::store::hot::HotPath::list_memberships(self.hot(), user_id).await
             }
 
             async fn delete_membership(&self, organization_id: &str, user_id: &str) -> Result<bool, StoreError> {
@@ -726,15 +641,7 @@ macro_rules! impl_store {
             }
 
             async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id_digest, user_id, auth_time, created_at, expires_at FROM sessions \
-                     WHERE id_digest = $1",
-                )
-                .bind(id_digest.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(session).transpose()
+                $crate::store::hot::HotPath::find_session(self.hot(), id_digest).await
             }
 
             async fn delete_session(&self, id_digest: &TokenDigest) -> Result<bool, StoreError> {
@@ -752,16 +659,7 @@ macro_rules! impl_store {
                 organization_id: &str,
                 client_id: &str,
             ) -> Result<Option<Vec<String>>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT scopes FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3",
-                )
-                .bind(user_id)
-                .bind(organization_id)
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(|r| json_list(r, "scopes")).transpose()
+                $crate::store::hot::HotPath::find_consent(self.hot(), user_id, organization_id, client_id).await
             }
 
             async fn list_client_consents(
@@ -816,47 +714,14 @@ macro_rules! impl_store {
             }
 
             async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO authorization_codes (code_digest, client_id, user_id, organization_id, \
-                     redirect_uri, redirect_uri_given, scopes, code_challenge, code_challenge_method, nonce, \
-                     auth_time, created_at, expires_at, consumed_at, grant_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .bind(c.code_digest.0.to_vec())
-                .bind(&c.client_id)
-                .bind(&c.user_id)
-                .bind(&c.organization_id)
-                .bind(&c.redirect_uri)
-                .bind(c.redirect_uri_given)
-                .bind(to_json_list(&c.scopes)?)
-                .bind(&c.code_challenge)
-                .bind(&c.code_challenge_method)
-                .bind(&c.nonce)
-                .bind(c.auth_time)
-                .bind(c.created_at)
-                .bind(c.expires_at)
-                .bind(c.consumed_at)
-                .bind(&c.grant_id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                Ok(())
+                $crate::store::hot::HotPath::insert_authorization_code(self.hot(), c).await
             }
 
             async fn find_authorization_code(
                 &self,
                 code_digest: &TokenDigest,
             ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT code_digest, client_id, user_id, organization_id, redirect_uri, redirect_uri_given, \
-                     scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, \
-                     consumed_at, grant_id FROM authorization_codes WHERE code_digest = $1",
-                )
-                .bind(code_digest.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(authorization_code).transpose()
+                $crate::store::hot::HotPath::find_authorization_code(self.hot(), code_digest).await
             }
 
             async fn exchange_authorization_code(
@@ -866,77 +731,15 @@ macro_rules! impl_store {
                 refresh: Option<&RefreshTokenRecord>,
                 now: i64,
             ) -> Result<CodeExchange, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                let consumed = sqlx::query(
-                    "UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 \
-                     WHERE code_digest = $3 AND consumed_at IS NULL",
-                )
-                .bind(now)
-                .bind(&g.id)
-                .bind(code_digest.0.to_vec())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if !changed(consumed) {
-                    let row = sqlx::query("SELECT grant_id FROM authorization_codes WHERE code_digest = $1")
-                        .bind(code_digest.0.to_vec())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_sqlx)?;
-                    let grant_id = match row {
-                        Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
-                        None => None,
-                    };
-                    tx.rollback().await.map_err(map_sqlx)?;
-                    return Ok(CodeExchange::AlreadyConsumed { grant_id });
-                }
-                sqlx::query(
-                    "INSERT INTO grants (id, client_id, user_id, organization_id, scopes, auth_time, \
-                     created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&g.id)
-                .bind(&g.client_id)
-                .bind(&g.user_id)
-                .bind(&g.organization_id)
-                .bind(to_json_list(&g.scopes)?)
-                .bind(g.auth_time)
-                .bind(g.created_at)
-                .bind(g.revoked_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if let Some(r) = refresh {
-                    insert_refresh_token(&mut *tx, r).await?;
-                }
-                tx.commit().await.map_err(map_sqlx)?;
-                Ok(CodeExchange::Exchanged)
+                $crate::store::hot::HotPath::exchange_authorization_code(self.hot(), code_digest, g, refresh, now).await
             }
 
             async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, client_id, user_id, organization_id, scopes, auth_time, created_at, revoked_at \
-                     FROM grants WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(grant).transpose()
+                $crate::store::hot::HotPath::find_grant(self.hot(), id).await
             }
 
             async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
-                let row = sqlx::query(
-                    "SELECT 1 AS live FROM grants g JOIN clients c ON c.client_id = g.client_id \
-                     WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2 \
-                     AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $3)",
-                )
-                .bind(grant_id)
-                .bind(true)
-                .bind(jti)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                Ok(row.is_some())
+                $crate::store::hot::HotPath::access_token_is_live(self.hot(), grant_id, jti).await
             }
 
             async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
@@ -978,8 +781,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
-                let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
-                insert_refresh_token(&mut connection, token).await
+                $crate::store::hot::HotPath::insert_refresh_token(self.hot(), token).await
             }
 
             async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
@@ -1129,15 +931,7 @@ macro_rules! impl_store {
             }
 
             async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, organization_id, name, scopes, key_digest, created_at, last_used_at, revoked_at \
-                     FROM api_keys WHERE key_digest = $1",
-                )
-                .bind(digest.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(api_key).transpose()
+                $crate::store::hot::HotPath::find_api_key(self.hot(), digest).await
             }
 
             async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -1166,17 +960,7 @@ macro_rules! impl_store {
             }
 
             async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
-                     AND (last_used_at IS NULL OR last_used_at < $3)",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(now - 60)
-                .execute(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                Ok(())
+                $crate::store::hot::HotPath::touch_api_key(self.hot(), id, now).await
             }
 
             async fn list_cases(&self, organization_id: &str, page: PageRequest<'_>) -> Result<Vec<CaseRecord>, StoreError> {
@@ -1322,15 +1106,7 @@ macro_rules! impl_store {
                 &self,
                 token_digest: &TokenDigest,
             ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT token_digest, grant_id, client_id, scopes, created_at, expires_at, used_at \
-                     FROM refresh_tokens WHERE token_digest = $1",
-                )
-                .bind(token_digest.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_sqlx)?;
-                row.as_ref().map(refresh_token).transpose()
+                $crate::store::hot::HotPath::find_refresh_token(self.hot(), token_digest).await
             }
 
             async fn rotate_refresh_token(
@@ -1339,44 +1115,8 @@ macro_rules! impl_store {
                 successor: &RefreshTokenRecord,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                let used = sqlx::query(
-                    "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL",
-                )
-                .bind(now)
-                .bind(old.0.to_vec())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if !changed(used) {
-                    tx.rollback().await.map_err(map_sqlx)?;
-                    return Ok(false);
-                }
-                insert_refresh_token(&mut *tx, successor).await?;
-                tx.commit().await.map_err(map_sqlx)?;
-                Ok(true)
+                $crate::store::hot::HotPath::rotate_refresh_token(self.hot(), old, successor, now).await
             }
-        }
-
-        async fn insert_refresh_token(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            r: &RefreshTokenRecord,
-        ) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_digest, grant_id, client_id, scopes, created_at, \
-                 expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(r.token_digest.0.to_vec())
-            .bind(&r.grant_id)
-            .bind(&r.client_id)
-            .bind(to_json_list(&r.scopes)?)
-            .bind(r.created_at)
-            .bind(r.expires_at)
-            .bind(r.used_at)
-            .execute(connection)
-            .await
-            .map_err(map_sqlx)?;
-            Ok(())
         }
 
         async fn insert_client_row(
@@ -1453,3 +1193,311 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Implements [`HotPath`](super::hot::HotPath) through the sqlx pool (the
+/// PostgreSQL backend's); expanded after `impl_store!`, whose row mappers
+/// it uses.
+macro_rules! impl_hot_path {
+    ($store:ty, $db:ty) => {
+        use $crate::store::hot::{self, HotPath};
+
+        fn session(row: &DbRow) -> Result<SessionRecord, StoreError> {
+            Ok(SessionRecord {
+                id_digest: digest_column(row, "id_digest")?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn grant(row: &DbRow) -> Result<GrantRecord, StoreError> {
+            Ok(GrantRecord {
+                id: row.try_get("id").map_err(map_sqlx)?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                revoked_at: row.try_get("revoked_at").map_err(map_sqlx)?,
+            })
+        }
+
+        fn authorization_code(row: &DbRow) -> Result<AuthorizationCodeRecord, StoreError> {
+            Ok(AuthorizationCodeRecord {
+                code_digest: digest_column(row, "code_digest")?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                user_id: row.try_get("user_id").map_err(map_sqlx)?,
+                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                redirect_uri: row.try_get("redirect_uri").map_err(map_sqlx)?,
+                redirect_uri_given: row.try_get("redirect_uri_given").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                code_challenge: row.try_get("code_challenge").map_err(map_sqlx)?,
+                code_challenge_method: row.try_get("code_challenge_method").map_err(map_sqlx)?,
+                nonce: row.try_get("nonce").map_err(map_sqlx)?,
+                auth_time: row.try_get("auth_time").map_err(map_sqlx)?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+                consumed_at: row.try_get("consumed_at").map_err(map_sqlx)?,
+                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
+            })
+        }
+
+        fn refresh_token(row: &DbRow) -> Result<RefreshTokenRecord, StoreError> {
+            Ok(RefreshTokenRecord {
+                token_digest: digest_column(row, "token_digest")?,
+                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
+                client_id: row.try_get("client_id").map_err(map_sqlx)?,
+                scopes: json_list(row, "scopes")?,
+                created_at: row.try_get("created_at").map_err(map_sqlx)?,
+                expires_at: row.try_get("expires_at").map_err(map_sqlx)?,
+                used_at: row.try_get("used_at").map_err(map_sqlx)?,
+            })
+        }
+
+        async fn insert_refresh_token(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            r: &RefreshTokenRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query($crate::store::hot::INSERT_REFRESH_TOKEN)
+            .bind(r.token_digest.0.to_vec())
+            .bind(&r.grant_id)
+            .bind(&r.client_id)
+            .bind(to_json_list(&r.scopes)?)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(r.used_at)
+            .execute(connection)
+            .await
+            .map_err(map_sqlx)?;
+            Ok(())
+        }
+
+        impl HotPath for $store {
+            async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_CLIENT)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                row.as_ref().map(client).transpose()
+            }
+
+            async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_USER)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(user).transpose()
+            }
+
+            async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_ORGANIZATION)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                row.as_ref().map(organization).transpose()
+            }
+
+            async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
+                let rows = sqlx::query(hot::LIST_MEMBERSHIPS)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                all(rows, membership)
+            }
+
+            async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_SESSION)
+                .bind(id_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(session).transpose()
+            }
+
+            async fn find_consent(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+                client_id: &str,
+            ) -> Result<Option<Vec<String>>, StoreError> {
+                let row = sqlx::query(hot::FIND_CONSENT)
+                .bind(user_id)
+                .bind(organization_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(|r| json_list(r, "scopes")).transpose()
+            }
+
+            async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+                sqlx::query(hot::INSERT_AUTHORIZATION_CODE)
+                .bind(c.code_digest.0.to_vec())
+                .bind(&c.client_id)
+                .bind(&c.user_id)
+                .bind(&c.organization_id)
+                .bind(&c.redirect_uri)
+                .bind(c.redirect_uri_given)
+                .bind(to_json_list(&c.scopes)?)
+                .bind(&c.code_challenge)
+                .bind(&c.code_challenge_method)
+                .bind(&c.nonce)
+                .bind(c.auth_time)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .bind(c.consumed_at)
+                .bind(&c.grant_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+
+            async fn find_authorization_code(
+                &self,
+                code_digest: &TokenDigest,
+            ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_AUTHORIZATION_CODE)
+                .bind(code_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(authorization_code).transpose()
+            }
+
+            async fn exchange_authorization_code(
+                &self,
+                code_digest: &TokenDigest,
+                g: &GrantRecord,
+                refresh: Option<&RefreshTokenRecord>,
+                now: i64,
+            ) -> Result<CodeExchange, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let consumed = sqlx::query(hot::CONSUME_AUTHORIZATION_CODE)
+                .bind(now)
+                .bind(&g.id)
+                .bind(code_digest.0.to_vec())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if !changed(consumed) {
+                    let row = sqlx::query(hot::CODE_GRANT_ID)
+                        .bind(code_digest.0.to_vec())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                    let grant_id = match row {
+                        Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
+                        None => None,
+                    };
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Ok(CodeExchange::AlreadyConsumed { grant_id });
+                }
+                sqlx::query(hot::INSERT_GRANT)
+                .bind(&g.id)
+                .bind(&g.client_id)
+                .bind(&g.user_id)
+                .bind(&g.organization_id)
+                .bind(to_json_list(&g.scopes)?)
+                .bind(g.auth_time)
+                .bind(g.created_at)
+                .bind(g.revoked_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if let Some(r) = refresh {
+                    insert_refresh_token(&mut *tx, r).await?;
+                }
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(CodeExchange::Exchanged)
+            }
+
+            async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_GRANT)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(grant).transpose()
+            }
+
+            async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+                let row = sqlx::query(hot::ACCESS_TOKEN_IS_LIVE)
+                .bind(grant_id)
+                .bind(true)
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(row.is_some())
+            }
+
+            async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+                let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
+                insert_refresh_token(&mut connection, token).await
+            }
+
+            async fn find_refresh_token(
+                &self,
+                token_digest: &TokenDigest,
+            ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_REFRESH_TOKEN)
+                .bind(token_digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(refresh_token).transpose()
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old: &TokenDigest,
+                successor: &RefreshTokenRecord,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                let used = sqlx::query(hot::USE_REFRESH_TOKEN)
+                .bind(now)
+                .bind(old.0.to_vec())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+                if !changed(used) {
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Ok(false);
+                }
+                insert_refresh_token(&mut *tx, successor).await?;
+                tx.commit().await.map_err(map_sqlx)?;
+                Ok(true)
+            }
+
+            async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_API_KEY)
+                .bind(digest.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                row.as_ref().map(api_key).transpose()
+            }
+
+            async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                sqlx::query(hot::TOUCH_API_KEY)
+                .bind(now)
+                .bind(id)
+                .bind(now - 60)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_hot_path;

@@ -1,8 +1,10 @@
-//! The SQLite backend: the default, one file, WAL journal. Writers are
-//! serialized by SQLite itself; `busy_timeout` (the statement timeout)
+//! The SQLite backend: the default, one file, WAL journal. The hot path
+//! (token requests and checks, sign-in, authorization) runs on connections
+//! of its own (`direct.rs`); everything else through the sqlx pool. Writers
+//! are serialized by SQLite itself; `busy_timeout` (the statement timeout)
 //! makes concurrent writers wait, boundedly, instead of failing at once.
-//! A connection left inside a transaction by a failed write is closed on
-//! release, never reused (see `release_check`).
+//! A pooled connection left inside a transaction by a failed write is
+//! closed on release, never reused (see `release_check`).
 
 use std::str::FromStr;
 
@@ -10,8 +12,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::config::{DatabaseSettings, SqliteSynchronous};
 
+use super::direct::{Direct, DirectOptions};
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    direct: Direct,
 }
 
 impl SqliteStore {
@@ -33,7 +38,7 @@ impl SqliteStore {
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .after_release(super::release_check)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(map_sqlx)?;
         super::migrations::migrator(super::migrations::SQLITE)
@@ -42,7 +47,21 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(backend)?;
-        Ok(Self { pool })
+        let path = options.get_filename().to_path_buf();
+        let in_memory = path.to_string_lossy().starts_with("file:sqlx-in-memory");
+        let direct = Direct::open(DirectOptions {
+            path,
+            in_memory,
+            synchronous: settings.sqlite_synchronous,
+            write_timeout: settings.statement_timeout,
+            readers: std::thread::available_parallelism().map_or(2, usize::from) + 1,
+        })?;
+        Ok(Self { pool, direct })
+    }
+
+    /// The hot-path operations: on SQLite's own connections.
+    fn hot(&self) -> &Direct {
+        &self.direct
     }
 }
 

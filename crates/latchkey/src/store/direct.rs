@@ -1,0 +1,611 @@
+//! SQLite's hot path: the [`HotPath`] operations on SQLite connections of
+//! their own, beside the sqlx pool that serves everything else.
+//!
+//! sqlx runs each SQLite connection on a worker thread and hands every
+//! statement to it over a channel; on a point lookup that hand-off (a
+//! futex wake and two context switches) costs several times what SQLite
+//! spends. Here:
+//!
+//! - **Reads** run in place, on the calling task's thread, on one of a few
+//!   reader connections with prepared statements cached. A read in WAL mode
+//!   never waits for a writer, and an indexed lookup in the page cache takes
+//!   microseconds; the rare wait (a WAL recovery) is bounded by a short busy
+//!   timeout and answered as "unavailable". The cost of this choice: a read
+//!   of a page that is neither in SQLite's cache nor the operating system's
+//!   holds a runtime thread for the disk read.
+//! - **Writes** run on one writer connection in a blocking thread (a write
+//!   can wait for SQLite's write lock, held by the sqlx pool or another
+//!   process, up to the statement timeout), each operation one transaction
+//!   begun `IMMEDIATE`, so it never fails half-way on a lock upgrade. A
+//!   connection left inside a transaction by a failure (SQLite rolls back
+//!   by itself on a full disk) is rolled back, and replaced if that fails,
+//!   so no later write lands in a transaction nobody commits.
+//!
+//! The SQL is shared with PostgreSQL's implementation (`hot.rs`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::config::SqliteSynchronous;
+use crate::secret::TokenDigest;
+
+use super::hot::{self, HotPath};
+use super::{
+    ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
+    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, UserRecord,
+};
+
+/// How long an in-place read may wait for a lock before the database is
+/// reported unavailable: reads hold a runtime thread, so this stays short.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+/// Prepared statements kept per connection (the hot path has fewer).
+const STATEMENT_CACHE: usize = 32;
+
+/// Where and how the connections open.
+#[derive(Debug, Clone)]
+pub(super) struct DirectOptions {
+    /// The database file, or a `file:` URI.
+    pub path: PathBuf,
+    /// An in-memory database shared with the sqlx pool (tests).
+    pub in_memory: bool,
+    pub synchronous: SqliteSynchronous,
+    /// How long the writer waits for the write lock.
+    pub write_timeout: Duration,
+    pub readers: usize,
+}
+
+pub(super) struct Direct {
+    readers: Box<[Mutex<Connection>]>,
+    next_reader: AtomicUsize,
+    writer: Arc<Writer>,
+}
+
+struct Writer {
+    options: DirectOptions,
+    connection: Mutex<Option<Connection>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Direct {
+    /// Opens the reader and writer connections; the database exists and is
+    /// migrated already (by the sqlx pool).
+    pub fn open(options: DirectOptions) -> Result<Self, StoreError> {
+        let readers = (0..options.readers.max(1))
+            .map(|_| open_connection(&options, Role::Reader).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let writer = open_connection(&options, Role::Writer)?;
+        Ok(Self {
+            readers: readers.into_boxed_slice(),
+            next_reader: AtomicUsize::new(0),
+            writer: Arc::new(Writer {
+                options,
+                connection: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// Runs a read in place on a free reader (or, when all are busy, waits
+    /// for one: each is held for microseconds).
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let count = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % count;
+        for offset in 0..count {
+            if let Ok(connection) = self.readers[(start + offset) % count].try_lock() {
+                return read(&connection);
+            }
+        }
+        read(&lock(&self.readers[start]))
+    }
+
+    /// Runs a write on the writer connection in a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || writer.run(write))
+            .await
+            .map_err(|error| StoreError::Backend(Box::new(error)))?
+    }
+}
+
+impl Writer {
+    fn run<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut slot = lock(&self.connection);
+        if slot.is_none() {
+            *slot = Some(open_connection(&self.options, Role::Writer)?);
+        }
+        let Some(connection) = slot.as_mut() else {
+            return Err(StoreError::Backend("the writer connection is missing".into()));
+        };
+        let result = write(connection);
+        if !connection.is_autocommit() {
+            // The transaction did not end (it is rolled back on drop, but a
+            // failed rollback leaves it open): never let a later write land
+            // in it.
+            let _ = connection.execute_batch("ROLLBACK");
+            if !connection.is_autocommit() {
+                *slot = None;
+            }
+        }
+        result
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Reader,
+    Writer,
+}
+
+fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if options.in_memory {
+        flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+    }
+    let connection = Connection::open_with_flags(&options.path, flags).map_err(map_error)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let busy = match role {
+        Role::Reader => READ_BUSY_TIMEOUT.min(options.write_timeout),
+        Role::Writer => options.write_timeout,
+    };
+    connection.busy_timeout(busy).map_err(map_error)?;
+    let synchronous = match options.synchronous {
+        SqliteSynchronous::Normal => "NORMAL",
+        SqliteSynchronous::Full => "FULL",
+    };
+    let pragmas = match role {
+        Role::Reader => "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;".to_owned(),
+        Role::Writer => format!("PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"),
+    };
+    connection.execute_batch(&pragmas).map_err(map_error)?;
+    Ok(connection)
+}
+
+/// Maps SQLite's errors as `map_sqlx` does: constraint violations, and the
+/// failures of an unwell database (busy, locked, out of memory, read-only,
+/// I/O, full, cannot open, locking protocol) as unavailable.
+fn map_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
+        match failure.code {
+            ErrorCode::ConstraintViolation => match failure.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    return StoreError::Conflict;
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::MissingReference,
+                _ => {}
+            },
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::OutOfMemory
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::FileLockingProtocolFailed => return StoreError::Unavailable(Box::new(error)),
+            _ => {}
+        }
+    }
+    StoreError::Backend(Box::new(error))
+}
+
+fn get<T: FromSql>(row: &Row<'_>, column: &str) -> Result<T, StoreError> {
+    row.get(column).map_err(map_error)
+}
+
+fn digest(row: &Row<'_>, column: &str) -> Result<TokenDigest, StoreError> {
+    let bytes: Vec<u8> = get(row, column)?;
+    TokenDigest::from_slice(&bytes)
+        .ok_or_else(|| StoreError::Backend(format!("column {column} is not a 32-byte digest").into()))
+}
+
+fn json_list(row: &Row<'_>, column: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text).map_err(|error| StoreError::Backend(Box::new(error)))
+}
+
+fn to_json_list(list: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(list).map_err(|error| StoreError::Backend(Box::new(error)))
+}
+
+/// The first row of a cached statement, mapped.
+fn query_one<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(map_error)?;
+    let mut rows = statement.query(params).map_err(map_error)?;
+    match rows.next().map_err(map_error)? {
+        Some(row) => map(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn execute(connection: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+    connection
+        .prepare_cached(sql)
+        .map_err(map_error)?
+        .execute(params)
+        .map_err(map_error)
+}
+
+fn client(row: &Row<'_>) -> Result<ClientRecord, StoreError> {
+    let secret_digest: Option<Vec<u8>> = get(row, "secret_digest")?;
+    Ok(ClientRecord {
+        client_id: get(row, "client_id")?,
+        secret_digest: match secret_digest {
+            None => None,
+            Some(_) => Some(digest(row, "secret_digest")?),
+        },
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        homepage_url: get(row, "homepage_url")?,
+        logo_url: get(row, "logo_url")?,
+        redirect_uris: json_list(row, "redirect_uris")?,
+        allowed_scopes: json_list(row, "allowed_scopes")?,
+        token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
+        organization_id: get(row, "organization_id")?,
+        enabled: get(row, "enabled")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+    })
+}
+
+fn user(row: &Row<'_>) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        id: get(row, "id")?,
+        email: get(row, "email")?,
+        name: get(row, "name")?,
+        email_verified: get(row, "email_verified")?,
+        password_hash: get(row, "password_hash")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+    })
+}
+
+fn organization(row: &Row<'_>) -> Result<OrganizationRecord, StoreError> {
+    Ok(OrganizationRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn membership(row: &Row<'_>) -> Result<MembershipRecord, StoreError> {
+    Ok(MembershipRecord {
+        organization_id: get(row, "organization_id")?,
+        user_id: get(row, "user_id")?,
+        role: get(row, "role")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn session(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id_digest: digest(row, "id_digest")?,
+        user_id: get(row, "user_id")?,
+        auth_time: get(row, "auth_time")?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}
+
+fn grant(row: &Row<'_>) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        id: get(row, "id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        organization_id: get(row, "organization_id")?,
+        scopes: json_list(row, "scopes")?,
+        auth_time: get(row, "auth_time")?,
+        created_at: get(row, "created_at")?,
+        revoked_at: get(row, "revoked_at")?,
+    })
+}
+
+fn authorization_code(row: &Row<'_>) -> Result<AuthorizationCodeRecord, StoreError> {
+    Ok(AuthorizationCodeRecord {
+        code_digest: digest(row, "code_digest")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        organization_id: get(row, "organization_id")?,
+        redirect_uri: get(row, "redirect_uri")?,
+        redirect_uri_given: get(row, "redirect_uri_given")?,
+        scopes: json_list(row, "scopes")?,
+        code_challenge: get(row, "code_challenge")?,
+        code_challenge_method: get(row, "code_challenge_method")?,
+        nonce: get(row, "nonce")?,
+        auth_time: get(row, "auth_time")?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        consumed_at: get(row, "consumed_at")?,
+        grant_id: get(row, "grant_id")?,
+    })
+}
+
+fn refresh_token(row: &Row<'_>) -> Result<RefreshTokenRecord, StoreError> {
+    Ok(RefreshTokenRecord {
+        token_digest: digest(row, "token_digest")?,
+        grant_id: get(row, "grant_id")?,
+        client_id: get(row, "client_id")?,
+        scopes: json_list(row, "scopes")?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        used_at: get(row, "used_at")?,
+    })
+}
+
+fn api_key(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        id: get(row, "id")?,
+        organization_id: get(row, "organization_id")?,
+        name: get(row, "name")?,
+        scopes: json_list(row, "scopes")?,
+        key_digest: digest(row, "key_digest")?,
+        created_at: get(row, "created_at")?,
+        last_used_at: get(row, "last_used_at")?,
+        revoked_at: get(row, "revoked_at")?,
+    })
+}
+
+fn insert_refresh_token(connection: &Connection, r: &RefreshTokenRecord) -> Result<(), StoreError> {
+    execute(
+        connection,
+        hot::INSERT_REFRESH_TOKEN,
+        params![
+            &r.token_digest.0[..],
+            r.grant_id,
+            r.client_id,
+            to_json_list(&r.scopes)?,
+            r.created_at,
+            r.expires_at,
+            r.used_at
+        ],
+    )?;
+    Ok(())
+}
+
+impl HotPath for Direct {
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_CLIENT, [client_id], client))
+    }
+
+    async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_USER, [id], user))
+    }
+
+    async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_ORGANIZATION, [id], organization))
+    }
+
+    async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(hot::LIST_MEMBERSHIPS).map_err(map_error)?;
+            let mut rows = statement.query([user_id]).map_err(map_error)?;
+            let mut memberships = Vec::new();
+            while let Some(row) = rows.next().map_err(map_error)? {
+                memberships.push(membership(row)?);
+            }
+            Ok(memberships)
+        })
+    }
+
+    async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_SESSION, [&id_digest.0[..]], session))
+    }
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.read(|c| {
+            query_one(c, hot::FIND_CONSENT, [user_id, organization_id, client_id], |row| {
+                json_list(row, "scopes")
+            })
+        })
+    }
+
+    async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        let code = code.clone();
+        self.write(move |c| {
+            execute(
+                c,
+                hot::INSERT_AUTHORIZATION_CODE,
+                params![
+                    &code.code_digest.0[..],
+                    code.client_id,
+                    code.user_id,
+                    code.organization_id,
+                    code.redirect_uri,
+                    code.redirect_uri_given,
+                    to_json_list(&code.scopes)?,
+                    code.code_challenge,
+                    code.code_challenge_method,
+                    code.nonce,
+                    code.auth_time,
+                    code.created_at,
+                    code.expires_at,
+                    code.consumed_at,
+                    code.grant_id
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_AUTHORIZATION_CODE, [&code_digest.0[..]], authorization_code))
+    }
+
+    async fn exchange_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+        grant: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        now: i64,
+    ) -> Result<CodeExchange, StoreError> {
+        let code_digest = *code_digest;
+        let g = grant.clone();
+        let refresh = refresh.cloned();
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_error)?;
+            let consumed = execute(
+                &tx,
+                hot::CONSUME_AUTHORIZATION_CODE,
+                params![now, g.id, &code_digest.0[..]],
+            )?;
+            if consumed == 0 {
+                let grant_id: Option<String> = tx
+                    .prepare_cached(hot::CODE_GRANT_ID)
+                    .map_err(map_error)?
+                    .query_row([&code_digest.0[..]], |row| row.get(0))
+                    .optional()
+                    .map_err(map_error)?
+                    .flatten();
+                tx.rollback().map_err(map_error)?;
+                return Ok(CodeExchange::AlreadyConsumed { grant_id });
+            }
+            execute(
+                &tx,
+                hot::INSERT_GRANT,
+                params![
+                    g.id,
+                    g.client_id,
+                    g.user_id,
+                    g.organization_id,
+                    to_json_list(&g.scopes)?,
+                    g.auth_time,
+                    g.created_at,
+                    g.revoked_at
+                ],
+            )?;
+            if let Some(refresh) = &refresh {
+                insert_refresh_token(&tx, refresh)?;
+            }
+            tx.commit().map_err(map_error)?;
+            Ok(CodeExchange::Exchanged)
+        })
+        .await
+    }
+
+    async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_GRANT, [id], grant))
+    }
+
+    async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            query_one(c, hot::ACCESS_TOKEN_IS_LIVE, params![grant_id, true, jti], |_| Ok(()))
+                .map(|row| row.is_some())
+        })
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.write(move |c| insert_refresh_token(c, &token)).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], refresh_token))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        successor: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let old = *old;
+        let successor = successor.clone();
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_error)?;
+            if execute(&tx, hot::USE_REFRESH_TOKEN, params![now, &old.0[..]])? == 0 {
+                tx.rollback().map_err(map_error)?;
+                return Ok(false);
+            }
+            insert_refresh_token(&tx, &successor)?;
+            tx.commit().map_err(map_error)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.read(|c| query_one(c, hot::FIND_API_KEY, [&digest.0[..]], api_key))
+    }
+
+    async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            execute(c, hot::TOUCH_API_KEY, params![now, id, now - 60])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Positional binding relies on SQLite numbering `$1`, `$2`, … in order
+    /// of first appearance: every shared statement must name them so.
+    #[test]
+    fn shared_statements_number_their_parameters_in_order() {
+        let connection = Connection::open_in_memory().unwrap();
+        for (_, _, sql) in super::super::migrations::SQLITE {
+            connection.execute_batch(sql).unwrap();
+        }
+        for sql in [
+            hot::FIND_CLIENT,
+            hot::FIND_USER,
+            hot::FIND_ORGANIZATION,
+            hot::LIST_MEMBERSHIPS,
+            hot::FIND_SESSION,
+            hot::FIND_CONSENT,
+            hot::INSERT_AUTHORIZATION_CODE,
+            hot::FIND_AUTHORIZATION_CODE,
+            hot::CONSUME_AUTHORIZATION_CODE,
+            hot::CODE_GRANT_ID,
+            hot::INSERT_GRANT,
+            hot::FIND_GRANT,
+            hot::ACCESS_TOKEN_IS_LIVE,
+            hot::INSERT_REFRESH_TOKEN,
+            hot::FIND_REFRESH_TOKEN,
+            hot::USE_REFRESH_TOKEN,
+            hot::FIND_API_KEY,
+            hot::TOUCH_API_KEY,
+        ] {
+            let statement = connection.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            for index in 1..=statement.parameter_count() {
+                assert_eq!(
+                    statement.parameter_name(index),
+                    Some(format!("${index}").as_str()),
+                    "{sql}"
+                );
+            }
+        }
+    }
+}
