@@ -121,6 +121,9 @@ pub struct TokenPolicy {
     pub refresh_token_grace: Duration,
     /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
     pub leeway: Duration,
+    /// Whether a refresh response carries a new ID token (OpenID Connect
+    /// Core §12.2 allows either); code exchanges always do under `openid`.
+    pub id_token_on_refresh: bool,
 }
 
 #[derive(Debug, Clone)]

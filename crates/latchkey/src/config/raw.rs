@@ -152,6 +152,7 @@ pub struct RawTokens {
     pub refresh_tokens: Option<String>,
     pub refresh_token_grace_seconds: Option<u64>,
     pub leeway_seconds: Option<u64>,
+    pub id_token_on_refresh: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -756,6 +757,7 @@ impl RawTokens {
                     .unwrap_or(DEFAULT_REFRESH_TOKEN_GRACE_SECONDS),
             )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
+            id_token_on_refresh: self.id_token_on_refresh.unwrap_or(false),
         })
     }
 }

@@ -157,6 +157,7 @@ pub async fn authorization_code(
             grant_id: &grant_record.id,
             auth_time: code.auth_time,
             nonce: code.nonce.as_deref(),
+            id_token: scopes.contains("openid"),
         },
         refresh.map(|(token, _)| token),
         now,
@@ -315,7 +316,8 @@ fn verify_pkce(
 /// narrower `scope`. A token already rotated is judged by [`judge_reuse`]:
 /// a retry gets an answer of the same kind as the first use (a new access
 /// token and a new single-use refresh token, same scopes, same expiry),
-/// theft revokes the grant. A revoked grant is refused either way.
+/// theft revokes the grant. A revoked grant is refused either way. The
+/// answer carries an ID token only under `tokens.id_token_on_refresh`.
 pub async fn refresh_token(
     store: &dyn Store,
     config: &Config,
@@ -392,6 +394,9 @@ pub async fn refresh_token(
             grant_id: &grant.id,
             auth_time: grant.auth_time,
             nonce: None,
+            // OpenID Connect Core §12.2: a refresh response may carry an
+            // ID token; it does when the operator asks for one.
+            id_token: config.tokens.id_token_on_refresh && scopes.contains("openid"),
         },
         Some(successor),
         now,
@@ -426,6 +431,8 @@ struct Minting<'a> {
     grant_id: &'a str,
     auth_time: i64,
     nonce: Option<&'a str>,
+    /// Whether the response carries an ID token.
+    id_token: bool,
 }
 
 fn respond(
@@ -445,7 +452,7 @@ fn respond(
         minting.grant_id,
         now,
     )?);
-    let id_token = if minting.scopes.contains("openid") {
+    let id_token = if minting.id_token {
         let context = IdTokenContext {
             client_id: minting.client_id,
             scopes: minting.scopes,
