@@ -4,7 +4,7 @@
 //! one storage transaction, then signed.
 
 use crate::config::{Config, RefreshTokenPolicy, seconds};
-use crate::keys::KeyRing;
+use crate::keys::{Alg, KeyRing};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::{self, ChallengeMethod};
 use crate::oauth::scope::ScopeSet;
@@ -158,6 +158,7 @@ pub async fn authorization_code(
             auth_time: code.auth_time,
             nonce: code.nonce.as_deref(),
             id_token: scopes.contains("openid"),
+            id_token_alg: id_token_alg(config, client),
         },
         refresh.map(|(token, _)| token),
         now,
@@ -397,6 +398,7 @@ pub async fn refresh_token(
             // OpenID Connect Core §12.2: a refresh response may carry an
             // ID token; it does when the operator asks for one.
             id_token: config.tokens.id_token_on_refresh && scopes.contains("openid"),
+            id_token_alg: id_token_alg(config, client),
         },
         Some(successor),
         now,
@@ -433,6 +435,16 @@ struct Minting<'a> {
     nonce: Option<&'a str>,
     /// Whether the response carries an ID token.
     id_token: bool,
+    /// What the ID token is signed with.
+    id_token_alg: Alg,
+}
+
+/// OpenID Connect Dynamic Client Registration §2: the client's
+/// `id_token_signed_response_alg`, or the configured algorithm.
+fn id_token_alg(config: &Config, client: &ClientRecord) -> Alg {
+    client
+        .id_token_signed_response_alg
+        .unwrap_or(config.tokens.signing_alg)
 }
 
 fn respond(
@@ -459,6 +471,7 @@ fn respond(
             auth_time: minting.auth_time,
             nonce: minting.nonce,
             access_token: &access_token,
+            alg: minting.id_token_alg,
         };
         Some(Secret::new(tokens::id_token(
             config, ring, subject, context, now,
