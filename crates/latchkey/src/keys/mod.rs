@@ -710,6 +710,66 @@ mod tests {
     }
 
     #[test]
+    fn every_algorithm_signs_with_its_own_key_and_short_kid() {
+        let master = MasterKey::generate();
+        let records: Vec<SigningKeyRecord> = Alg::ALL
+            .into_iter()
+            .map(|alg| generate(&master, alg, 0, 0).unwrap())
+            .collect();
+        let ring = KeyRing::open(&records, &master).unwrap();
+        assert_eq!(ring.algs(), Alg::ALL);
+        let jwks: serde_json::Value = serde_json::from_str(&ring.jwks_json()).unwrap();
+        let from_jwks = KeySet::from_jwks(&ring.jwks_json()).unwrap();
+        assert_eq!(from_jwks.len(), 3);
+        for (alg, record) in Alg::ALL.into_iter().zip(&records) {
+            assert_eq!(record.kid.len(), 11, "8 bytes of thumbprint in base64url");
+            assert_eq!(ring.active_kid(alg, 1), Some(record.kid.as_str()));
+            let jwt = ring
+                .sign_jwt(alg, "at+jwt", &serde_json::json!({"sub": "u1"}), 1)
+                .unwrap();
+            let header: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap())
+                    .unwrap();
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(header["kid"], record.kid.as_str());
+            assert_eq!(ring.key_set().verify(&jwt).unwrap().1["sub"], "u1");
+            assert!(from_jwks.verify(&jwt).is_ok(), "{alg} verifies from the JWKS");
+            let jwk = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kid"] == record.kid.as_str())
+                .unwrap();
+            assert_eq!(
+                (jwk["alg"].as_str(), jwk["use"].as_str()),
+                (Some(alg.as_str()), Some("sig"))
+            );
+            let members: Vec<&str> = match alg {
+                Alg::Rs256 => vec!["n", "e"],
+                Alg::Es256 => vec!["crv", "x", "y"],
+                Alg::EdDsa => vec!["crv", "x"],
+            };
+            for member in members {
+                assert!(jwk.get(member).is_some(), "{member} missing from {jwk}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_algorithm_has_its_own_active_key() {
+        let mut es = record("es-old", 0, None);
+        es.alg = "ES256".into();
+        let mut es_new = record("es-new", 500, None);
+        es_new.alg = "ES256".into();
+        let records = [record("rs", 0, None), es, es_new];
+        let statuses = describe(&records, 600);
+        let states: Vec<KeyState> = statuses.iter().map(|s| s.state).collect();
+        assert_eq!(states, [KeyState::Active, KeyState::Previous, KeyState::Active]);
+        assert_eq!(statuses[1].signed_until, Some(500));
+        assert_eq!(algs_with_keys(&records), [Alg::Rs256, Alg::Es256]);
+    }
+
+    #[test]
     fn private_key_is_stored_sealed() {
         let master = MasterKey::generate();
         let key = rsa_key(&master, 0, 0);
