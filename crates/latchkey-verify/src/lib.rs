@@ -3,8 +3,9 @@
 //!
 //! A [`Guard`] accepts `Authorization: Bearer <credential>` where the
 //! credential is either a Latchkey JWT access token (RFC 9068) or an API
-//! key. Access tokens are verified against a [`KeySet`] (RS256, `kid`
-//! chosen, keys parsed once), their `typ`, `iss`, `aud`, `exp` and `nbf`
+//! key. Access tokens are verified against a [`KeySet`] (RS256, ES256 or
+//! EdDSA, the key chosen by `kid` and its algorithm required to be the
+//! header's `alg`, keys parsed once), their `typ`, `iss`, `aud`, `exp` and `nbf`
 //! (with a small leeway), and then the [`Authority`] is asked whether the
 //! token's grant is still live — Latchkey revokes immediately (its SPEC 7),
 //! so this check is never cached. API keys go to the authority as well.
@@ -37,7 +38,9 @@
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
+};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -48,6 +51,109 @@ use serde_json::{Map, Value};
 
 /// The JOSE `typ` of Latchkey access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The JWS algorithms Latchkey signs with and this guard accepts: RS256
+/// (RSA PKCS#1 v1.5 with SHA-256, RFC 7518 §3.3), ES256 (ECDSA on P-256
+/// with SHA-256, RFC 7518 §3.4) and EdDSA (Ed25519, RFC 8037 §3.1).
+/// Anything else — `none`, the HMAC algorithms — is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Alg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl Alg {
+    /// Every supported algorithm, RS256 first.
+    pub const ALL: [Alg; 3] = [Alg::Rs256, Alg::Es256, Alg::EdDsa];
+
+    /// The JOSE name (`alg` header value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+            Alg::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name; names are case-sensitive (RFC 7515 §4.1.1).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|alg| alg.as_str() == name)
+    }
+
+    /// The supported names, for messages: "RS256, ES256, EdDSA".
+    pub fn names() -> String {
+        Self::ALL.map(Alg::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Access tokens carry their grant inside `jti`: the grant id followed by
+/// this many characters unique to the token. Tokens minted before that
+/// carried a separate `grant_id` claim, which is still honored.
+pub const JTI_TOKEN_PART_LEN: usize = 4;
+
+/// The grant id inside a compact `jti` (everything but the token part).
+pub fn grant_in_jti(jti: &str) -> Option<&str> {
+    let end = jti.len().checked_sub(JTI_TOKEN_PART_LEN)?;
+    if end == 0 || !jti.is_char_boundary(end) {
+        return None;
+    }
+    Some(&jti[..end])
+}
+
+/// A public key as published in a JWK (RFC 7518 §6, RFC 8037 §2), the
+/// coordinates as unsigned big-endian bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum PublicKey<'a> {
+    /// `kty: RSA`: modulus and exponent; verifies RS256.
+    Rsa { n: &'a [u8], e: &'a [u8] },
+    /// `kty: EC`, `crv: P-256`: the point's coordinates; verifies ES256.
+    P256 { x: &'a [u8], y: &'a [u8] },
+    /// `kty: OKP`, `crv: Ed25519`: the public key; verifies EdDSA.
+    Ed25519 { x: &'a [u8] },
+}
+
+impl PublicKey<'_> {
+    /// The one algorithm this key verifies.
+    pub fn alg(&self) -> Alg {
+        match self {
+            PublicKey::Rsa { .. } => Alg::Rs256,
+            PublicKey::P256 { .. } => Alg::Es256,
+            PublicKey::Ed25519 { .. } => Alg::EdDsa,
+        }
+    }
+
+    fn parse(&self) -> Option<ParsedPublicKey> {
+        match *self {
+            PublicKey::Rsa { n, e } => {
+                let der = RsaPublicKeyComponents { n, e }.as_der().ok()?;
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_ref()).ok()
+            }
+            PublicKey::P256 { x, y } => {
+                if x.len() != 32 || y.len() != 32 {
+                    return None;
+                }
+                let mut point = Vec::with_capacity(65);
+                point.push(0x04);
+                point.extend_from_slice(x);
+                point.extend_from_slice(y);
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).ok()
+            }
+            PublicKey::Ed25519 { x } => {
+                if x.len() != 32 {
+                    return None;
+                }
+                ParsedPublicKey::new(&ED25519, x).ok()
+            }
+        }
+    }
+}
 
 /// Why a credential was not accepted. The descriptions go to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,45 +216,74 @@ impl IntoResponse for GuardError {
     }
 }
 
+/// A key of a [`KeySet`]: parsed once, with the one algorithm it verifies.
+struct VerificationKey {
+    kid: String,
+    alg: Alg,
+    key: ParsedPublicKey,
+}
+
 /// The public keys tokens may be signed with, parsed once, found by `kid`.
 #[derive(Default)]
 pub struct KeySet {
-    keys: Vec<(String, ParsedPublicKey)>,
+    keys: Vec<VerificationKey>,
 }
 
 impl KeySet {
-    /// Builds a key set from RSA public keys given as (kid, modulus,
-    /// exponent), big-endian bytes. Keys that do not parse are skipped.
-    pub fn from_rsa_components<'a>(keys: impl IntoIterator<Item = (&'a str, &'a [u8], &'a [u8])>) -> Self {
+    /// Builds a key set from public keys given as (kid, key). Keys that do
+    /// not parse are skipped.
+    pub fn from_keys<'a>(keys: impl IntoIterator<Item = (&'a str, PublicKey<'a>)>) -> Self {
         let keys = keys
             .into_iter()
-            .filter_map(|(kid, n, e)| {
-                let der = RsaPublicKeyComponents { n, e }.as_der().ok()?;
-                let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_ref()).ok()?;
-                Some((kid.to_owned(), parsed))
+            .filter_map(|(kid, public)| {
+                Some(VerificationKey {
+                    kid: kid.to_owned(),
+                    alg: public.alg(),
+                    key: public.parse()?,
+                })
             })
             .collect();
         Self { keys }
     }
 
+    /// Builds a key set from RSA public keys given as (kid, modulus,
+    /// exponent), big-endian bytes. Keys that do not parse are skipped.
+    pub fn from_rsa_components<'a>(keys: impl IntoIterator<Item = (&'a str, &'a [u8], &'a [u8])>) -> Self {
+        Self::from_keys(keys.into_iter().map(|(kid, n, e)| (kid, PublicKey::Rsa { n, e })))
+    }
+
     /// Builds a key set from a JWKS document (RFC 7517 §5), taking the
-    /// RSA signing keys.
+    /// signing keys of the supported types: RSA, EC on P-256 and OKP on
+    /// Ed25519. A key whose `alg` is not the one its type verifies is
+    /// skipped.
     pub fn from_jwks(jwks: &str) -> Result<Self, GuardError> {
         let document: Value = serde_json::from_str(jwks).map_err(|_| invalid("the JWKS is not JSON"))?;
-        let mut components = Vec::new();
-        for key in document["keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            let field = |name: &str| key[name].as_str().and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
-            if key["kty"] == "RSA"
-                && key["use"] != "enc"
-                && let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e"))
-            {
-                components.push((kid.to_owned(), n, e));
-            }
-        }
-        Ok(Self::from_rsa_components(
-            components
-                .iter()
-                .map(|(k, n, e)| (k.as_str(), n.as_slice(), e.as_slice())),
+        let keys: Vec<(String, OwnedKey)> = document["keys"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|key| {
+                let kid = key["kid"].as_str()?;
+                if key["use"] == "enc" {
+                    return None;
+                }
+                let field = |name: &str| key[name].as_str().and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
+                let owned = match (key["kty"].as_str()?, key["crv"].as_str()) {
+                    ("RSA", _) => OwnedKey::Rsa(field("n")?, field("e")?),
+                    ("EC", Some("P-256")) => OwnedKey::P256(field("x")?, field("y")?),
+                    ("OKP", Some("Ed25519")) => OwnedKey::Ed25519(field("x")?),
+                    _ => return None,
+                };
+                // A declared `alg` must be the one the key's type verifies.
+                match key["alg"].as_str() {
+                    Some(declared) if Alg::parse(declared) != Some(owned.public().alg()) => None,
+                    _ => Some((kid.to_owned(), owned)),
+                }
+            })
+            .collect();
+        Ok(Self::from_keys(
+            keys.iter().map(|(kid, key)| (kid.as_str(), key.public())),
         ))
     }
 
@@ -160,8 +295,10 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// Verifies a compact JWS signed with RS256 by the key its `kid` names,
-    /// and returns its `typ` header and claims.
+    /// Verifies a compact JWS signed by the key its `kid` names with that
+    /// key's algorithm, and returns its `typ` header and claims. A header
+    /// `alg` other than the key's is refused (no algorithm confusion), as
+    /// are `none` and every algorithm not supported.
     pub fn verify(&self, token: &str) -> Result<(Option<String>, Map<String, Value>), GuardError> {
         let malformed = || invalid("the token is not a well-formed JWT");
         let (signed, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
@@ -173,22 +310,46 @@ impl KeySet {
             typ: Option<String>,
         }
         let header: Header = decode_json(header).ok_or_else(malformed)?;
-        if header.alg != "RS256" {
-            return Err(invalid("the token is not signed with RS256"));
-        }
+        let alg = Alg::parse(&header.alg).ok_or_else(|| {
+            GuardError::InvalidToken(format!(
+                "the token is not signed with a supported algorithm ({})",
+                Alg::names()
+            ))
+        })?;
         let kid = header
             .kid
             .ok_or_else(|| invalid("the token names no signing key"))?;
-        let (_, key) = self
+        let key = self
             .keys
             .iter()
-            .find(|(candidate, _)| *candidate == kid)
+            .find(|candidate| candidate.kid == kid)
             .ok_or_else(|| invalid("the token is not signed by a published key"))?;
+        if key.alg != alg {
+            return Err(invalid("the token's alg is not the algorithm of its signing key"));
+        }
+        let key = &key.key;
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed())?;
         key.verify_sig(signed.as_bytes(), &signature)
             .map_err(|_| invalid("the token's signature is invalid"))?;
         let claims = decode_json(payload).ok_or_else(malformed)?;
         Ok((header.typ, claims))
+    }
+}
+
+/// A JWK's key material, decoded.
+enum OwnedKey {
+    Rsa(Vec<u8>, Vec<u8>),
+    P256(Vec<u8>, Vec<u8>),
+    Ed25519(Vec<u8>),
+}
+
+impl OwnedKey {
+    fn public(&self) -> PublicKey<'_> {
+        match self {
+            OwnedKey::Rsa(n, e) => PublicKey::Rsa { n, e },
+            OwnedKey::P256(x, y) => PublicKey::P256 { x, y },
+            OwnedKey::Ed25519(x) => PublicKey::Ed25519 { x },
+        }
     }
 }
 
@@ -261,15 +422,18 @@ pub fn read_access_token(policy: &Policy, keys: &KeySet, token: &str) -> Result<
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("the token has no exp"))?;
-    let (Some(subject), Some(client_id), Some(organization_id), Some(grant_id), Some(jti)) = (
+    let (Some(subject), Some(client_id), Some(organization_id), Some(jti)) = (
         text("sub"),
         text("client_id"),
         text(&policy.tenant_claim),
-        text("grant_id"),
         text("jti"),
     ) else {
         return Err(invalid("the token lacks required claims"));
     };
+    // Tokens minted before the grant moved into `jti` name it separately.
+    let grant_id = text("grant_id")
+        .or_else(|| grant_in_jti(&jti).map(str::to_owned))
+        .ok_or_else(|| invalid("the token lacks required claims"))?;
     let scopes = text("scope")
         .unwrap_or_default()
         .split(' ')
@@ -716,6 +880,141 @@ mod tests {
                 prop_assert_eq!(bearer(Some(&header)), Ok(token.as_str()));
             }
         }
+    }
+
+    /// A P-256 and an Ed25519 key pair, with their public keys as a JWKS
+    /// would give them.
+    fn ec_and_ed_signers() -> (
+        aws_lc_rs::signature::EcdsaKeyPair,
+        aws_lc_rs::signature::Ed25519KeyPair,
+        Value,
+    ) {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let ed = Ed25519KeyPair::generate().unwrap();
+        let point = ec.public_key().as_ref().to_vec();
+        let jwks = serde_json::json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "e1",
+             "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])},
+            {"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": "d1",
+             "x": URL_SAFE_NO_PAD.encode(ed.public_key().as_ref())},
+        ]});
+        (ec, ed, jwks)
+    }
+
+    /// A compact JWS with this header over `claims()`, signed by `sign`.
+    fn jws(header: Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims().to_string())
+        );
+        let signature = sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[test]
+    fn es256_and_eddsa_tokens_verify_with_their_jwks_keys() {
+        let (ec, ed, jwks) = ec_and_ed_signers();
+        let keys = KeySet::from_jwks(&jwks.to_string()).unwrap();
+        assert_eq!(keys.len(), 2);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let es256 = jws(
+            serde_json::json!({"alg": "ES256", "kid": "e1", "typ": ACCESS_TOKEN_TYP}),
+            |m| ec.sign(&rng, m).unwrap().as_ref().to_vec(),
+        );
+        let eddsa = jws(
+            serde_json::json!({"alg": "EdDSA", "kid": "d1", "typ": ACCESS_TOKEN_TYP}),
+            |m| ed.sign(m).as_ref().to_vec(),
+        );
+        for token in [&es256, &eddsa] {
+            let claims = verify_access_token(&policy(), &keys, token, 2000).unwrap();
+            assert_eq!(claims.subject, "u1");
+        }
+        let mut tampered = es256.clone();
+        tampered.replace_range(tampered.len() - 2.., "AA");
+        assert!(keys.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn a_header_alg_other_than_the_keys_is_refused() {
+        let (ec, ed, jwks) = ec_and_ed_signers();
+        let (pair, rsa_keys) = signer();
+        let public = pair.public_key();
+        let mut jwks = jwks;
+        jwks["keys"].as_array_mut().unwrap().push(serde_json::json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        }));
+        let keys = KeySet::from_jwks(&jwks.to_string()).unwrap();
+        assert_eq!(keys.len(), 3);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let confused =
+            |alg: &str, kid: &str| serde_json::json!({"alg": alg, "kid": kid, "typ": ACCESS_TOKEN_TYP});
+        // Signed by the EC key, claiming to be RS256 under the EC kid, and
+        // ES256 under the RSA kid: the key decides, not the header.
+        let cases = [
+            jws(confused("RS256", "e1"), |m| {
+                ec.sign(&rng, m).unwrap().as_ref().to_vec()
+            }),
+            jws(confused("ES256", "k1"), |m| {
+                ec.sign(&rng, m).unwrap().as_ref().to_vec()
+            }),
+            jws(confused("ES256", "d1"), |m| ed.sign(m).as_ref().to_vec()),
+            jws(confused("EdDSA", "e1"), |m| ed.sign(m).as_ref().to_vec()),
+        ];
+        for token in &cases {
+            assert_eq!(
+                keys.verify(token).unwrap_err(),
+                invalid("the token's alg is not the algorithm of its signing key"),
+                "{token}"
+            );
+        }
+        // HS256 keyed with the RSA public key (the classic confusion), and
+        // `none` with an empty signature.
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let hmac_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &n);
+        let hs256 = jws(confused("HS256", "k1"), |m| {
+            aws_lc_rs::hmac::sign(&hmac_key, m).as_ref().to_vec()
+        });
+        let none = jws(confused("none", "k1"), |_| Vec::new());
+        for token in [&hs256, &none] {
+            for set in [&keys, &rsa_keys] {
+                assert!(
+                    matches!(set.verify(token), Err(GuardError::InvalidToken(ref d)) if d.contains("supported algorithm")),
+                    "{token}"
+                );
+            }
+        }
+        // A JWK whose declared alg is not its type's is not taken.
+        let mislabeled = serde_json::json!({"keys": [{
+            "kty": "OKP", "crv": "Ed25519", "alg": "RS256", "kid": "d1",
+            "x": URL_SAFE_NO_PAD.encode(ed.public_key().as_ref()),
+        }]});
+        assert!(KeySet::from_jwks(&mislabeled.to_string()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_grant_comes_from_jti_when_no_grant_id_claim_is_present() {
+        let (pair, keys) = signer();
+        let mut compact = claims();
+        compact.as_object_mut().unwrap().remove("grant_id");
+        compact["jti"] = "Gr4nt1dXwxyz".into();
+        let token = sign(&pair, ACCESS_TOKEN_TYP, &compact);
+        let read = verify_access_token(&policy(), &keys, &token, 2000).unwrap();
+        assert_eq!(
+            (read.grant_id.as_str(), read.jti.as_str()),
+            ("Gr4nt1dX", "Gr4nt1dXwxyz")
+        );
+        // An old-shape token names its grant separately.
+        let old =
+            verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &claims()), 2000).unwrap();
+        assert_eq!(old.grant_id, "g1");
+        compact["jti"] = "wxyz".into();
+        assert!(
+            verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &compact), 2000).is_err()
+        );
     }
 
     #[test]

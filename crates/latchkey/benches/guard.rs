@@ -40,7 +40,7 @@ async fn fixture() -> Fixture {
     let store = latchkey::store::open(&config.database).await.unwrap();
     let master = MasterKey::generate();
     let now = latchkey::unix_now();
-    keys::ensure_signing_key(store.as_ref(), &master, now)
+    keys::ensure_signing_keys(store.as_ref(), &master, &[keys::Alg::Rs256], now)
         .await
         .unwrap();
     let keys = Arc::new(Keys::load(store.as_ref(), master).await.unwrap());

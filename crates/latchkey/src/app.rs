@@ -61,12 +61,14 @@ impl App {
     /// Builds the server on an already bound socket (tests bind port 0).
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
         let (store, master) = open_store(&config).await?;
-        if let Some(kid) = keys::ensure_signing_key(store.as_ref(), &master, unix_now()).await? {
-            tracing::info!(%kid, "generated the first signing key");
+        let algs = keys::algs_in_use(store.as_ref(), &config).await?;
+        for record in keys::ensure_signing_keys(store.as_ref(), &master, &algs, unix_now()).await? {
+            tracing::info!(kid = %record.kid, alg = %record.alg, "generated a signing key");
         }
         let form_key = Arc::new(crate::secret::FormKey::new(&master));
         let keys = Arc::new(Keys::load(store.as_ref(), master).await?);
-        let metadata = serde_json::to_vec(&ServerMetadata::from_config(&config))
+        let metadata_algs: Arc<[keys::Alg]> = keys.ring().algs().into();
+        let metadata = serde_json::to_vec(&ServerMetadata::from_config(&config, &metadata_algs))
             .map_err(|e| StartError::Store(StoreError::Backend(Box::new(e))))?;
         let policy = latchkey_verify::Policy {
             issuer: config.issuer.clone(),
@@ -92,6 +94,7 @@ impl App {
             store,
             keys,
             metadata: metadata.into(),
+            metadata_algs,
             login_throttle: Arc::default(),
             passwords,
             form_key,

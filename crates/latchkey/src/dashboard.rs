@@ -234,6 +234,7 @@ pub async fn create_app(
         allowed_scopes: draft.scopes,
         token_endpoint_auth_method: Some(AuthMethod::ClientSecretBasic.as_str().to_owned()),
         organization_id: Some(workspace.organization.id.clone()),
+        id_token_signed_response_alg: None,
         approval: Approval::ByOperator,
     };
     let registered = clients::register(store, config, registration, now).await?;
@@ -257,6 +258,7 @@ pub async fn update_app(
         logo_url: Some(Some(draft.logo_url)),
         redirect_uris: Some(draft.redirect_uris),
         allowed_scopes: Some(draft.scopes),
+        id_token_signed_response_alg: None,
         approval: Approval::ByOperator,
     };
     let client = clients::update(store, config, client_id, changes, now).await?;

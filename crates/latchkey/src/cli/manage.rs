@@ -41,11 +41,36 @@ fn client_json(client: &crate::store::ClientRecord) -> serde_json::Value {
         "allowed_scopes": client.allowed_scopes,
         "tokenEndpointAuthMethod": client.token_endpoint_auth_method,
         "organizationId": client.organization_id,
+        "idTokenSignedResponseAlg": client.id_token_signed_response_alg.map(keys::Alg::as_str),
         "enabled": client.enabled,
     })
 }
 
-pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: ClientsCommand) -> CliResult {
+/// Makes sure the algorithm a client asks for has a signing key; a running
+/// server publishes it at its next key reload.
+async fn ensure_client_alg(
+    store: &dyn Store,
+    master: &crate::secret::MasterKey,
+    client: &crate::store::ClientRecord,
+    now: i64,
+) -> CliResult {
+    if let Some(alg) = client.id_token_signed_response_alg {
+        for record in keys::ensure_signing_keys(store, master, &[alg], now)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            println!("new {} signing key {} published", record.alg, record.kid);
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn run_clients(
+    store: &dyn Store,
+    config: &Config,
+    master: &crate::secret::MasterKey,
+    command: ClientsCommand,
+) -> CliResult {
     let now = unix_now();
     match command {
         ClientsCommand::Create(args) => {
@@ -58,11 +83,13 @@ pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: Cli
                 allowed_scopes: split_scopes(args.scopes),
                 token_endpoint_auth_method: args.auth_method,
                 organization_id: args.organization_id,
+                id_token_signed_response_alg: args.id_token_alg,
                 approval: Approval::AsRegistered,
             };
             let registered = clients::register(store, config, registration, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            ensure_client_alg(store, master, &registered.client, now).await?;
             println!("client_id:     {}", registered.client.client_id);
             match registered.client_secret {
                 Some(secret) => {
@@ -94,17 +121,20 @@ pub(super) async fn run_clients(store: &dyn Store, config: &Config, command: Cli
             description,
             redirect_uris,
             scopes,
+            id_token_alg,
         } => {
             let changes = Changes {
                 name,
                 description,
                 redirect_uris: (!redirect_uris.is_empty()).then_some(redirect_uris),
                 allowed_scopes: (!scopes.is_empty()).then(|| split_scopes(scopes)),
+                id_token_signed_response_alg: id_token_alg.map(|alg| (alg != "default").then_some(alg)),
                 ..Changes::default()
             };
             let client = clients::update(store, config, &client_id, changes, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            ensure_client_alg(store, master, &client, now).await?;
             print_json(&client_json(&client))?;
         }
         ClientsCommand::RotateSecret { client_id } => {
@@ -342,19 +372,32 @@ pub(super) async fn run_keys(
                 );
             }
         }
-        KeysCommand::Rotate { now: immediately } => {
+        KeysCommand::Rotate {
+            now: immediately,
+            alg,
+        } => {
             let lead = if immediately {
                 0
             } else {
                 seconds(config.signing.rotation_lead)
             };
-            let record = keys::rotate(store, master, now, lead)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "new signing key {} published; it signs from {} (unix time)",
-                record.kid, record.activates_at
-            );
+            let algs = match alg {
+                Some(name) => {
+                    vec![keys::Alg::parse(&name).ok_or_else(|| {
+                        format!("--alg must be one of {}, not `{name}`", keys::Alg::names())
+                    })?]
+                }
+                None => keys::algs_with_keys(&store.list_signing_keys().await.map_err(|e| e.to_string())?),
+            };
+            for alg in algs {
+                let record = keys::rotate(store, master, alg, now, lead)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "new {} signing key {} published; it signs from {} (unix time)",
+                    record.alg, record.kid, record.activates_at
+                );
+            }
         }
         KeysCommand::Retire { kid, force } => {
             let ttl = config.tokens.longest_token_lifetime();

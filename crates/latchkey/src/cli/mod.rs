@@ -80,6 +80,10 @@ pub(crate) enum ClientsCommand {
         /// Replaces the allowed scopes (repeat the flag or space-separate).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// The algorithm of the client's ID tokens: RS256, ES256 or EdDSA;
+        /// `default` goes back to `tokens.signing_alg`.
+        #[arg(long)]
+        id_token_alg: Option<String>,
     },
     /// Issue a new secret; the old one stops working at once.
     RotateSecret { client_id: String },
@@ -128,6 +132,11 @@ pub(crate) struct CreateClientArgs {
     auth_method: Option<String>,
     #[arg(long)]
     organization_id: Option<String>,
+    /// The algorithm of the client's ID tokens (OpenID Connect Dynamic
+    /// Registration's id_token_signed_response_alg): RS256, ES256 or EdDSA;
+    /// without it, `tokens.signing_alg`.
+    #[arg(long)]
+    id_token_alg: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +199,10 @@ pub(crate) enum KeysCommand {
         /// Start signing with the new key at once.
         #[arg(long)]
         now: bool,
+        /// The algorithm to rotate (RS256, ES256 or EdDSA); without it,
+        /// every algorithm that has keys.
+        #[arg(long)]
+        alg: Option<String>,
     },
     /// Stop publishing a key that no longer signs.
     Retire {
@@ -283,7 +296,7 @@ async fn run(cli: Cli) -> CliResult {
             let (store, master) = app::open_store(&config).await.map_err(|e| e.to_string())?;
             let store = store.as_ref();
             match command {
-                Command::Clients(command) => run_clients(store, &config, command).await,
+                Command::Clients(command) => run_clients(store, &config, &master, command).await,
                 Command::Users(command) => run_users(store, command).await,
                 Command::Orgs(command) => run_orgs(store, command).await,
                 Command::Keys(command) => run_keys(store, &config, &master, command).await,

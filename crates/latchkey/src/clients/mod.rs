@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::audit::{self, Actor};
 use crate::config::Config;
+use crate::keys::Alg;
 use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
@@ -85,6 +86,9 @@ pub struct Registration {
     pub allowed_scopes: Vec<String>,
     pub token_endpoint_auth_method: Option<String>,
     pub organization_id: Option<String>,
+    /// OpenID Connect Dynamic Client Registration §2; `None` for the
+    /// configured `tokens.signing_alg`.
+    pub id_token_signed_response_alg: Option<String>,
     /// Whether sensitive scopes wait for the operator.
     pub approval: Approval,
 }
@@ -101,6 +105,8 @@ pub struct Changes {
     /// The scopes asked for; under [`Approval::ByOperator`], sensitive
     /// ones the client is not allowed yet become pending.
     pub allowed_scopes: Option<Vec<String>>,
+    /// `Some(None)` goes back to the configured algorithm.
+    pub id_token_signed_response_alg: Option<Option<String>>,
     pub approval: Approval,
 }
 
@@ -239,6 +245,23 @@ fn validate_auth_method(config: &Config, method: Option<&str>) -> Result<AuthMet
     Ok(method)
 }
 
+/// OpenID Connect Dynamic Client Registration §2: one of the algorithms
+/// Latchkey signs with.
+fn validate_id_token_alg(alg: Option<&str>) -> Result<Option<Alg>, ClientError> {
+    let Some(text) = alg.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    Alg::parse(text).map(Some).ok_or_else(|| {
+        invalid(
+            "idTokenSignedResponseAlg",
+            format!(
+                "idTokenSignedResponseAlg `{text}` is not supported; use one of {}",
+                Alg::names()
+            ),
+        )
+    })
+}
+
 /// Registers a client. Confidential clients get a secret, returned here
 /// once and stored only as its digest.
 pub async fn register(
@@ -269,6 +292,8 @@ pub async fn register_as(
     let redirect_uris = validate_redirect_uris(&registration.redirect_uris)?;
     let requested_scopes = validate_scopes(config, &registration.allowed_scopes)?;
     let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
+    let id_token_signed_response_alg =
+        validate_id_token_alg(registration.id_token_signed_response_alg.as_deref())?;
     if let Some(organization_id) = &registration.organization_id
         && store.find_organization(organization_id).await?.is_none()
     {
@@ -298,6 +323,7 @@ pub async fn register_as(
         allowed_scopes,
         token_endpoint_auth_method: method.as_str().to_owned(),
         organization_id: registration.organization_id,
+        id_token_signed_response_alg,
         enabled: true,
         created_at: now,
         updated_at: now,
@@ -343,6 +369,9 @@ pub async fn update(
     }
     if let Some(uris) = changes.redirect_uris {
         client.redirect_uris = validate_redirect_uris(&uris)?;
+    }
+    if let Some(alg) = changes.id_token_signed_response_alg {
+        client.id_token_signed_response_alg = validate_id_token_alg(alg.as_deref())?;
     }
     let mut reviews = None;
     if let Some(scopes) = changes.allowed_scopes {

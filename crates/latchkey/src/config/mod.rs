@@ -121,6 +121,46 @@ pub struct TokenPolicy {
     pub refresh_token_grace: Duration,
     /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
     pub leeway: Duration,
+    /// Whether a refresh response carries a new ID token (OpenID Connect
+    /// Core §12.2 allows either); code exchanges always do under `openid`.
+    pub id_token_on_refresh: bool,
+    /// The algorithm of access tokens, and of ID tokens unless the client
+    /// asked for another (`id_token_signed_response_alg`).
+    pub signing_alg: latchkey_verify::Alg,
+    /// Which optional claims access tokens carry.
+    pub access_token_claims: AccessTokenClaims,
+}
+
+/// The optional claims of an access token (`tokens.access_token_claims`).
+/// The RFC 9068 claims (`iss`, `sub`, `aud`, `client_id`, `scope`, `iat`,
+/// `exp`, `jti`) and the tenant id claim are always present; `email`,
+/// `email_verified` and `name` also need their scope (`email`, `profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessTokenClaims {
+    pub email: bool,
+    pub email_verified: bool,
+    pub name: bool,
+    /// The organization name, under `claims.tenant_name`.
+    pub tenant_name: bool,
+    /// The member's role, under `claims.role`.
+    pub role: bool,
+}
+
+impl AccessTokenClaims {
+    /// The names `tokens.access_token_claims` accepts.
+    pub const NAMES: [&'static str; 5] = ["email", "email_verified", "name", "tenant_name", "role"];
+
+    /// The default: what SPEC 6 and the CaseXchange guide's sample access
+    /// token show — `email`, `name` and `role` beside the tenant id.
+    pub fn default_set() -> Self {
+        Self {
+            email: true,
+            email_verified: false,
+            name: true,
+            tenant_name: false,
+            role: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

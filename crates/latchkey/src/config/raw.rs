@@ -152,6 +152,10 @@ pub struct RawTokens {
     pub refresh_tokens: Option<String>,
     pub refresh_token_grace_seconds: Option<u64>,
     pub leeway_seconds: Option<u64>,
+    pub id_token_on_refresh: Option<bool>,
+    pub signing_alg: Option<String>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub access_token_claims: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -756,8 +760,54 @@ impl RawTokens {
                     .unwrap_or(DEFAULT_REFRESH_TOKEN_GRACE_SECONDS),
             )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
+            id_token_on_refresh: self.id_token_on_refresh.unwrap_or(false),
+            signing_alg: match self.signing_alg.as_deref() {
+                None => latchkey_verify::Alg::Rs256,
+                Some(name) => latchkey_verify::Alg::parse(name.trim()).ok_or_else(|| {
+                    invalid(
+                        "tokens.signing_alg",
+                        format!("is `{name}`, expected one of {}", latchkey_verify::Alg::names()),
+                    )
+                })?,
+            },
+            access_token_claims: access_token_claims(self.access_token_claims)?,
         })
     }
+}
+
+/// `tokens.access_token_claims`: a list of [`AccessTokenClaims::NAMES`];
+/// absent, the default set.
+fn access_token_claims(names: Option<Vec<String>>) -> Result<AccessTokenClaims, ConfigError> {
+    let Some(names) = names else {
+        return Ok(AccessTokenClaims::default_set());
+    };
+    let mut claims = AccessTokenClaims {
+        email: false,
+        email_verified: false,
+        name: false,
+        tenant_name: false,
+        role: false,
+    };
+    for name in &names {
+        let flag = match name.trim() {
+            "email" => &mut claims.email,
+            "email_verified" => &mut claims.email_verified,
+            "name" => &mut claims.name,
+            "tenant_name" => &mut claims.tenant_name,
+            "role" => &mut claims.role,
+            other => {
+                return Err(invalid(
+                    "tokens.access_token_claims",
+                    format!(
+                        "has `{other}`; the optional claims are {}",
+                        AccessTokenClaims::NAMES.join(", ")
+                    ),
+                ));
+            }
+        };
+        *flag = true;
+    }
+    Ok(claims)
 }
 
 impl RawPrefixes {

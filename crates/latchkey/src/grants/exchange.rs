@@ -4,7 +4,7 @@
 //! one storage transaction, then signed.
 
 use crate::config::{Config, RefreshTokenPolicy, seconds};
-use crate::keys::KeyRing;
+use crate::keys::{Alg, KeyRing};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::{self, ChallengeMethod};
 use crate::oauth::scope::ScopeSet;
@@ -157,6 +157,8 @@ pub async fn authorization_code(
             grant_id: &grant_record.id,
             auth_time: code.auth_time,
             nonce: code.nonce.as_deref(),
+            id_token: scopes.contains("openid"),
+            id_token_alg: id_token_alg(config, client),
         },
         refresh.map(|(token, _)| token),
         now,
@@ -315,7 +317,8 @@ fn verify_pkce(
 /// narrower `scope`. A token already rotated is judged by [`judge_reuse`]:
 /// a retry gets an answer of the same kind as the first use (a new access
 /// token and a new single-use refresh token, same scopes, same expiry),
-/// theft revokes the grant. A revoked grant is refused either way.
+/// theft revokes the grant. A revoked grant is refused either way. The
+/// answer carries an ID token only under `tokens.id_token_on_refresh`.
 pub async fn refresh_token(
     store: &dyn Store,
     config: &Config,
@@ -392,6 +395,10 @@ pub async fn refresh_token(
             grant_id: &grant.id,
             auth_time: grant.auth_time,
             nonce: None,
+            // OpenID Connect Core §12.2: a refresh response may carry an
+            // ID token; it does when the operator asks for one.
+            id_token: config.tokens.id_token_on_refresh && scopes.contains("openid"),
+            id_token_alg: id_token_alg(config, client),
         },
         Some(successor),
         now,
@@ -426,6 +433,18 @@ struct Minting<'a> {
     grant_id: &'a str,
     auth_time: i64,
     nonce: Option<&'a str>,
+    /// Whether the response carries an ID token.
+    id_token: bool,
+    /// What the ID token is signed with.
+    id_token_alg: Alg,
+}
+
+/// OpenID Connect Dynamic Client Registration §2: the client's
+/// `id_token_signed_response_alg`, or the configured algorithm.
+fn id_token_alg(config: &Config, client: &ClientRecord) -> Alg {
+    client
+        .id_token_signed_response_alg
+        .unwrap_or(config.tokens.signing_alg)
 }
 
 fn respond(
@@ -445,13 +464,14 @@ fn respond(
         minting.grant_id,
         now,
     )?);
-    let id_token = if minting.scopes.contains("openid") {
+    let id_token = if minting.id_token {
         let context = IdTokenContext {
             client_id: minting.client_id,
             scopes: minting.scopes,
             auth_time: minting.auth_time,
             nonce: minting.nonce,
             access_token: &access_token,
+            alg: minting.id_token_alg,
         };
         Some(Secret::new(tokens::id_token(
             config, ring, subject, context, now,

@@ -6,16 +6,28 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::oauth::discovery::ServerMetadata;
 
 const CACHE_PUBLIC: &str = "public, max-age=300";
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
+    // A key of a new algorithm (a client asked for it) since start-up
+    // changes `id_token_signing_alg_values_supported`.
+    let algs = state.keys.ring().algs();
+    let body = if *algs == *state.metadata_algs {
+        state.metadata.clone()
+    } else {
+        match serde_json::to_vec(&ServerMetadata::from_config(&state.config, &algs)) {
+            Ok(body) => body.into(),
+            Err(_) => state.metadata.clone(),
+        }
+    };
     (
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, CACHE_PUBLIC),
         ],
-        state.metadata.clone(),
+        body,
     )
         .into_response()
 }

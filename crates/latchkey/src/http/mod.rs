@@ -38,8 +38,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub keys: Arc<Keys>,
-    /// The discovery document, rendered once at start-up.
+    /// The discovery document, rendered once at start-up, and the
+    /// algorithms with keys it was rendered for (a key ring with others
+    /// since gets a fresh rendering).
     pub metadata: axum::body::Bytes,
+    pub metadata_algs: Arc<[crate::keys::Alg]>,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
     /// The key of CSRF form tokens.
     pub form_key: Arc<crate::secret::FormKey>,

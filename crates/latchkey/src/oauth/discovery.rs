@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::keys::Alg;
 
 /// The metadata both documents share (SPEC 6 "Discovery").
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +62,9 @@ fn claims_supported(config: &Config) -> Vec<String> {
 }
 
 impl ServerMetadata {
-    pub fn from_config(config: &Config) -> Self {
+    /// The metadata of `config`, with `algs` (the algorithms that have
+    /// signing keys, RS256 first) as the ID token algorithms.
+    pub fn from_config(config: &Config, algs: &[Alg]) -> Self {
         let methods = config.oauth.token_endpoint_auth_methods.clone();
         let secret_methods = methods.iter().filter(|m| *m != "none").cloned().collect();
         Self {
@@ -81,7 +84,7 @@ impl ServerMetadata {
             revocation_endpoint_auth_methods_supported: methods.clone(),
             introspection_endpoint_auth_methods_supported: secret_methods,
             subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: vec!["RS256"],
+            id_token_signing_alg_values_supported: algs.iter().map(|alg| alg.as_str()).collect(),
             claims_supported: claims_supported(config),
             prompt_values_supported: vec!["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
@@ -96,7 +99,7 @@ mod tests {
     #[test]
     fn urls_are_built_from_the_issuer_and_configured_paths() {
         let config = Config::default_config().unwrap();
-        let metadata = ServerMetadata::from_config(&config);
+        let metadata = ServerMetadata::from_config(&config, &[Alg::Rs256]);
         assert_eq!(metadata.issuer, "http://localhost:3001");
         assert_eq!(metadata.token_endpoint, "http://localhost:3001/api/oauth/token");
         assert_eq!(metadata.jwks_uri, "http://localhost:3001/.well-known/jwks.json");
@@ -106,7 +109,7 @@ mod tests {
     #[test]
     fn introspection_does_not_advertise_public_clients() {
         let config = Config::default_config().unwrap();
-        let metadata = ServerMetadata::from_config(&config);
+        let metadata = ServerMetadata::from_config(&config, &[Alg::Rs256]);
         assert_eq!(
             metadata.introspection_endpoint_auth_methods_supported,
             ["client_secret_basic", "client_secret_post"]

@@ -123,7 +123,12 @@ impl From<crate::store::StoreError> for OAuthError {
 
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(error: crate::keys::KeyError) -> Self {
-        Self::server_error(error)
+        match error {
+            // A key made by another instance or the CLI for an algorithm a
+            // client just asked for reaches this ring at its next reload.
+            crate::keys::KeyError::NoActiveKey(_) => Self::temporarily_unavailable(error),
+            _ => Self::server_error(error),
+        }
     }
 }
 

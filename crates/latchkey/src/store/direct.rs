@@ -32,6 +32,7 @@ use rusqlite::types::FromSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::config::SqliteSynchronous;
+use latchkey_verify::Alg;
 use crate::secret::TokenDigest;
 
 use super::hot::{self, HotPath};
@@ -241,6 +242,14 @@ fn execute(connection: &Connection, sql: &str, params: impl rusqlite::Params) ->
 
 fn client(row: &Row<'_>) -> Result<ClientRecord, StoreError> {
     let secret_digest: Option<Vec<u8>> = get(row, "secret_digest")?;
+    let alg: Option<String> = get(row, "id_token_signed_response_alg")?;
+    let id_token_signed_response_alg = match alg {
+        None => None,
+        Some(name) => Some(
+            Alg::parse(&name)
+                .ok_or_else(|| StoreError::Backend(format!("unknown ID token algorithm `{name}`").into()))?,
+        ),
+    };
     Ok(ClientRecord {
         client_id: get(row, "client_id")?,
         secret_digest: match secret_digest {
@@ -255,6 +264,7 @@ fn client(row: &Row<'_>) -> Result<ClientRecord, StoreError> {
         allowed_scopes: json_list(row, "allowed_scopes")?,
         token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
         organization_id: get(row, "organization_id")?,
+        id_token_signed_response_alg,
         enabled: get(row, "enabled")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,

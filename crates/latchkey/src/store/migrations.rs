@@ -39,6 +39,11 @@ pub const SQLITE: Embedded = &[
         "scope reviews",
         include_str!("../../migrations/sqlite/0005_scope_reviews.sql"),
     ),
+    (
+        6,
+        "id token alg",
+        include_str!("../../migrations/sqlite/0006_id_token_alg.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -66,6 +71,11 @@ pub const POSTGRES: Embedded = &[
         5,
         "scope reviews",
         include_str!("../../migrations/postgres/0005_scope_reviews.sql"),
+    ),
+    (
+        6,
+        "id token alg",
+        include_str!("../../migrations/postgres/0006_id_token_alg.sql"),
     ),
 ];
 

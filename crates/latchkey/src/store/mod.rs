@@ -66,6 +66,9 @@ pub struct ClientRecord {
     pub allowed_scopes: Vec<String>,
     pub token_endpoint_auth_method: String,
     pub organization_id: Option<String>,
+    /// OpenID Connect Dynamic Client Registration §2: the algorithm the
+    /// client wants its ID tokens signed with; `None` for the configured one.
+    pub id_token_signed_response_alg: Option<latchkey_verify::Alg>,
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,

@@ -10,6 +10,7 @@ macro_rules! impl_store {
         use sqlx::Row as _;
 
         use $crate::secret::TokenDigest;
+        use latchkey_verify::Alg;
         use $crate::store::{
             AdminKeyRecord, ApiKeyRecord, AuditEvent, CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, AuthorizationCodeRecord, ClientRecord, CodeExchange,
             ConnectedApp, GrantRecord, PurgeCounts,
@@ -52,6 +53,13 @@ macro_rules! impl_store {
                 None => None,
                 Some(_) => Some(digest_column(row, "secret_digest")?),
             };
+            let alg: Option<String> = row.try_get("id_token_signed_response_alg").map_err(map_sqlx)?;
+            let id_token_signed_response_alg = match alg {
+                None => None,
+                Some(name) => Some(Alg::parse(&name).ok_or_else(|| {
+                    backend(std::io::Error::other(format!("unknown ID token algorithm `{name}`")))
+                })?),
+            };
             Ok(ClientRecord {
                 client_id: row.try_get("client_id").map_err(map_sqlx)?,
                 secret_digest,
@@ -65,6 +73,7 @@ macro_rules! impl_store {
                     .try_get("token_endpoint_auth_method")
                     .map_err(map_sqlx)?,
                 organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
+                id_token_signed_response_alg,
                 enabled: row.try_get("enabled").map_err(map_sqlx)?,
                 created_at: row.try_get("created_at").map_err(map_sqlx)?,
                 updated_at: row.try_get("updated_at").map_err(map_sqlx)?,
@@ -243,7 +252,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(
                     "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                      redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                     enabled, created_at, updated_at FROM clients ORDER BY created_at, client_id",
+                     id_token_signed_response_alg, enabled, created_at, updated_at FROM clients ORDER BY created_at, client_id",
                 )
                 .fetch_all(&self.pool)
                 .await
@@ -255,7 +264,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(
                     "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                      redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                     enabled, created_at, updated_at FROM clients WHERE organization_id = $1 \
+                     id_token_signed_response_alg, enabled, created_at, updated_at FROM clients WHERE organization_id = $1 \
                      ORDER BY created_at, client_id",
                 )
                 .bind(organization_id)
@@ -1126,8 +1135,8 @@ macro_rules! impl_store {
             sqlx::query(
                 "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
                  logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                 organization_id, enabled, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 organization_id, enabled, created_at, updated_at, id_token_signed_response_alg) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(&c.client_id)
             .bind(c.secret_digest.map(|d| d.0.to_vec()))
@@ -1142,6 +1151,7 @@ macro_rules! impl_store {
             .bind(c.enabled)
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(c.id_token_signed_response_alg.map(Alg::as_str))
             .execute(connection)
             .await
             .map_err(map_sqlx)?;
@@ -1154,7 +1164,8 @@ macro_rules! impl_store {
         ) -> Result<bool, StoreError> {
             let result = sqlx::query(
                 "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
-                 redirect_uris = $5, allowed_scopes = $6, updated_at = $7 WHERE client_id = $8",
+                 redirect_uris = $5, allowed_scopes = $6, updated_at = $7, \
+                 id_token_signed_response_alg = $8 WHERE client_id = $9",
             )
             .bind(&c.name)
             .bind(&c.description)
@@ -1163,6 +1174,7 @@ macro_rules! impl_store {
             .bind(to_json_list(&c.redirect_uris)?)
             .bind(to_json_list(&c.allowed_scopes)?)
             .bind(c.updated_at)
+            .bind(c.id_token_signed_response_alg.map(Alg::as_str))
             .bind(&c.client_id)
             .execute(connection)
             .await

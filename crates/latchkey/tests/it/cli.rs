@@ -171,7 +171,10 @@ async fn keys_rotate_publishes_a_new_key_and_retire_removes_an_old_one(backend: 
     let (_, jwks) = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     let now = latchkey::unix_now();
-    assert_eq!(app.state.keys.ring().active_kid(now), Some(first.as_str()));
+    assert_eq!(
+        app.state.keys.ring().active_kid(latchkey::keys::Alg::Rs256, now),
+        Some(first.as_str())
+    );
     let listed = stdout(&app.cli(&["keys", "list"], None));
     assert!(
         listed.contains("pending") && listed.contains("active"),
@@ -183,7 +186,13 @@ async fn keys_rotate_publishes_a_new_key_and_retire_removes_an_old_one(backend: 
     stdout(&app.cli(&["keys", "rotate", "--now"], None));
     app.state.keys.reload(app.state.store.as_ref()).await.unwrap();
     let soon = latchkey::unix_now() + 1;
-    let active = app.state.keys.ring().active_kid(soon).unwrap().to_owned();
+    let active = app
+        .state
+        .keys
+        .ring()
+        .active_kid(latchkey::keys::Alg::Rs256, soon)
+        .unwrap()
+        .to_owned();
     assert_ne!(active, first);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

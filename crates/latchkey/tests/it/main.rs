@@ -33,3 +33,4 @@ mod secrets_in_logs;
 mod seed_integrations;
 mod store_contract;
 mod token_endpoint;
+mod token_shapes;

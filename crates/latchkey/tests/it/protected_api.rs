@@ -125,7 +125,12 @@ fn resigned(app: &TestApp, token: &str, change: impl FnOnce(&mut serde_json::Map
     app.state
         .keys
         .ring()
-        .sign_jwt("at+jwt", &claims, latchkey::unix_now())
+        .sign_jwt(
+            latchkey::keys::Alg::Rs256,
+            "at+jwt",
+            &claims,
+            latchkey::unix_now(),
+        )
         .unwrap()
 }
 

@@ -202,7 +202,7 @@ async fn client_secret_post_flow_with_openidconnect(backend: Backend) {
     }
     assert_eq!(access["client_id"], id["aud"]);
     assert_eq!(access["iss"], app.state.config.issuer);
-    for claim in ["iat", "exp", "jti", "grant_id", "sub"] {
+    for claim in ["iat", "exp", "jti", "sub", "aud"] {
         assert!(access.get(claim).is_some(), "{claim} missing from {access}");
     }
     assert_eq!(id["azp"], id["aud"]);

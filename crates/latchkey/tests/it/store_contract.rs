@@ -46,6 +46,7 @@ fn client(id: &str) -> ClientRecord {
         allowed_scopes: vec!["openid".into(), "cases:read".into()],
         token_endpoint_auth_method: "client_secret_basic".into(),
         organization_id: None,
+        id_token_signed_response_alg: Some(latchkey::keys::Alg::Es256),
         enabled: true,
         created_at: 100,
         updated_at: 100,

@@ -42,6 +42,12 @@ pub struct CreateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default, rename = "organizationId", alias = "organization_id")]
     organization_id: Option<String>,
+    #[serde(
+        default,
+        rename = "idTokenSignedResponseAlg",
+        alias = "id_token_signed_response_alg"
+    )]
+    id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +75,14 @@ pub struct UpdateClient {
         deserialize_with = "nullable"
     )]
     logo_url: Option<Option<String>>,
+    /// `null` goes back to the configured algorithm.
+    #[serde(
+        default,
+        rename = "idTokenSignedResponseAlg",
+        alias = "id_token_signed_response_alg",
+        deserialize_with = "nullable"
+    )]
+    id_token_signed_response_alg: Option<Option<String>>,
 }
 
 /// A client as the admin API shows it; the secret only right after it was
@@ -96,6 +110,9 @@ struct ClientView {
     token_endpoint_auth_method: String,
     #[serde(rename = "organizationId")]
     organization_id: Option<String>,
+    /// `null`: the configured `tokens.signing_alg`.
+    #[serde(rename = "idTokenSignedResponseAlg")]
+    id_token_signed_response_alg: Option<&'static str>,
     enabled: bool,
     #[serde(rename = "createdAt")]
     created_at: String,
@@ -116,6 +133,7 @@ impl From<ClientRecord> for ClientView {
             allowed_scopes: c.allowed_scopes,
             token_endpoint_auth_method: c.token_endpoint_auth_method,
             organization_id: c.organization_id,
+            id_token_signed_response_alg: c.id_token_signed_response_alg.map(|alg| alg.as_str()),
             enabled: c.enabled,
             created_at: timestamp(c.created_at),
             updated_at: timestamp(c.updated_at),
@@ -136,9 +154,11 @@ pub async fn create(
         allowed_scopes: body.allowed_scopes,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         organization_id: body.organization_id,
+        id_token_signed_response_alg: body.id_token_signed_response_alg,
         approval: Approval::AsRegistered,
     };
     let registered = clients::register(state.store.as_ref(), &state.config, registration, unix_now()).await?;
+    ensure_alg_key(&state, &registered.client).await?;
     let mut view = ClientView::from(registered.client);
     let message = match registered.client_secret {
         Some(secret) => {
@@ -148,6 +168,19 @@ pub async fn create(
         None => "Client created successfully. It is a public client: it has no secret and must use PKCE.",
     };
     Ok(success_with_secret(StatusCode::CREATED, view, Some(message)))
+}
+
+/// The algorithm a client asks for its ID tokens gets a signing key if it
+/// has none yet, loaded into this server's ring at once (other instances
+/// load it at their next reload).
+async fn ensure_alg_key(state: &AppState, client: &ClientRecord) -> Result<(), ApiError> {
+    if let Some(alg) = client.id_token_signed_response_alg {
+        state
+            .keys
+            .ensure(state.store.as_ref(), &[alg], unix_now())
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -176,6 +209,7 @@ pub async fn update(
         logo_url: body.logo_url,
         redirect_uris: body.redirect_uris,
         allowed_scopes: body.allowed_scopes,
+        id_token_signed_response_alg: body.id_token_signed_response_alg,
         approval: Approval::AsRegistered,
     };
     let client = clients::update(
@@ -186,6 +220,7 @@ pub async fn update(
         unix_now(),
     )
     .await?;
+    ensure_alg_key(&state, &client).await?;
     Ok(success(
         StatusCode::OK,
         ClientView::from(client),
@@ -277,6 +312,7 @@ mod tests {
             allowed_scopes: vec!["openid".into()],
             token_endpoint_auth_method: "client_secret_basic".into(),
             organization_id: None,
+            id_token_signed_response_alg: None,
             enabled: true,
             created_at: 0,
             updated_at: 0,

@@ -222,6 +222,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::keys::KeyError> for ApiError {
+    fn from(error: crate::keys::KeyError) -> Self {
+        match error {
+            crate::keys::KeyError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "signing key creation failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
         match error {
