@@ -4,9 +4,9 @@
 //! what a later read sees. One file per area: `clients` (clients and scope
 //! reviews), `accounts` (users, organizations, memberships, admin and
 //! signing keys, sessions, API keys), `grants` (consents, codes and their
-//! exchange, grants, access-token liveness, refresh tokens and their
-//! rotation, connected apps) and `housekeeping` (audit events, the example
-//! API's records, purging).
+//! exchange, connected apps), `tokens` (grant revocation, access-token
+//! liveness and revocation, refresh tokens and their rotation) and
+//! `housekeeping` (audit events, the example API's records, purging).
 
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ mod accounts;
 mod clients;
 mod grants;
 mod housekeeping;
+mod tokens;
 
 backend_tests!(migrations_are_idempotent);
 
