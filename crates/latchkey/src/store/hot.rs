@@ -120,3 +120,42 @@ pub(crate) const FIND_API_KEY: &str = "SELECT id, organization_id, name, scopes,
 /// Records a use at most once a minute: `$1` now, `$2` the key, `$3` a minute ago.
 pub(crate) const TOUCH_API_KEY: &str = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
      AND (last_used_at IS NULL OR last_used_at < $3)";
+
+/// PostgreSQL's rotation in one statement (one round trip, no explicit
+/// transaction): locks the used token's grant row while the grant is live,
+/// marks the token used if it is unused, and inserts the successor — one
+/// row affected when rotated. The grant lock orders a rotation and a
+/// revocation of the same grant: a revocation that comes first leaves
+/// nothing to rotate, and one that comes second deletes the successor too.
+/// `$1` the successor's grant, `$2` now, `$3` the used token's digest,
+/// `$4`–`$9` the successor's digest, client, scopes, created, expires and
+/// used times.
+pub(crate) const PG_ROTATE_REFRESH_TOKEN: &str = "WITH live AS ( \
+       SELECT g.id FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
+       WHERE t.token_digest = $3 AND g.revoked_at IS NULL FOR UPDATE OF g \
+     ), used AS ( \
+       UPDATE refresh_tokens SET used_at = $2 \
+       WHERE token_digest = $3 AND used_at IS NULL AND grant_id IN (SELECT id FROM live) \
+       RETURNING grant_id \
+     ) \
+     INSERT INTO refresh_tokens (token_digest, grant_id, client_id, scopes, created_at, expires_at, used_at) \
+     SELECT $4, $1, $5, $6, $7, $8, $9 FROM used";
+
+/// PostgreSQL's code exchange in one statement: consumes the code if it is
+/// unconsumed, then inserts the grant and, when `$11` is true, the refresh
+/// token; `exchanged` is 1 when this statement consumed the code. `$1` now,
+/// `$2` the grant id, `$3` the code's digest, `$4`–`$10` the grant's
+/// client, user, organization, scopes, auth time, created and revoked
+/// times, `$12`–`$18` the refresh token's digest, client, scopes, created,
+/// expires and used times, and grant.
+pub(crate) const PG_EXCHANGE_AUTHORIZATION_CODE: &str = "WITH consumed AS ( \
+       UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 \
+       WHERE code_digest = $3 AND consumed_at IS NULL RETURNING code_digest \
+     ), granted AS ( \
+       INSERT INTO grants (id, client_id, user_id, organization_id, scopes, auth_time, created_at, revoked_at) \
+       SELECT $2, $4, $5, $6, $7, $8, $9, $10 FROM consumed RETURNING id \
+     ), refreshed AS ( \
+       INSERT INTO refresh_tokens (token_digest, grant_id, client_id, scopes, created_at, expires_at, used_at) \
+       SELECT $12, $18, $13, $14, $15, $16, $17 FROM granted WHERE $11 RETURNING grant_id \
+     ) \
+     SELECT (SELECT count(*) FROM granted) AS exchanged, (SELECT count(*) FROM refreshed) AS refreshed";

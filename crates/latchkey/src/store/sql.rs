@@ -1390,44 +1390,42 @@ macro_rules! impl_hot_path {
                 refresh: Option<&RefreshTokenRecord>,
                 now: i64,
             ) -> Result<CodeExchange, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                let consumed = sqlx::query(hot::CONSUME_AUTHORIZATION_CODE)
-                .bind(now)
-                .bind(&g.id)
-                .bind(code_digest.0.to_vec())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if !changed(consumed) {
-                    let row = sqlx::query(hot::CODE_GRANT_ID)
-                        .bind(code_digest.0.to_vec())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_sqlx)?;
-                    let grant_id = match row {
-                        Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
-                        None => None,
-                    };
-                    tx.rollback().await.map_err(map_sqlx)?;
-                    return Ok(CodeExchange::AlreadyConsumed { grant_id });
+                let row = sqlx::query(hot::PG_EXCHANGE_AUTHORIZATION_CODE)
+                    .bind(now)
+                    .bind(&g.id)
+                    .bind(code_digest.0.to_vec())
+                    .bind(&g.client_id)
+                    .bind(&g.user_id)
+                    .bind(&g.organization_id)
+                    .bind(to_json_list(&g.scopes)?)
+                    .bind(g.auth_time)
+                    .bind(g.created_at)
+                    .bind(g.revoked_at)
+                    .bind(refresh.is_some())
+                    .bind(refresh.map(|r| r.token_digest.0.to_vec()))
+                    .bind(refresh.map(|r| r.client_id.as_str()))
+                    .bind(refresh.map(|r| to_json_list(&r.scopes)).transpose()?)
+                    .bind(refresh.map(|r| r.created_at))
+                    .bind(refresh.map(|r| r.expires_at))
+                    .bind(refresh.and_then(|r| r.used_at))
+                    .bind(refresh.map(|r| r.grant_id.as_str()))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                let exchanged: i64 = row.try_get("exchanged").map_err(map_sqlx)?;
+                if exchanged == 1 {
+                    return Ok(CodeExchange::Exchanged);
                 }
-                sqlx::query(hot::INSERT_GRANT)
-                .bind(&g.id)
-                .bind(&g.client_id)
-                .bind(&g.user_id)
-                .bind(&g.organization_id)
-                .bind(to_json_list(&g.scopes)?)
-                .bind(g.auth_time)
-                .bind(g.created_at)
-                .bind(g.revoked_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if let Some(r) = refresh {
-                    insert_refresh_token(&mut *tx, r).await?;
-                }
-                tx.commit().await.map_err(map_sqlx)?;
-                Ok(CodeExchange::Exchanged)
+                let row = sqlx::query(hot::CODE_GRANT_ID)
+                    .bind(code_digest.0.to_vec())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                let grant_id = match row {
+                    Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
+                    None => None,
+                };
+                Ok(CodeExchange::AlreadyConsumed { grant_id })
             }
 
             async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
@@ -1473,20 +1471,20 @@ macro_rules! impl_hot_path {
                 successor: &RefreshTokenRecord,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                let used = sqlx::query(hot::USE_REFRESH_TOKEN)
-                .bind(now)
-                .bind(old.0.to_vec())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                if !changed(used) {
-                    tx.rollback().await.map_err(map_sqlx)?;
-                    return Ok(false);
-                }
-                insert_refresh_token(&mut *tx, successor).await?;
-                tx.commit().await.map_err(map_sqlx)?;
-                Ok(true)
+                let result = sqlx::query(hot::PG_ROTATE_REFRESH_TOKEN)
+                    .bind(&successor.grant_id)
+                    .bind(now)
+                    .bind(old.0.to_vec())
+                    .bind(successor.token_digest.0.to_vec())
+                    .bind(&successor.client_id)
+                    .bind(to_json_list(&successor.scopes)?)
+                    .bind(successor.created_at)
+                    .bind(successor.expires_at)
+                    .bind(successor.used_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                Ok(changed(result))
             }
 
             async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -88,8 +88,9 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
     assert!(is_missing_reference(store.insert_client(&orphan).await));
     assert_eq!(store.find_client("c3").await.unwrap(), None);
 
-    // Descriptive fields only: never the secret, the enabled flag, the
-    // authentication method, the owner or the creation time.
+    // Descriptive fields and the ID token algorithm only: never the
+    // secret, the enabled flag, the authentication method, the owner or
+    // the creation time.
     let mut edited = unusual_client("c1");
     edited.name = "Renamed".into();
     edited.updated_at = 150;
@@ -101,6 +102,7 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
         logo_url: edited.logo_url.clone(),
         redirect_uris: edited.redirect_uris.clone(),
         allowed_scopes: vec![],
+        id_token_signed_response_alg: edited.id_token_signed_response_alg,
         updated_at: 150,
         ..original.clone()
     };
