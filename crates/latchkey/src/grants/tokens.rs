@@ -39,23 +39,14 @@ impl Subject {
         user_id: &str,
         organization_id: &str,
     ) -> Result<Option<Self>, crate::store::StoreError> {
-        let Some(user) = store.find_user(user_id).await? else {
-            return Ok(None);
-        };
-        let Some(organization) = store.find_organization(organization_id).await? else {
-            return Ok(None);
-        };
-        let role = store
-            .list_memberships(user_id)
+        Ok(store
+            .find_subject(user_id, organization_id)
             .await?
-            .into_iter()
-            .find(|m| m.organization_id == organization_id)
-            .map(|m| m.role);
-        Ok(Some(Self {
-            user,
-            organization,
-            role,
-        }))
+            .map(|found| Self {
+                user: found.user,
+                organization: found.organization,
+                role: found.role,
+            }))
     }
 
     /// The identity claims the scopes allow (OpenID Connect Core §5.4),

@@ -6,18 +6,26 @@
 //! futex wake and two context switches) costs several times what SQLite
 //! spends. Here:
 //!
-//! - **Reads** run in place, on the calling task's thread, on one of a few
-//!   reader connections with prepared statements cached. A read in WAL mode
-//!   never waits for a writer, and an indexed lookup in the page cache takes
-//!   microseconds; the rare wait (a WAL recovery) is bounded by a short busy
-//!   timeout and answered as "unavailable". The cost of this choice: a read
-//!   of a page that is neither in SQLite's cache nor the operating system's
-//!   holds a runtime thread for the disk read.
-//! - **Writes** run on one writer connection in a blocking thread (a write
-//!   can wait for SQLite's write lock, held by the sqlx pool or another
-//!   process, up to the statement timeout), each operation one transaction
-//!   begun `IMMEDIATE`, so it never fails half-way on a lock upgrade. A
-//!   connection left inside a transaction by a failure (SQLite rolls back
+//! - **Reads** run in place, on the calling task's thread: on the writer
+//!   connection when it is free (its page cache survives its own writes),
+//!   else on one of a few reader connections, each with its prepared
+//!   statements cached. A read in WAL mode never waits for a writer, and an
+//!   indexed lookup in the page cache takes microseconds; the rare wait (a
+//!   WAL recovery) is bounded by a short busy timeout and answered as
+//!   "unavailable". The cost of this choice: a read of a page that is
+//!   neither in SQLite's cache nor the operating system's holds a runtime
+//!   thread for the disk read.
+//! - **Writes** run on the one writer connection, each operation one
+//!   transaction begun `IMMEDIATE` (it never fails half-way on a lock
+//!   upgrade). With `synchronous = NORMAL` a commit appends to the WAL
+//!   without waiting for the disk, so a write runs in place when the writer
+//!   connection is free and SQLite's write lock can be had at once;
+//!   otherwise (the sqlx pool or another process holds the lock, or
+//!   `synchronous = FULL`) it runs in a blocking thread that waits for the
+//!   lock up to the statement timeout. The writer does not copy the WAL
+//!   back into the database itself (that waits for the disk): a task
+//!   checkpoints passively every 250 ms on a connection of its own.
+//! - A connection left inside a transaction by a failure (SQLite rolls back
 //!   by itself on a full disk) is rolled back, and replaced if that fails,
 //!   so no later write lands in a transaction nobody commits.
 //!
@@ -25,7 +33,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use rusqlite::types::FromSql;
@@ -38,12 +46,14 @@ use crate::secret::TokenDigest;
 use super::hot::{self, HotPath};
 use super::{
     ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
-    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, UserRecord,
+    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord, UserRecord,
 };
 
 /// How long an in-place read may wait for a lock before the database is
 /// reported unavailable: reads hold a runtime thread, so this stays short.
 const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+/// How often the WAL written by in-place commits is copied back.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// Prepared statements kept per connection (the hot path has fewer).
 const STATEMENT_CACHE: usize = 32;
 
@@ -69,6 +79,9 @@ pub(super) struct Direct {
 struct Writer {
     options: DirectOptions,
     connection: Mutex<Option<Connection>>,
+    /// Whether writes may run in place: not under `synchronous = FULL`,
+    /// where every commit waits for the disk.
+    in_place: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,20 +95,40 @@ impl Direct {
         let readers = (0..options.readers.max(1))
             .map(|_| open_connection(&options, Role::Reader).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let in_place = options.synchronous == SqliteSynchronous::Normal;
         let writer = open_connection(&options, Role::Writer)?;
+        if in_place && !options.in_memory {
+            // Commits in place must not copy the WAL back into the database
+            // (and wait for the disk) now and then: a task does it instead.
+            writer
+                .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+                .map_err(map_error)?;
+        }
+        let writer = Arc::new(Writer {
+            in_place,
+            options: options.clone(),
+            connection: Mutex::new(Some(writer)),
+        });
+        if in_place && !options.in_memory {
+            spawn_checkpoints(options, Arc::downgrade(&writer));
+        }
         Ok(Self {
             readers: readers.into_boxed_slice(),
             next_reader: AtomicUsize::new(0),
-            writer: Arc::new(Writer {
-                options,
-                connection: Mutex::new(Some(writer)),
-            }),
+            writer,
         })
     }
 
-    /// Runs a read in place on a free reader (or, when all are busy, waits
-    /// for one: each is held for microseconds).
+    /// Runs a read in place: on the writer connection when it is free (its
+    /// page cache is never invalidated by its own writes), else on a free
+    /// reader, else waits for one (each is held for microseconds).
     fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Ok(slot) = self.writer.connection.try_lock()
+            && let Some(connection) = slot.as_ref()
+            && connection.is_autocommit()
+        {
+            return read(connection);
+        }
         let count = self.readers.len();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % count;
         for offset in 0..count {
@@ -106,20 +139,32 @@ impl Direct {
         read(&lock(&self.readers[start]))
     }
 
-    /// Runs a write on the writer connection in a blocking thread.
+    /// Runs a write: in place when the writer connection is free and
+    /// SQLite's write lock can be taken at once (a commit in WAL mode with
+    /// `synchronous = NORMAL` writes to the WAL without waiting for the
+    /// disk), otherwise in a blocking thread that may wait for the lock up
+    /// to the statement timeout. A write refused for the lock rolled back
+    /// completely, so running it again is safe.
     async fn write<T: Send + 'static>(
         &self,
-        write: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        write: impl Fn(&mut Connection) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
+        if self.writer.in_place
+            && let Some(result) = self.writer.try_in_place(&write)
+        {
+            return result;
+        }
         let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || writer.run(write))
+        tokio::task::spawn_blocking(move || writer.run(&write))
             .await
             .map_err(|error| StoreError::Backend(Box::new(error)))?
     }
 }
 
 impl Writer {
-    fn run<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// The write on the writer connection, waiting for it and for SQLite's
+    /// write lock (up to the statement timeout).
+    fn run<T>(&self, write: &impl Fn(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut slot = lock(&self.connection);
         if slot.is_none() {
             *slot = Some(open_connection(&self.options, Role::Writer)?);
@@ -128,17 +173,89 @@ impl Writer {
             return Err(StoreError::Backend("the writer connection is missing".into()));
         };
         let result = write(connection);
-        if !connection.is_autocommit() {
-            // The transaction did not end (it is rolled back on drop, but a
-            // failed rollback leaves it open): never let a later write land
-            // in it.
-            let _ = connection.execute_batch("ROLLBACK");
-            if !connection.is_autocommit() {
-                *slot = None;
-            }
-        }
+        end_transaction(&mut slot);
         result
     }
+
+    /// The write without waiting: `None` when the connection or SQLite's
+    /// write lock is taken (the caller then runs it in a blocking thread).
+    fn try_in_place<T>(&self, write: &impl Fn(&mut Connection) -> Result<T, StoreError>) -> Option<Result<T, StoreError>> {
+        let mut slot = self.connection.try_lock().ok()?;
+        let connection = slot.as_mut()?;
+        if connection.busy_timeout(Duration::ZERO).is_err() {
+            return None;
+        }
+        let result = write(connection);
+        let restored = connection.busy_timeout(self.options.write_timeout);
+        end_transaction(&mut slot);
+        if restored.is_err() {
+            *slot = None;
+        }
+        match result {
+            Err(StoreError::Unavailable(error)) if is_busy(error.as_ref()) => None,
+            result => Some(result),
+        }
+    }
+}
+
+/// Copies the WAL back into the database every `CHECKPOINT_INTERVAL`, on a
+/// connection of its own in a blocking thread, for as long as the writer
+/// exists. Passive: it never waits for, or blocks, readers and writers.
+fn spawn_checkpoints(options: DirectOptions, writer: Weak<Writer>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut connection: Option<Connection> = None;
+        loop {
+            interval.tick().await;
+            if writer.strong_count() == 0 {
+                return;
+            }
+            let options = options.clone();
+            let kept = connection.take();
+            connection = tokio::task::spawn_blocking(move || {
+                let connection = match kept {
+                    Some(connection) => connection,
+                    None => open_connection(&options, Role::Writer).ok()?,
+                };
+                match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) => Some(connection),
+                    Err(error) => {
+                        tracing::warn!(%error, "the WAL checkpoint failed; retrying on a new connection");
+                        None
+                    }
+                }
+            })
+            .await
+            .ok()
+            .flatten();
+        }
+    });
+}
+
+/// A connection whose transaction did not end (it is rolled back on drop,
+/// but a failed rollback leaves it open) is rolled back, or replaced: no
+/// later write may land in it.
+fn end_transaction(slot: &mut MutexGuard<'_, Option<Connection>>) {
+    if let Some(connection) = slot.as_mut()
+        && !connection.is_autocommit()
+    {
+        let _ = connection.execute_batch("ROLLBACK");
+        if !connection.is_autocommit() {
+            **slot = None;
+        }
+    }
+}
+
+fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<rusqlite::Error>(),
+        Some(rusqlite::Error::SqliteFailure(failure, _))
+            if matches!(failure.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -410,6 +527,26 @@ impl HotPath for Direct {
         })
     }
 
+    async fn find_subject(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Result<Option<SubjectRecord>, StoreError> {
+        self.read(|c| {
+            query_one(c, hot::FIND_SUBJECT, [user_id, organization_id], |row| {
+                Ok(SubjectRecord {
+                    user: user(row)?,
+                    organization: OrganizationRecord {
+                        id: get(row, "organization_id")?,
+                        name: get(row, "organization_name")?,
+                        created_at: get(row, "organization_created_at")?,
+                    },
+                    role: get(row, "role")?,
+                })
+            })
+        })
+    }
+
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
         self.read(|c| query_one(c, hot::FIND_SESSION, [&id_digest.0[..]], session))
     }
@@ -593,6 +730,7 @@ mod tests {
             hot::FIND_USER,
             hot::FIND_ORGANIZATION,
             hot::LIST_MEMBERSHIPS,
+            hot::FIND_SUBJECT,
             hot::FIND_SESSION,
             hot::FIND_CONSENT,
             hot::INSERT_AUTHORIZATION_CODE,

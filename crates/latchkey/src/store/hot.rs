@@ -14,7 +14,7 @@ use crate::secret::TokenDigest;
 
 use super::{
     ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
-    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, UserRecord,
+    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord, UserRecord,
 };
 
 /// The hot-path operations; see [`Store`](super::Store) for what each does.
@@ -23,6 +23,11 @@ pub(crate) trait HotPath {
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError>;
     async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError>;
+    async fn find_subject(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Result<Option<SubjectRecord>, StoreError>;
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError>;
     async fn find_consent(
         &self,
@@ -70,6 +75,14 @@ pub(crate) const FIND_ORGANIZATION: &str = "SELECT id, name, created_at FROM org
 
 pub(crate) const LIST_MEMBERSHIPS: &str = "SELECT organization_id, user_id, role, created_at FROM memberships \
      WHERE user_id = $1 ORDER BY created_at, organization_id";
+
+/// `$1` the user, `$2` the organization; the organization's columns are
+/// renamed so the user's keep their names.
+pub(crate) const FIND_SUBJECT: &str = "SELECT u.id, u.email, u.name, u.email_verified, u.password_hash, \
+     u.created_at, u.updated_at, o.id AS organization_id, o.name AS organization_name, \
+     o.created_at AS organization_created_at, m.role \
+     FROM users u JOIN organizations o ON u.id = $1 AND o.id = $2 \
+     LEFT JOIN memberships m ON m.user_id = u.id AND m.organization_id = o.id";
 
 pub(crate) const FIND_SESSION: &str = "SELECT id_digest, user_id, auth_time, created_at, expires_at FROM sessions \
      WHERE id_digest = $1";

@@ -109,6 +109,15 @@ pub struct OrganizationRecord {
     pub created_at: i64,
 }
 
+/// Who a grant speaks for, read in one query: the user, the organization,
+/// and the user's role there (`None` when no longer a member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub user: UserRecord,
+    pub organization: OrganizationRecord,
+    pub role: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipRecord {
     pub organization_id: String,
@@ -434,6 +443,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_members(&self, organization_id: &str) -> Result<Vec<MembershipRecord>, StoreError>;
     async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError>;
     async fn delete_membership(&self, organization_id: &str, user_id: &str) -> Result<bool, StoreError>;
+    /// The user, the organization and the user's role there; `None` when
+    /// the user or the organization does not exist.
+    async fn find_subject(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Result<Option<SubjectRecord>, StoreError>;
 
     async fn insert_admin_key(&self, key: &AdminKeyRecord) -> Result<(), StoreError>;
     async fn find_admin_key(&self, digest: &TokenDigest) -> Result<Option<AdminKeyRecord>, StoreError>;

@@ -586,6 +586,14 @@ macro_rules! impl_store {
                 $crate::store::hot::HotPath::list_memberships(self.hot(), user_id).await
             }
 
+            async fn find_subject(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+            ) -> Result<Option<$crate::store::SubjectRecord>, StoreError> {
+                $crate::store::hot::HotPath::find_subject(self.hot(), user_id, organization_id).await
+            }
+
             async fn delete_membership(&self, organization_id: &str, user_id: &str) -> Result<bool, StoreError> {
                 let result = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
                     .bind(organization_id)
@@ -1321,6 +1329,31 @@ macro_rules! impl_hot_path {
                 .await
                 .map_err(map_sqlx)?;
                 all(rows, membership)
+            }
+
+            async fn find_subject(
+                &self,
+                user_id: &str,
+                organization_id: &str,
+            ) -> Result<Option<$crate::store::SubjectRecord>, StoreError> {
+                let row = sqlx::query(hot::FIND_SUBJECT)
+                    .bind(user_id)
+                    .bind(organization_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some($crate::store::SubjectRecord {
+                    user: user(&row)?,
+                    organization: OrganizationRecord {
+                        id: row.try_get("organization_id").map_err(map_sqlx)?,
+                        name: row.try_get("organization_name").map_err(map_sqlx)?,
+                        created_at: row.try_get("organization_created_at").map_err(map_sqlx)?,
+                    },
+                    role: row.try_get("role").map_err(map_sqlx)?,
+                }))
             }
 
             async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {

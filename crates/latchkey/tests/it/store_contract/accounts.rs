@@ -5,7 +5,7 @@
 use latchkey::secret::TokenDigest;
 use latchkey::store::{
     AdminKeyRecord, ApiKeyRecord, CaseRecord, CustomerRecord, MembershipRecord, OrganizationRecord,
-    SessionRecord, SigningKeyRecord, UserRecord,
+    SessionRecord, SigningKeyRecord, SubjectRecord, UserRecord,
 };
 
 use super::{
@@ -19,6 +19,7 @@ backend_tests!(
     users_round_trip_and_are_unique_by_email_case_insensitively,
     organizations_round_trip_and_list_oldest_first,
     memberships_upsert_keep_their_creation_time_and_list_in_order,
+    a_subject_is_the_user_the_organization_and_the_role_there,
     deleting_a_user_removes_what_hangs_off_them,
     deleting_an_organization_removes_what_it_owns,
     signing_keys_round_trip_list_oldest_first_and_retire_once,
@@ -689,4 +690,37 @@ async fn api_keys_are_found_by_digest_revoked_once_and_touched_at_most_once_a_mi
         .unwrap()
         .unwrap();
     assert_eq!(k3.last_used_at, None, "only the key touched");
+}
+
+async fn a_subject_is_the_user_the_organization_and_the_role_there(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let alice = UserRecord {
+        email_verified: true,
+        ..user("u1", "alice@example.com")
+    };
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&user("u2", "bob@example.com")).await.unwrap();
+    let acme = organization("o1", ODD_TEXT);
+    store.insert_organization(&acme).await.unwrap();
+    store.insert_organization(&organization("o2", "Birch")).await.unwrap();
+    store.upsert_membership(&membership("o1", "u1", "FIRM_ADMIN")).await.unwrap();
+    store.upsert_membership(&membership("o2", "u2", "member")).await.unwrap();
+
+    assert_eq!(
+        store.find_subject("u1", "o1").await.unwrap(),
+        Some(SubjectRecord {
+            user: alice.clone(),
+            organization: acme,
+            role: Some("FIRM_ADMIN".into()),
+        })
+    );
+    // Not a member (any more): the user and organization, without a role.
+    let outside = store.find_subject("u1", "o2").await.unwrap().unwrap();
+    assert_eq!(outside.user, alice);
+    assert_eq!(outside.organization.name, "Birch");
+    assert_eq!(outside.role, None);
+    assert_eq!(store.find_subject("nobody", "o1").await.unwrap(), None);
+    assert_eq!(store.find_subject("u1", "nowhere").await.unwrap(), None);
+    store.delete_organization("o1").await.unwrap();
+    assert_eq!(store.find_subject("u1", "o1").await.unwrap(), None);
 }
