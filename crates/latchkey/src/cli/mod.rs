@@ -239,10 +239,20 @@ pub(crate) enum AdminKeysCommand {
 }
 
 /// Runs the command line; the binary's whole `main`.
+/// Threads of the async runtime's blocking pool (name lookups, stdin).
+const MAX_BLOCKING_THREADS: usize = 8;
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One worker per core (tokio's default). Nothing here blocks in the
+    // runtime's blocking pool but name lookups and stdin, so it is held
+    // to a few threads rather than tokio's 512, each with its stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
