@@ -191,8 +191,8 @@ pub struct RateLimits {
 }
 
 /// The password-hashing workers: how many argon2id computations run at
-/// once (each holds 19 MiB) and how many may wait; beyond that sign-in
-/// answers "try again shortly" at once.
+/// once (each holds 12 MiB) and how many may wait (a waiting check holds
+/// almost nothing); beyond that sign-in answers "try again shortly" at once.
 #[derive(Debug, Clone)]
 pub struct PasswordPool {
     pub workers: usize,

@@ -397,7 +397,7 @@ impl RawConfig {
                 Some(n) => n,
             },
             queue: match self.passwords.queue {
-                None => 16,
+                None => 64,
                 Some(0) => return Err(invalid("passwords.queue", "must be at least 1")),
                 Some(n) if n > 1024 => return Err(invalid("passwords.queue", "must be at most 1024")),
                 Some(n) => n,
