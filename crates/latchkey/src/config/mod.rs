@@ -245,6 +245,14 @@ pub struct Config {
     pub passwords: PasswordPool,
     pub dashboard: Dashboard,
     pub server: ServerLimits,
+    pub metrics: MetricsSettings,
+}
+
+/// Where `GET /metrics` is served; `None` (the default) serves it nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsSettings {
+    /// A separate address from `bind`, usually a loopback or private one.
+    pub bind: Option<SocketAddr>,
 }
 
 /// What one client can hold of the listener.

@@ -57,6 +57,14 @@ pub struct RawConfig {
     pub dashboard: RawDashboard,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub bind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -411,9 +419,30 @@ impl RawConfig {
                 "is `offline_access`, but the scope vocabulary has no `offline_access` scope",
             ));
         }
+        let metrics = MetricsSettings {
+            bind: match self.metrics.bind.as_deref() {
+                None | Some("") => None,
+                Some(text) => {
+                    let address: SocketAddr = text.parse().map_err(|_| {
+                        invalid(
+                            "metrics.bind",
+                            format!("is `{text}`, expected an address and port such as 127.0.0.1:9464"),
+                        )
+                    })?;
+                    if address == bind && address.port() != 0 {
+                        return Err(invalid(
+                            "metrics.bind",
+                            "must differ from `bind`: metrics are never served on the public listener",
+                        ));
+                    }
+                    Some(address)
+                }
+            },
+        };
         Ok(Config {
             issuer,
             bind,
+            metrics,
             database,
             admin_api_keys,
             master_key,
