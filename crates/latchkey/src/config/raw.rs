@@ -192,6 +192,7 @@ pub struct RawSigning {
 pub struct RawDatabase {
     pub max_connections: Option<u32>,
     pub sqlite_synchronous: Option<String>,
+    pub sqlite_cache_kib: Option<u32>,
     pub acquire_timeout_seconds: Option<u64>,
     pub statement_timeout_seconds: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
@@ -357,6 +358,17 @@ impl RawConfig {
                 Some(0) => return Err(invalid("database.max_connections", "must be at least 1")),
                 Some(n) => n,
                 None => 8,
+            },
+            sqlite_cache_kib: match self.database.sqlite_cache_kib {
+                None => DEFAULT_SQLITE_CACHE_KIB,
+                Some(n) if n < 64 => return Err(invalid("database.sqlite_cache_kib", "must be at least 64")),
+                Some(n) if n > 1024 * 1024 => {
+                    return Err(invalid(
+                        "database.sqlite_cache_kib",
+                        "must be at most 1048576 (1 GiB)",
+                    ));
+                }
+                Some(n) => n,
             },
             sqlite_synchronous: match self.database.sqlite_synchronous.as_deref() {
                 None | Some("normal") | Some("NORMAL") => SqliteSynchronous::Normal,

@@ -1,6 +1,8 @@
 //! The SQLite backend: the default, one file, WAL journal. Writers are
 //! serialized by SQLite itself; `busy_timeout` (the statement timeout)
 //! makes concurrent writers wait, boundedly, instead of failing at once.
+//! Each pooled connection has its own page cache, held to
+//! `database.sqlite_cache_kib` so the pool's memory stays bounded.
 //! A connection left inside a transaction by a failed write is closed on
 //! release, never reused (see `release_check`).
 
@@ -27,7 +29,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(settings.statement_timeout);
+            .busy_timeout(settings.statement_timeout)
+            // Negative: a size in KiB rather than in pages.
+            .pragma("cache_size", format!("-{}", settings.sqlite_cache_kib));
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
