@@ -314,6 +314,9 @@ async fn serve(config: Config, seed_demo: bool) -> CliResult {
     let state = app.state().clone();
     let addr = app.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(issuer = %state.config.issuer, "latchkey listening on http://{addr}");
+    if let Some(Ok(metrics)) = app.metrics_addr() {
+        tracing::info!("metrics on http://{metrics}/metrics");
+    }
     app.run(app::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
