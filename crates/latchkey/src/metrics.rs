@@ -115,6 +115,12 @@ impl Metrics {
             durations.clone(),
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
+        // Every grant type's series exists from the start, at 0.
+        for grant_type in [GrantType::AuthorizationCode, GrantType::RefreshToken] {
+            tokens_issued.get_or_create_owned(&GrantLabels {
+                grant_type: grant_type.as_str(),
+            });
+        }
         registry.register(
             "tokens_issued",
             "Token responses issued by the token endpoint, by grant type",
@@ -224,12 +230,12 @@ impl Collector for Scraped {
         let gauges = [
             (
                 "db_pool_connections",
-                "Connections open in the database pool",
+                "Connections open in the database pool.",
                 size,
             ),
             (
                 "db_pool_idle_connections",
-                "Open database connections not in use",
+                "Open database connections not in use.",
                 idle,
             ),
         ];
@@ -240,7 +246,7 @@ impl Collector for Scraped {
         let rejections = ConstCounter::new(self.0.password_rejections());
         rejections.encode(encoder.encode_descriptor(
             "password_checks_rejected",
-            "Password hashes and checks refused at once because every worker and queue place was busy",
+            "Password hashes and checks refused at once because every worker and queue place was busy.",
             None,
             rejections.metric_type(),
         )?)?;
@@ -280,6 +286,7 @@ mod tests {
             "latchkey_http_request_duration_seconds_count{route=\"/token\",status=\"200\"} 2\n",
             "latchkey_http_request_duration_seconds_bucket{route=\"/token\",status=\"200\",le=\"0.005\"} 1\n",
             "latchkey_tokens_issued_total{grant_type=\"refresh_token\"} 1\n",
+            "latchkey_tokens_issued_total{grant_type=\"authorization_code\"} 0\n",
             "latchkey_refresh_token_replays_total 1\n",
             "latchkey_authorization_code_replays_total 0\n",
             "latchkey_db_pool_connections 3\n",
