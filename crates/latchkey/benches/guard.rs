@@ -1,7 +1,8 @@
 //! The token guard's cost per request, as the protected API pays it: a
 //! valid access token (RS256 verification + the grant-liveness lookup in
 //! SQLite), a revoked one (the same work, refused), and an API key (digest
-//! + lookup). Run with `cargo bench -p latchkey --bench guard`.
+//! + lookup); and what recording a request in the metrics adds to every
+//! request. Run with `cargo bench -p latchkey --bench guard`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -219,5 +220,24 @@ fn guard(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, guard);
+struct NoPool;
+
+impl latchkey::metrics::ScrapeSource for NoPool {
+    fn pool_connections(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    fn password_rejections(&self) -> u64 {
+        0
+    }
+}
+
+fn metrics(c: &mut Criterion) {
+    let metrics = latchkey::metrics::Metrics::new(Arc::new(NoPool));
+    let elapsed = std::time::Duration::from_micros(700);
+    c.bench_function("metrics/record a request", |b| {
+        b.iter(|| metrics.request("/api/oauth/token", 200, elapsed))
+    });
+}
+
+criterion_group!(benches, guard, metrics);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Start-up: open storage, resolve the master key, make sure a signing key
-//! exists, render the discovery document, bind, and serve until shutdown.
-//! The CLI's storage commands share [`open_store`].
+//! exists, render the discovery document, bind (the public address, and
+//! `metrics.bind` when configured), and serve until shutdown. The CLI's
+//! storage commands share [`open_store`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,10 +9,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::accounts::password::Passwords;
 use crate::config::{Config, seconds};
 use crate::demo;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError, Keys, MasterKeyError};
+use crate::metrics::{Metrics, ScrapeSource};
 use crate::oauth::discovery::ServerMetadata;
 use crate::secret::MasterKey;
 use crate::store::{self, Store, StoreError};
@@ -40,10 +43,28 @@ pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, MasterKey), 
     Ok((store, master))
 }
 
-/// A server ready to run: storage open, keys loaded, socket bound.
+/// A server ready to run: storage open, keys loaded, sockets bound.
 pub struct App {
     listener: TcpListener,
+    /// The separate address of `GET /metrics`, when configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
+}
+
+/// What the metrics read at scrape time.
+struct Gauges {
+    store: Arc<dyn Store>,
+    passwords: Arc<Passwords>,
+}
+
+impl ScrapeSource for Gauges {
+    fn pool_connections(&self) -> (u64, u64) {
+        self.store.pool_connections()
+    }
+
+    fn password_rejections(&self) -> u64 {
+        self.passwords.rejections()
+    }
 }
 
 impl App {
@@ -60,6 +81,14 @@ impl App {
 
     /// Builds the server on an already bound socket (tests bind port 0).
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        let metrics_listener = match config.metrics.bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let (store, master) = open_store(&config).await?;
         let algs = keys::algs_in_use(store.as_ref(), &config).await?;
         for record in keys::ensure_signing_keys(store.as_ref(), &master, &algs, unix_now()).await? {
@@ -85,10 +114,11 @@ impl App {
         let rate_limiter = Arc::new(crate::http::rate_limit::RateLimiter::new(
             config.rate_limits.clone(),
         ));
-        let passwords = Arc::new(crate::accounts::password::Passwords::start(
-            config.passwords.workers,
-            config.passwords.queue,
-        ));
+        let passwords = Arc::new(Passwords::start(config.passwords.workers, config.passwords.queue));
+        let metrics = Arc::new(Metrics::new(Arc::new(Gauges {
+            store: Arc::clone(&store),
+            passwords: Arc::clone(&passwords),
+        })));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -100,13 +130,23 @@ impl App {
             form_key,
             rate_limiter,
             guard,
+            metrics,
             demo: None,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address `GET /metrics` is served on, when configured.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -132,11 +172,43 @@ impl App {
             max_connections: server.max_connections,
             header_timeout: server.header_timeout,
         };
-        let result = http::listener::serve(self.listener, router, limits, shutdown).await;
+        // One shutdown signal, heard by both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = http::metrics::router(Arc::clone(&self.state.metrics));
+            let limits = http::listener::Limits {
+                max_connections: METRICS_MAX_CONNECTIONS,
+                header_timeout: limits.header_timeout,
+            };
+            tokio::spawn(http::listener::serve(
+                listener,
+                router,
+                limits,
+                stopped_signal(stopped.clone()),
+            ))
+        });
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let result = http::listener::serve(self.listener, router, limits, signal).await;
+        if let Some(metrics_server) = metrics_server
+            && let Ok(Err(error)) = metrics_server.await
+        {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
         reload.abort();
         housekeeping.abort();
         result
     }
+}
+
+/// Connections the metrics address serves at once: scrapers, not the public.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
+/// Completes once `stopped` says so (or its sender is gone).
+async fn stopped_signal(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
 }
 
 /// Re-reads the signing keys periodically, so keys rotated elsewhere are

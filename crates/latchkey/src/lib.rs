@@ -3,7 +3,8 @@
 //! The crate is organized by responsibility (see `docs/ARCHITECTURE.md`):
 //! protocol rules in [`oauth`], identities in [`accounts`], client
 //! registration in [`clients`], signing keys in [`keys`], storage in
-//! [`store`], and everything HTTP in [`http`]. [`app::App`] wires them into
+//! [`store`], counters and their Prometheus text in [`metrics`], and
+//! everything HTTP in [`http`]. [`app::App`] wires them into
 //! a server; [`cli`] is the command line.
 
 pub mod accounts;
@@ -17,6 +18,7 @@ pub mod demo;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod resources;
 pub mod secret;

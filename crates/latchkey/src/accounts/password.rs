@@ -8,12 +8,16 @@
 //! server's memory under a flood: when every worker is busy and the queue
 //! is full, the caller is told at once ([`HashError::Busy`]) instead of
 //! waiting or allocating. Each worker allocates its argon2 working memory
-//! once and reuses it: allocating 19 MiB (64-byte aligned) per check makes
-//! the C allocator fragment and keep hundreds of MiB. Only user passwords
+//! on its first job and reuses it through a burst of sign-ins (allocating
+//! it per check made the C allocator fragment and keep hundreds of MiB),
+//! then gives it back once it has had no work for [`KEEP_MEMORY_IDLE`], so
+//! an idle server does not hold 12 MiB per worker. Only user passwords
 //! are hashed this way; machine secrets use a digest.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -45,18 +49,36 @@ enum Job {
     },
 }
 
+/// How long a worker keeps its argon2 memory after its last job: a burst
+/// of sign-ins reuses it, an idle server gives it back.
+const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(2);
+
+/// The jobs waiting for a worker, and whether the pool is gone.
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// What the pool and its workers share.
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    capacity: usize,
+    /// Jobs refused because every worker and queue place was busy.
+    rejected: AtomicU64,
+}
+
 /// The bounded pool every password hash and check runs on.
 pub struct Passwords {
-    jobs: SyncSender<Job>,
+    shared: Arc<Shared>,
     workers: usize,
-    queue: usize,
 }
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passwords")
             .field("workers", &self.workers)
-            .field("queue", &self.queue)
+            .field("queue", &self.shared.capacity)
             .finish()
     }
 }
@@ -70,26 +92,43 @@ impl Passwords {
     /// Starts `workers` threads (at least one) with room for `queue` waiting
     /// jobs (at least one). The threads end when the pool is dropped.
     pub fn start(workers: usize, queue: usize) -> Self {
-        let (workers, queue) = (workers.max(1), queue.max(1));
-        let (jobs, receiver) = sync_channel(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (workers, capacity) = (workers.max(1), queue.max(1));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::with_capacity(capacity),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity,
+            rejected: AtomicU64::new(0),
+        });
         for index in 0..workers {
-            let receiver = Arc::clone(&receiver);
+            let shared = Arc::clone(&shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("password-{index}"))
-                .spawn(move || work(&receiver));
+                .spawn(move || work(&shared));
             if let Err(error) = spawned {
                 tracing::error!(%error, "starting a password worker failed");
             }
         }
-        Self { jobs, workers, queue }
+        Self { shared, workers }
+    }
+
+    /// How many jobs were refused with [`HashError::Busy`] so far.
+    pub fn rejections(&self) -> u64 {
+        self.shared.rejected.load(Ordering::Relaxed)
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        self.jobs.try_send(job).map_err(|error| match error {
-            TrySendError::Full(_) => HashError::Busy,
-            TrySendError::Disconnected(_) => HashError::Failed,
-        })
+        let mut queue = self.shared.queue.lock().map_err(|_| HashError::Failed)?;
+        if queue.jobs.len() >= self.shared.capacity {
+            self.shared.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(HashError::Busy);
+        }
+        queue.jobs.push_back(job);
+        drop(queue);
+        self.shared.ready.notify_one();
+        Ok(())
     }
 
     /// The PHC string of `password`, with a fresh random salt.
@@ -112,11 +151,21 @@ impl Passwords {
     }
 }
 
+impl Drop for Passwords {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.shared.queue.lock() {
+            queue.closed = true;
+        }
+        self.shared.ready.notify_all();
+    }
+}
+
 /// The largest argon2 memory cost a stored hash may ask for, in KiB; a
 /// hash asking for more never matches rather than allocating it.
 const MAX_MEMORY_KIB: u32 = 64 * 1024;
 
-/// A worker's argon2 working memory, grown to the largest cost seen.
+/// A worker's argon2 working memory, grown to the largest cost seen and
+/// given back after [`KEEP_MEMORY_IDLE`] without work.
 #[derive(Default)]
 struct Memory(Vec<Block>);
 
@@ -128,25 +177,52 @@ impl Memory {
         }
         &mut self.0[..count]
     }
+
+    fn release(&mut self) {
+        self.0 = Vec::new();
+    }
+}
+
+/// The next job, waiting for one as long as it takes; the worker's memory
+/// is released once it has waited [`KEEP_MEMORY_IDLE`]. `None` when the
+/// pool is gone.
+fn next_job(shared: &Shared, memory: &mut Memory) -> Option<Job> {
+    let mut queue = shared.queue.lock().ok()?;
+    loop {
+        if let Some(job) = queue.jobs.pop_front() {
+            return Some(job);
+        }
+        if queue.closed {
+            return None;
+        }
+        if memory.0.is_empty() {
+            queue = shared.ready.wait(queue).ok()?;
+        } else {
+            let (guard, waited) = shared.ready.wait_timeout(queue, KEEP_MEMORY_IDLE).ok()?;
+            queue = guard;
+            if waited.timed_out() && queue.jobs.is_empty() {
+                // Unmapping 12 MiB takes a moment: not while holding the queue.
+                drop(queue);
+                memory.release();
+                queue = shared.queue.lock().ok()?;
+            }
+        }
+    }
 }
 
 /// A worker: takes one job at a time until the pool is dropped.
-fn work(receiver: &Mutex<Receiver<Job>>) {
+fn work(shared: &Shared) {
     let mut memory = Memory::default();
-    loop {
-        let job = match receiver.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
-        };
+    while let Some(job) = next_job(shared, &mut memory) {
         match job {
-            Ok(Job::Hash { password, reply }) => {
+            Job::Hash { password, reply } => {
                 let _ = reply.send(hash_now(&mut memory, &password));
             }
-            Ok(Job::Verify {
+            Job::Verify {
                 password,
                 hash,
                 reply,
-            }) => {
+            } => {
                 let matches = match &hash {
                     Some(phc) => verify_now(&mut memory, &password, phc),
                     None => {
@@ -157,7 +233,6 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
                 };
                 let _ = reply.send(matches);
             }
-            Err(_) => return,
         }
     }
 }

@@ -251,11 +251,23 @@ pub(crate) enum AdminKeysCommand {
     },
 }
 
+/// Threads of the async runtime's blocking pool (name lookups, stdin,
+/// SQLite writes that wait for the write lock, WAL checkpoints).
+const MAX_BLOCKING_THREADS: usize = 8;
+
 /// Runs the command line; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One worker per core (tokio's default). Little blocks in the
+    // runtime's blocking pool (name lookups, stdin, SQLite writes waiting
+    // for the lock one at a time, checkpoints), so it is held to a few
+    // threads rather than tokio's 512, each with its stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -317,6 +329,9 @@ async fn serve(config: Config, seed_demo: bool) -> CliResult {
     let state = app.state().clone();
     let addr = app.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(issuer = %state.config.issuer, "latchkey listening on http://{addr}");
+    if let Some(Ok(metrics)) = app.metrics_addr() {
+        tracing::info!("metrics on http://{metrics}/metrics");
+    }
     app.run(app::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -188,12 +188,20 @@ pub struct SigningPolicy {
     pub reload_interval: Duration,
 }
 
+/// SQLite's page cache per connection unless configured, in KiB: a quarter
+/// of SQLite's own default (2000), so eight pooled connections hold at
+/// most 4 MiB of cache, not 16; the operating system caches the file too.
+pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
+
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     /// `sqlite://path` or `postgres://user:password@host/db`: secret, as it
     /// may carry the database password.
     pub url: Secret,
     pub max_connections: u32,
+    /// SQLite's page cache per pooled connection, in KiB (`cache_size`):
+    /// times `max_connections`, the most the caches hold together.
+    pub sqlite_cache_kib: u32,
     pub sqlite_synchronous: SqliteSynchronous,
     /// The longest a request waits for a pooled connection.
     pub acquire_timeout: Duration,
@@ -212,6 +220,7 @@ impl DatabaseSettings {
         Self {
             url: Secret::new(url.into()),
             max_connections: 8,
+            sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB,
             sqlite_synchronous: SqliteSynchronous::Normal,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
@@ -231,8 +240,8 @@ pub struct RateLimits {
 }
 
 /// The password-hashing workers: how many argon2id computations run at
-/// once (each holds 19 MiB) and how many may wait; beyond that sign-in
-/// answers "try again shortly" at once.
+/// once (each holds 12 MiB) and how many may wait (a waiting check holds
+/// almost nothing); beyond that sign-in answers "try again shortly" at once.
 #[derive(Debug, Clone)]
 pub struct PasswordPool {
     pub workers: usize,
@@ -285,6 +294,14 @@ pub struct Config {
     pub passwords: PasswordPool,
     pub dashboard: Dashboard,
     pub server: ServerLimits,
+    pub metrics: MetricsSettings,
+}
+
+/// Where `GET /metrics` is served; `None` (the default) serves it nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsSettings {
+    /// A separate address from `bind`, usually a loopback or private one.
+    pub bind: Option<SocketAddr>,
 }
 
 /// What one client can hold of the listener.
@@ -382,6 +399,9 @@ mod tests {
         assert_eq!(config.issuer, "http://localhost:3001");
         assert_eq!(config.bind.to_string(), "127.0.0.1:3001");
         assert_eq!(config.database.url.expose(), "sqlite://latchkey.db");
+        assert_eq!(config.database.sqlite_cache_kib, 512);
+        assert_eq!(config.passwords.queue, 64);
+        assert!(config.metrics.bind.is_none());
         assert_eq!(config.paths.token, "/api/oauth/token");
         assert_eq!(config.claims.tenant_id, "firm_id");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));

@@ -57,6 +57,14 @@ pub struct RawConfig {
     pub dashboard: RawDashboard,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub bind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -188,6 +196,7 @@ pub struct RawSigning {
 pub struct RawDatabase {
     pub max_connections: Option<u32>,
     pub sqlite_synchronous: Option<String>,
+    pub sqlite_cache_kib: Option<u32>,
     pub acquire_timeout_seconds: Option<u64>,
     pub statement_timeout_seconds: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
@@ -354,6 +363,17 @@ impl RawConfig {
                 Some(n) => n,
                 None => 8,
             },
+            sqlite_cache_kib: match self.database.sqlite_cache_kib {
+                None => DEFAULT_SQLITE_CACHE_KIB,
+                Some(n) if n < 64 => return Err(invalid("database.sqlite_cache_kib", "must be at least 64")),
+                Some(n) if n > 1024 * 1024 => {
+                    return Err(invalid(
+                        "database.sqlite_cache_kib",
+                        "must be at most 1048576 (1 GiB)",
+                    ));
+                }
+                Some(n) => n,
+            },
             sqlite_synchronous: match self.database.sqlite_synchronous.as_deref() {
                 None | Some("normal") | Some("NORMAL") => SqliteSynchronous::Normal,
                 Some("full") | Some("FULL") => SqliteSynchronous::Full,
@@ -401,7 +421,7 @@ impl RawConfig {
                 Some(n) => n,
             },
             queue: match self.passwords.queue {
-                None => 16,
+                None => 64,
                 Some(0) => return Err(invalid("passwords.queue", "must be at least 1")),
                 Some(n) if n > 1024 => return Err(invalid("passwords.queue", "must be at most 1024")),
                 Some(n) => n,
@@ -415,9 +435,30 @@ impl RawConfig {
                 "is `offline_access`, but the scope vocabulary has no `offline_access` scope",
             ));
         }
+        let metrics = MetricsSettings {
+            bind: match self.metrics.bind.as_deref() {
+                None | Some("") => None,
+                Some(text) => {
+                    let address: SocketAddr = text.parse().map_err(|_| {
+                        invalid(
+                            "metrics.bind",
+                            format!("is `{text}`, expected an address and port such as 127.0.0.1:9464"),
+                        )
+                    })?;
+                    if address == bind && address.port() != 0 {
+                        return Err(invalid(
+                            "metrics.bind",
+                            "must differ from `bind`: metrics are never served on the public listener",
+                        ));
+                    }
+                    Some(address)
+                }
+            },
+        };
         Ok(Config {
             issuer,
             bind,
+            metrics,
             database,
             admin_api_keys,
             master_key,

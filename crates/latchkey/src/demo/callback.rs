@@ -14,6 +14,7 @@ use super::DemoClient;
 use crate::config::Config;
 use crate::grants::exchange::{self, CodeGrant};
 use crate::keys::KeyRing;
+use crate::metrics::{GrantType, Metrics};
 use crate::oauth::client_auth::{self, ClientCredentials};
 use crate::oauth::error::OAuthError;
 use crate::oauth::token::TokenResponse;
@@ -81,6 +82,7 @@ pub async fn complete(
     store: &dyn Store,
     config: &Config,
     ring: &KeyRing,
+    metrics: &Metrics,
     demo: &DemoClient,
     response: AuthorizationResponse,
     now: i64,
@@ -121,9 +123,11 @@ pub async fn complete(
         redirect_uri: Some(&demo.redirect_uri),
         code_verifier: Some(&demo.code_verifier),
     };
-    exchange::authorization_code(store, config, ring, &client, grant, now)
+    let tokens = exchange::authorization_code(store, config, ring, metrics, &client, grant, now)
         .await
-        .map_err(CallbackError::Exchange)
+        .map_err(CallbackError::Exchange)?;
+    metrics.token_issued(GrantType::AuthorizationCode);
+    Ok(tokens)
 }
 
 /// A JWT's header and payload as indented JSON, and its claims.

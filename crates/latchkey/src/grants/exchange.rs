@@ -5,6 +5,7 @@
 
 use crate::config::{Config, RefreshTokenPolicy, seconds};
 use crate::keys::{Alg, KeyRing};
+use crate::metrics::Metrics;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::{self, ChallengeMethod};
 use crate::oauth::scope::ScopeSet;
@@ -21,6 +22,13 @@ pub struct CodeGrant<'a> {
     pub code: &'a Secret,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a Secret>,
+}
+
+/// The presented refresh token grant, with the scope it may narrow to.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshGrant<'a> {
+    pub refresh_token: &'a Secret,
+    pub scope: Option<&'a str>,
 }
 
 /// Whether a grant with these scopes gets a refresh token.
@@ -52,11 +60,13 @@ fn new_refresh_token(
     (token, record)
 }
 
-/// Exchanges an authorization code for tokens.
+/// Exchanges an authorization code for tokens; a replayed code is counted
+/// in `metrics`.
 pub async fn authorization_code(
     store: &dyn Store,
     config: &Config,
     ring: &KeyRing,
+    metrics: &Metrics,
     client: &ClientRecord,
     grant: CodeGrant<'_>,
     now: i64,
@@ -73,7 +83,7 @@ pub async fn authorization_code(
         ));
     }
     if code.consumed_at.is_some() {
-        return Err(code_replayed(store, client, code.grant_id.as_deref(), now).await);
+        return Err(code_replayed(store, metrics, client, code.grant_id.as_deref(), now).await);
     }
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant("authorization code has expired"));
@@ -130,7 +140,7 @@ pub async fn authorization_code(
     {
         CodeExchange::Exchanged => {}
         CodeExchange::AlreadyConsumed { grant_id } => {
-            return Err(code_replayed(store, client, grant_id.as_deref(), now).await);
+            return Err(code_replayed(store, metrics, client, grant_id.as_deref(), now).await);
         }
     }
     audit::record(
@@ -169,10 +179,12 @@ pub async fn authorization_code(
 /// first use.
 async fn code_replayed(
     store: &dyn Store,
+    metrics: &Metrics,
     client: &ClientRecord,
     grant_id: Option<&str>,
     now: i64,
 ) -> OAuthError {
+    metrics.authorization_code_replayed();
     if let Some(grant_id) = grant_id {
         match store.revoke_grant(grant_id, now).await {
             Ok(_) => {
@@ -224,10 +236,12 @@ pub fn judge_reuse(config: &Config, used_at: i64, now: i64) -> Reuse {
 /// the client is told.
 async fn refresh_replayed(
     store: &dyn Store,
+    metrics: &Metrics,
     client: &ClientRecord,
     token: &RefreshTokenRecord,
     now: i64,
 ) -> OAuthError {
+    metrics.refresh_token_replayed();
     if let Err(error) = store.revoke_grant(&token.grant_id, now).await {
         return error.into();
     }
@@ -317,17 +331,22 @@ fn verify_pkce(
 /// narrower `scope`. A token already rotated is judged by [`judge_reuse`]:
 /// a retry gets an answer of the same kind as the first use (a new access
 /// token and a new single-use refresh token, same scopes, same expiry),
-/// theft revokes the grant. A revoked grant is refused either way. The
-/// answer carries an ID token only under `tokens.id_token_on_refresh`.
+/// theft revokes the grant (and is counted in `metrics`). A revoked grant
+/// is refused either way. The answer carries an ID token only under
+/// `tokens.id_token_on_refresh`.
 pub async fn refresh_token(
     store: &dyn Store,
     config: &Config,
     ring: &KeyRing,
+    metrics: &Metrics,
     client: &ClientRecord,
-    presented: &Secret,
-    scope: Option<&str>,
+    grant: RefreshGrant<'_>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    let RefreshGrant {
+        refresh_token: presented,
+        scope,
+    } = grant;
     let digest = presented.digest();
     let token = store
         .find_refresh_token(&digest)
@@ -342,7 +361,7 @@ pub async fn refresh_token(
         None => None,
         Some(used_at) => match judge_reuse(config, used_at, now) {
             Reuse::Retry => Some(used_at),
-            Reuse::Theft => return Err(refresh_replayed(store, client, &token, now).await),
+            Reuse::Theft => return Err(refresh_replayed(store, metrics, client, &token, now).await),
         },
     };
     if token.expires_at <= now {
@@ -377,7 +396,7 @@ pub async fn refresh_token(
         let used_at = current.used_at.unwrap_or(now);
         match judge_reuse(config, used_at, now) {
             Reuse::Retry => retried_after = Some(used_at),
-            Reuse::Theft => return Err(refresh_replayed(store, client, &current, now).await),
+            Reuse::Theft => return Err(refresh_replayed(store, metrics, client, &current, now).await),
         }
     }
     if let Some(used_at) = retried_after {

@@ -3,7 +3,8 @@
 //! JWKS ([`discovery`]), health ([`health`]), the OAuth endpoints
 //! ([`oauth`]), the pages and the developer dashboard ([`pages`]; with
 //! `serve --demo` also the demo app's callback page), the admin API
-//! ([`admin_api`]) and the example API.
+//! ([`admin_api`]) and the example API; apart from them, on its own
+//! address, `/metrics` ([`metrics`]).
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub mod cookies;
 mod discovery;
 mod health;
 pub mod listener;
+pub mod metrics;
 pub mod oauth;
 pub mod pages;
 pub mod rate_limit;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// The token guard of the protected API.
     pub guard: Arc<latchkey_verify::Guard>,
+    /// Counters of requests, tokens and replays; served on `metrics.bind`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The demo app whose callback page `serve --demo` serves; `None`
     /// otherwise, and then the page does not exist.
     pub demo: Option<Arc<crate::demo::DemoClient>>,
@@ -113,7 +117,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit::limit))
         .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn(access_log))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            access_log,
+        ))
         .with_state(state)
 }
 
@@ -195,15 +202,27 @@ async fn deadline(
 
 /// One line per request: method, path (never the query string, which can
 /// carry codes and tokens), status and duration — at DEBUG, and at WARN for
-/// a 5xx, so an operator sees failures without turning the level up.
-async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// a 5xx, so an operator sees failures without turning the level up. The
+/// same timing goes to the request metrics, under the matched route
+/// pattern (never the raw path, so the label set stays bounded).
+async fn access_log(
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let uri = request.uri().clone();
+    let route = request.extensions().get::<axum::extract::MatchedPath>().cloned();
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
     let path = uri.path();
     let status = response.status().as_u16();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let route = route
+        .as_ref()
+        .map_or(crate::metrics::UNMATCHED, |route| route.as_str());
+    metrics.request(route, status, elapsed);
+    let millis = elapsed.as_secs_f64() * 1000.0;
     if response.status().is_server_error() {
         tracing::warn!(target: "latchkey::access", %method, %path, status, millis, "request failed");
     } else {

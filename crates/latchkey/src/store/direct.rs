@@ -65,6 +65,8 @@ pub(super) struct DirectOptions {
     /// An in-memory database shared with the sqlx pool (tests).
     pub in_memory: bool,
     pub synchronous: SqliteSynchronous,
+    /// Each connection's page cache (`database.sqlite_cache_kib`).
+    pub cache_kib: u32,
     /// How long the writer waits for the write lock.
     pub write_timeout: Duration,
     pub readers: usize,
@@ -280,9 +282,12 @@ fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, St
         SqliteSynchronous::Normal => "NORMAL",
         SqliteSynchronous::Full => "FULL",
     };
+    let cache = options.cache_kib;
     let pragmas = match role {
-        Role::Reader => "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;".to_owned(),
-        Role::Writer => format!("PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"),
+        Role::Reader => format!("PRAGMA foreign_keys = ON; PRAGMA query_only = ON; PRAGMA cache_size = -{cache};"),
+        Role::Writer => format!(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA cache_size = -{cache};"
+        ),
     };
     connection.execute_batch(&pragmas).map_err(map_error)?;
     Ok(connection)

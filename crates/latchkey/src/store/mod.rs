@@ -345,6 +345,8 @@ pub enum CodeExchange {
 pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Connections in the pool now: open, and of those idle.
+    fn pool_connections(&self) -> (u64, u64);
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
     /// Every key, retired ones included, oldest first.

@@ -185,6 +185,11 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_connections(&self) -> (u64, u64) {
+                let idle = u64::try_from(self.pool.num_idle()).unwrap_or(u64::MAX);
+                (u64::from(self.pool.size()), idle)
+            }
+
             async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO signing_keys (kid, alg, private_key_sealed, created_at, activates_at, retired_at) \

@@ -3,6 +3,8 @@
 //! of its own (`direct.rs`); everything else through the sqlx pool. Writers
 //! are serialized by SQLite itself; `busy_timeout` (the statement timeout)
 //! makes concurrent writers wait, boundedly, instead of failing at once.
+//! Each connection (pooled or direct) has its own page cache, held to
+//! `database.sqlite_cache_kib` so the memory stays bounded.
 //! A pooled connection left inside a transaction by a failed write is
 //! closed on release, never reused (see `release_check`).
 
@@ -32,7 +34,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(settings.statement_timeout);
+            .busy_timeout(settings.statement_timeout)
+            // Negative: a size in KiB rather than in pages.
+            .pragma("cache_size", format!("-{}", settings.sqlite_cache_kib));
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -53,6 +57,7 @@ impl SqliteStore {
             path,
             in_memory,
             synchronous: settings.sqlite_synchronous,
+            cache_kib: settings.sqlite_cache_kib,
             write_timeout: settings.statement_timeout,
             readers: std::thread::available_parallelism().map_or(2, usize::from) + 1,
         })?;

@@ -104,6 +104,8 @@ pub struct Options {
 
 pub struct TestApp {
     pub base_url: String,
+    /// `http://` and the `metrics.bind` address, when configured.
+    pub metrics_url: Option<String>,
     pub database: TestDatabase,
     pub master_key: MasterKey,
     pub state: AppState,
@@ -147,6 +149,7 @@ impl TestApp {
         }
         let config: Config = raw.validate().unwrap();
         let mut app = App::build_with_listener(config, listener).await.unwrap();
+        let metrics_url = app.metrics_addr().map(|addr| format!("http://{}", addr.unwrap()));
         let demo = if options.demo {
             Some(app.enable_demo(latchkey::unix_now()).await.unwrap())
         } else {
@@ -159,6 +162,7 @@ impl TestApp {
         }));
         Self {
             base_url,
+            metrics_url,
             database,
             master_key,
             state,

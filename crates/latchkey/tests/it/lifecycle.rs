@@ -140,7 +140,12 @@ async fn refresh_at(
     let client = store.find_client(&issued.client_id).await.unwrap().unwrap();
     let ring = app.state.keys.ring();
     let token = latchkey::secret::Secret::new(token);
-    latchkey::grants::exchange::refresh_token(store, &app.state.config, &ring, &client, &token, None, now)
+    let grant = latchkey::grants::exchange::RefreshGrant {
+        refresh_token: &token,
+        scope: None,
+    };
+    let metrics = app.state.metrics.as_ref();
+    latchkey::grants::exchange::refresh_token(store, &app.state.config, &ring, metrics, &client, grant, now)
         .await
 }
 

@@ -23,6 +23,7 @@ mod fuzz;
 mod health;
 mod hostile_load;
 mod lifecycle;
+mod metrics;
 mod oauth_apps_pages;
 mod pages;
 mod protected_api;

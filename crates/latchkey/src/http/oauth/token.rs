@@ -7,9 +7,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use super::{json_error, json_no_store};
-use crate::grants::exchange::{self, CodeGrant};
+use crate::grants::exchange::{self, CodeGrant, RefreshGrant};
 use crate::http::AppState;
 use crate::http::rate_limit::{Endpoint, too_many_requests};
+use crate::metrics::GrantType;
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::oauth::token::{self, GrantRequest};
@@ -42,8 +43,9 @@ async fn exchange_request(
     let store = state.store.as_ref();
     let client = client_auth::authenticate(store, &request.credentials).await?;
     let ring = state.keys.ring();
+    let metrics = state.metrics.as_ref();
     let now = unix_now();
-    match &request.grant {
+    let (grant_type, issued) = match &request.grant {
         GrantRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -54,19 +56,22 @@ async fn exchange_request(
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_ref(),
             };
-            exchange::authorization_code(store, &state.config, &ring, &client, grant, now).await
+            let issued =
+                exchange::authorization_code(store, &state.config, &ring, metrics, &client, grant, now).await;
+            (GrantType::AuthorizationCode, issued)
         }
         GrantRequest::RefreshToken { refresh_token, scope } => {
-            exchange::refresh_token(
-                store,
-                &state.config,
-                &ring,
-                &client,
+            let grant = RefreshGrant {
                 refresh_token,
-                scope.as_deref(),
-                now,
-            )
-            .await
+                scope: scope.as_deref(),
+            };
+            let issued =
+                exchange::refresh_token(store, &state.config, &ring, metrics, &client, grant, now).await;
+            (GrantType::RefreshToken, issued)
         }
+    };
+    if issued.is_ok() {
+        metrics.token_issued(grant_type);
     }
+    issued
 }

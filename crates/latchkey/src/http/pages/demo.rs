@@ -67,7 +67,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
     let response = AuthorizationResponse::from_pairs(&pairs);
     let ring = state.keys.ring();
     let store = state.store.as_ref();
-    match callback::complete(store, config, &ring, demo, response, unix_now()).await {
+    match callback::complete(store, config, &ring, &state.metrics, demo, response, unix_now()).await {
         Ok(tokens) => render(config, StatusCode::OK, &tokens_page(config, demo, &tokens), &[]),
         Err(error) => {
             let (status, page) = error_page(config, demo, error);
