@@ -214,9 +214,12 @@ macro_rules! impl_account_store {
         const _: () = {
             use async_trait::async_trait;
             use $crate::secret::TokenDigest;
+            use $crate::store::accounts::{admin_key, api_key, membership, organization, user};
             use $crate::store::sql::{all, changed, to_json_list};
-            use $crate::store::{AccountStore, AdminKeyRecord, ApiKeyRecord, MembershipRecord, OrganizationRecord, SessionRecord, StoreError, UserRecord, map_sqlx};
-            use $crate::store::accounts::{user, organization, membership, admin_key, api_key};
+            use $crate::store::{
+                AccountStore, AdminKeyRecord, ApiKeyRecord, MembershipRecord, OrganizationRecord, SessionRecord,
+                StoreError, UserRecord, map_sqlx,
+            };
 
             #[async_trait]
             impl AccountStore for $store {

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::sql::SqlRow;
+use super::{StoreError, backend};
 
 /// One entry of the audit log. `details` never holds secret material.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,13 +30,29 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
+pub(super) fn audit_event<R: SqlRow>(row: &R) -> Result<AuditEvent, StoreError> {
+    let details: String = row.read("details")?;
+    Ok(AuditEvent {
+        id: row.read("id")?,
+        occurred_at: row.read("occurred_at")?,
+        actor: row.read("actor")?,
+        action: row.read("action")?,
+        client_id: row.read("client_id")?,
+        user_id: row.read("user_id")?,
+        organization_id: row.read("organization_id")?,
+        grant_id: row.read("grant_id")?,
+        details: serde_json::from_str(&details).map_err(backend)?,
+    })
+}
+
 /// Implements [`AuditStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`).
 macro_rules! impl_audit_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
-            use sqlx::Row as _;
-            use $crate::store::{AuditEvent, AuditStore, StoreError, backend, map_sqlx};
+            use $crate::store::audit::audit_event;
+            use $crate::store::sql::all;
+            use $crate::store::{AuditEvent, AuditStore, StoreError, map_sqlx};
 
             #[async_trait]
             impl AuditStore for $store {
@@ -68,22 +85,7 @@ macro_rules! impl_audit_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
-                    rows.iter()
-                        .map(|row| {
-                            let details: String = row.try_get("details").map_err(map_sqlx)?;
-                            Ok(AuditEvent {
-                                id: row.try_get("id").map_err(map_sqlx)?,
-                                occurred_at: row.try_get("occurred_at").map_err(map_sqlx)?,
-                                actor: row.try_get("actor").map_err(map_sqlx)?,
-                                action: row.try_get("action").map_err(map_sqlx)?,
-                                client_id: row.try_get("client_id").map_err(map_sqlx)?,
-                                user_id: row.try_get("user_id").map_err(map_sqlx)?,
-                                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
-                                grant_id: row.try_get("grant_id").map_err(map_sqlx)?,
-                                details: serde_json::from_str(&details).map_err(backend)?,
-                            })
-                        })
-                        .collect()
+                    all(rows, audit_event)
                 }
             }
         };

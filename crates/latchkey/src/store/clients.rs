@@ -205,6 +205,15 @@ pub(super) fn scope_review<R: SqlRow>(row: &R) -> Result<ScopeReviewRecord, Stor
     })
 }
 
+pub(super) fn scope_review_listing<R: SqlRow>(row: &R) -> Result<ScopeReviewListing, StoreError> {
+    Ok(ScopeReviewListing {
+        review: scope_review(row)?,
+        client_name: row.read("client_name")?,
+        organization_id: row.read("organization_id")?,
+        organization_name: row.read("organization_name")?,
+    })
+}
+
 /// Implements [`ClientStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`,
 /// and a `hot()` returning its [`HotPath`](super::hot::HotPath)).
 macro_rules! impl_client_store {
@@ -212,11 +221,13 @@ macro_rules! impl_client_store {
         const _: () = {
             use async_trait::async_trait;
             use latchkey_verify::Alg;
-            use sqlx::Row as _;
             use $crate::secret::TokenDigest;
+            use $crate::store::clients::{client, scope_review, scope_review_listing};
             use $crate::store::sql::{all, changed, changed_ref, to_json_list};
-            use $crate::store::{ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus, StoreError, map_sqlx};
-            use $crate::store::clients::{client, scope_review};
+            use $crate::store::{
+                ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus, StoreError,
+                map_sqlx,
+            };
 
             #[async_trait]
             impl ClientStore for $store {
@@ -339,14 +350,7 @@ macro_rules! impl_client_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
-                    all(rows, |row| {
-                        Ok(ScopeReviewListing {
-                            review: scope_review(row)?,
-                            client_name: row.try_get("client_name").map_err(map_sqlx)?,
-                            organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
-                            organization_name: row.try_get("organization_name").map_err(map_sqlx)?,
-                        })
-                    })
+                    all(rows, scope_review_listing)
                 }
 
                 async fn approve_scope(

@@ -242,16 +242,45 @@ pub(super) fn refresh_token<R: SqlRow>(row: &R) -> Result<RefreshTokenRecord, St
     })
 }
 
+pub(super) fn consent<R: SqlRow>(row: &R) -> Result<(String, Vec<String>, i64), StoreError> {
+    Ok((
+        row.read("organization_id")?,
+        json_list(row, "scopes")?,
+        row.read("updated_at")?,
+    ))
+}
+
+pub(super) fn connected_app<R: SqlRow>(row: &R) -> Result<ConnectedApp, StoreError> {
+    Ok(ConnectedApp {
+        client_id: row.read("client_id")?,
+        client_name: row.read("client_name")?,
+        client_logo_url: row.read("logo_url")?,
+        organization_id: row.read("organization_id")?,
+        organization_name: row.read("organization_name")?,
+        scopes: json_list(row, "scopes")?,
+        granted_at: row.read("created_at")?,
+        updated_at: row.read("updated_at")?,
+        last_used_at: {
+            let grant: Option<i64> = row.read("last_grant")?;
+            let refresh: Option<i64> = row.read("last_refresh")?;
+            grant.max(refresh)
+        },
+    })
+}
+
 /// Implements [`GrantStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`,
 /// and a `hot()` returning its [`HotPath`](super::hot::HotPath)).
 macro_rules! impl_grant_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
-            use sqlx::Row as _;
             use $crate::secret::TokenDigest;
-            use $crate::store::sql::{changed, changed_ref, to_json_list, json_list};
-            use $crate::store::{AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts, RefreshTokenRecord, StoreError, map_sqlx};
+            use $crate::store::grants::{connected_app, consent};
+            use $crate::store::sql::{all, changed, changed_ref, to_json_list};
+            use $crate::store::{
+                AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
+                RefreshTokenRecord, StoreError, map_sqlx,
+            };
 
             #[async_trait]
             impl GrantStore for $store {
@@ -279,15 +308,7 @@ macro_rules! impl_grant_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok((
-                                row.try_get("organization_id").map_err(map_sqlx)?,
-                                json_list(row, "scopes")?,
-                                row.try_get("updated_at").map_err(map_sqlx)?,
-                            ))
-                        })
-                        .collect()
+                    all(rows, consent)
                 }
 
                 async fn upsert_consent(
@@ -403,25 +424,7 @@ macro_rules! impl_grant_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok(ConnectedApp {
-                                client_id: row.try_get("client_id").map_err(map_sqlx)?,
-                                client_name: row.try_get("client_name").map_err(map_sqlx)?,
-                                client_logo_url: row.try_get("logo_url").map_err(map_sqlx)?,
-                                organization_id: row.try_get("organization_id").map_err(map_sqlx)?,
-                                organization_name: row.try_get("organization_name").map_err(map_sqlx)?,
-                                scopes: json_list(row, "scopes")?,
-                                granted_at: row.try_get("created_at").map_err(map_sqlx)?,
-                                updated_at: row.try_get("updated_at").map_err(map_sqlx)?,
-                                last_used_at: {
-                                    let grant: Option<i64> = row.try_get("last_grant").map_err(map_sqlx)?;
-                                    let refresh: Option<i64> = row.try_get("last_refresh").map_err(map_sqlx)?;
-                                    grant.max(refresh)
-                                },
-                            })
-                        })
-                        .collect()
+                    all(rows, connected_app)
                 }
 
                 async fn revoke_connected_app(

@@ -44,9 +44,9 @@ macro_rules! impl_key_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
+            use $crate::store::keys::signing_key;
             use $crate::store::sql::{all, changed};
             use $crate::store::{KeyStore, SigningKeyRecord, StoreError, map_sqlx};
-            use $crate::store::keys::{signing_key};
 
             #[async_trait]
             impl KeyStore for $store {

@@ -96,9 +96,9 @@ macro_rules! impl_resource_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
-            use $crate::store::sql::{all};
-            use $crate::store::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore, StoreError, map_sqlx};
             use $crate::store::resources::{case, customer};
+            use $crate::store::sql::all;
+            use $crate::store::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore, StoreError, map_sqlx};
 
             #[async_trait]
             impl ResourceStore for $store {
