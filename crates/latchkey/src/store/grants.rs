@@ -1,6 +1,6 @@
-//! Storage of what authorization grants: consents, authorization codes,
-//! grants, revoked access tokens, refresh tokens, connected apps and
-//! housekeeping: [`GrantStore`], its records, their row mappers, and its SQL
+//! Storage of grants and what leads to them or hangs on them: consents,
+//! authorization codes, grants, revoked access tokens, refresh tokens,
+//! connected apps, and housekeeping: [`GrantStore`], its records, their row mappers, and its SQL
 //! ([`impl_grant_store!`], expanded by both backends).
 //! The methods on the hot path delegate to [`HotPath`](super::hot::HotPath).
 
