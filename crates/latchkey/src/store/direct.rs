@@ -40,8 +40,8 @@ use rusqlite::types::FromSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::config::SqliteSynchronous;
-use latchkey_verify::Alg;
 use crate::secret::TokenDigest;
+use latchkey_verify::Alg;
 
 use super::hot::{self, HotPath};
 use super::{
@@ -181,7 +181,10 @@ impl Writer {
 
     /// The write without waiting: `None` when the connection or SQLite's
     /// write lock is taken (the caller then runs it in a blocking thread).
-    fn try_in_place<T>(&self, write: &impl Fn(&mut Connection) -> Result<T, StoreError>) -> Option<Result<T, StoreError>> {
+    fn try_in_place<T>(
+        &self,
+        write: &impl Fn(&mut Connection) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
         let mut slot = self.connection.try_lock().ok()?;
         let connection = slot.as_mut()?;
         if connection.busy_timeout(Duration::ZERO).is_err() {
@@ -267,7 +270,8 @@ enum Role {
 }
 
 fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, StoreError> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if options.in_memory {
         flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
     }
@@ -284,7 +288,9 @@ fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, St
     };
     let cache = options.cache_kib;
     let pragmas = match role {
-        Role::Reader => format!("PRAGMA foreign_keys = ON; PRAGMA query_only = ON; PRAGMA cache_size = -{cache};"),
+        Role::Reader => {
+            format!("PRAGMA foreign_keys = ON; PRAGMA query_only = ON; PRAGMA cache_size = -{cache};")
+        }
         Role::Writer => format!(
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA cache_size = -{cache};"
         ),
@@ -563,9 +569,12 @@ impl HotPath for Direct {
         client_id: &str,
     ) -> Result<Option<Vec<String>>, StoreError> {
         self.read(|c| {
-            query_one(c, hot::FIND_CONSENT, [user_id, organization_id, client_id], |row| {
-                json_list(row, "scopes")
-            })
+            query_one(
+                c,
+                hot::FIND_CONSENT,
+                [user_id, organization_id, client_id],
+                |row| json_list(row, "scopes"),
+            )
         })
     }
 
@@ -602,7 +611,14 @@ impl HotPath for Direct {
         &self,
         code_digest: &TokenDigest,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_AUTHORIZATION_CODE, [&code_digest.0[..]], authorization_code))
+        self.read(|c| {
+            query_one(
+                c,
+                hot::FIND_AUTHORIZATION_CODE,
+                [&code_digest.0[..]],
+                authorization_code,
+            )
+        })
     }
 
     async fn exchange_authorization_code(
@@ -664,8 +680,10 @@ impl HotPath for Direct {
 
     async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
         self.read(|c| {
-            query_one(c, hot::ACCESS_TOKEN_IS_LIVE, params![grant_id, true, jti], |_| Ok(()))
-                .map(|row| row.is_some())
+            query_one(c, hot::ACCESS_TOKEN_IS_LIVE, params![grant_id, true, jti], |_| {
+                Ok(())
+            })
+            .map(|row| row.is_some())
         })
     }
 

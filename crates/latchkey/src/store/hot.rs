@@ -1,7 +1,7 @@
 //! The storage operations on the hot paths — every token request, token
 //! check, sign-in and authorization — as one trait each backend implements
 //! in its fastest way, and their SQL, written once for both: PostgreSQL
-//! runs them through the sqlx pool (`sql.rs`), SQLite through connections
+//! runs them through the sqlx pool (`postgres.rs`), SQLite through connections
 //! of its own (`direct.rs`). The other operations of [`Store`](super::Store)
 //! go through sqlx on both backends; `Store`'s methods of the same names
 //! delegate here.

@@ -5,12 +5,28 @@
 //! statement by the server (`statement_timeout`, also `lock_timeout`); a
 //! server that stops answering altogether is bounded by the request
 //! timeout in `http`.
+//!
+//! The hot-path operations ([`HotPath`]) run through the pool too, as
+//! every other; their SQL is in `hot.rs`.
 
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use sqlx::Row as _;
+
 use crate::config::DatabaseSettings;
+use crate::secret::TokenDigest;
+
+use super::accounts::{api_key, membership, organization, session, user};
+use super::clients::client;
+use super::grants::{authorization_code, grant, refresh_token};
+use super::hot::{self, HotPath};
+use super::sql::{all, changed, json_list, to_json_list};
+use super::{
+    ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
+    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, UserRecord, backend, map_sqlx,
+};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -51,4 +67,274 @@ impl PostgresStore {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres);
-super::sql::impl_hot_path!(PostgresStore, sqlx::Postgres);
+super::clients::impl_client_store!(PostgresStore, sqlx::Postgres);
+super::accounts::impl_account_store!(PostgresStore, sqlx::Postgres);
+super::grants::impl_grant_store!(PostgresStore, sqlx::Postgres);
+super::keys::impl_key_store!(PostgresStore, sqlx::Postgres);
+super::audit::impl_audit_store!(PostgresStore, sqlx::Postgres);
+super::resources::impl_resource_store!(PostgresStore, sqlx::Postgres);
+
+async fn insert_refresh_token(
+    connection: &mut sqlx::PgConnection,
+    r: &RefreshTokenRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(hot::INSERT_REFRESH_TOKEN)
+        .bind(r.token_digest.0.to_vec())
+        .bind(&r.grant_id)
+        .bind(&r.client_id)
+        .bind(to_json_list(&r.scopes)?)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .bind(r.used_at)
+        .execute(connection)
+        .await
+        .map_err(map_sqlx)?;
+    Ok(())
+}
+
+impl HotPath for PostgresStore {
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_CLIENT)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(client).transpose()
+    }
+
+    async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_USER)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_ORGANIZATION)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(organization).transpose()
+    }
+
+    async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
+        let rows = sqlx::query(hot::LIST_MEMBERSHIPS)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        all(rows, membership)
+    }
+
+    async fn find_subject(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Result<Option<super::SubjectRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_SUBJECT)
+            .bind(user_id)
+            .bind(organization_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(super::SubjectRecord {
+            user: user(&row)?,
+            organization: OrganizationRecord {
+                id: row.try_get("organization_id").map_err(map_sqlx)?,
+                name: row.try_get("organization_name").map_err(map_sqlx)?,
+                created_at: row.try_get("organization_created_at").map_err(map_sqlx)?,
+            },
+            role: row.try_get("role").map_err(map_sqlx)?,
+        }))
+    }
+
+    async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_SESSION)
+            .bind(id_digest.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let row = sqlx::query(hot::FIND_CONSENT)
+            .bind(user_id)
+            .bind(organization_id)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(|r| json_list(r, "scopes")).transpose()
+    }
+
+    async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        sqlx::query(hot::INSERT_AUTHORIZATION_CODE)
+            .bind(c.code_digest.0.to_vec())
+            .bind(&c.client_id)
+            .bind(&c.user_id)
+            .bind(&c.organization_id)
+            .bind(&c.redirect_uri)
+            .bind(c.redirect_uri_given)
+            .bind(to_json_list(&c.scopes)?)
+            .bind(&c.code_challenge)
+            .bind(&c.code_challenge_method)
+            .bind(&c.nonce)
+            .bind(c.auth_time)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .bind(c.consumed_at)
+            .bind(&c.grant_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn find_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_AUTHORIZATION_CODE)
+            .bind(code_digest.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(authorization_code).transpose()
+    }
+
+    async fn exchange_authorization_code(
+        &self,
+        code_digest: &TokenDigest,
+        g: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        now: i64,
+    ) -> Result<CodeExchange, StoreError> {
+        let row = sqlx::query(hot::PG_EXCHANGE_AUTHORIZATION_CODE)
+            .bind(now)
+            .bind(&g.id)
+            .bind(code_digest.0.to_vec())
+            .bind(&g.client_id)
+            .bind(&g.user_id)
+            .bind(&g.organization_id)
+            .bind(to_json_list(&g.scopes)?)
+            .bind(g.auth_time)
+            .bind(g.created_at)
+            .bind(g.revoked_at)
+            .bind(refresh.is_some())
+            .bind(refresh.map(|r| r.token_digest.0.to_vec()))
+            .bind(refresh.map(|r| r.client_id.as_str()))
+            .bind(refresh.map(|r| to_json_list(&r.scopes)).transpose()?)
+            .bind(refresh.map(|r| r.created_at))
+            .bind(refresh.map(|r| r.expires_at))
+            .bind(refresh.and_then(|r| r.used_at))
+            .bind(refresh.map(|r| r.grant_id.as_str()))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let exchanged: i64 = row.try_get("exchanged").map_err(map_sqlx)?;
+        if exchanged == 1 {
+            return Ok(CodeExchange::Exchanged);
+        }
+        let row = sqlx::query(hot::CODE_GRANT_ID)
+            .bind(code_digest.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let grant_id = match row {
+            Some(row) => row.try_get("grant_id").map_err(map_sqlx)?,
+            None => None,
+        };
+        Ok(CodeExchange::AlreadyConsumed { grant_id })
+    }
+
+    async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_GRANT)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(grant).transpose()
+    }
+
+    async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(hot::ACCESS_TOKEN_IS_LIVE)
+            .bind(grant_id)
+            .bind(true)
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_refresh_token(&mut connection, token).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_REFRESH_TOKEN)
+            .bind(token_digest.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(refresh_token).transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        successor: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(hot::PG_ROTATE_REFRESH_TOKEN)
+            .bind(&successor.grant_id)
+            .bind(now)
+            .bind(old.0.to_vec())
+            .bind(successor.token_digest.0.to_vec())
+            .bind(&successor.client_id)
+            .bind(to_json_list(&successor.scopes)?)
+            .bind(successor.created_at)
+            .bind(successor.expires_at)
+            .bind(successor.used_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(changed(result))
+    }
+
+    async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query(hot::FIND_API_KEY)
+            .bind(digest.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(api_key).transpose()
+    }
+
+    async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(hot::TOUCH_API_KEY)
+            .bind(now)
+            .bind(id)
+            .bind(now - 60)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+}

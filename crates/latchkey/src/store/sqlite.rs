@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::config::{DatabaseSettings, SqliteSynchronous};
 
 use super::direct::{Direct, DirectOptions};
+use super::{StoreError, backend, map_sqlx};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -71,3 +72,9 @@ impl SqliteStore {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
+super::clients::impl_client_store!(SqliteStore, sqlx::Sqlite);
+super::accounts::impl_account_store!(SqliteStore, sqlx::Sqlite);
+super::grants::impl_grant_store!(SqliteStore, sqlx::Sqlite);
+super::keys::impl_key_store!(SqliteStore, sqlx::Sqlite);
+super::audit::impl_audit_store!(SqliteStore, sqlx::Sqlite);
+super::resources::impl_resource_store!(SqliteStore, sqlx::Sqlite);

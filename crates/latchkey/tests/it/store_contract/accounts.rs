@@ -702,9 +702,18 @@ async fn a_subject_is_the_user_the_organization_and_the_role_there(backend: Back
     store.insert_user(&user("u2", "bob@example.com")).await.unwrap();
     let acme = organization("o1", ODD_TEXT);
     store.insert_organization(&acme).await.unwrap();
-    store.insert_organization(&organization("o2", "Birch")).await.unwrap();
-    store.upsert_membership(&membership("o1", "u1", "FIRM_ADMIN")).await.unwrap();
-    store.upsert_membership(&membership("o2", "u2", "member")).await.unwrap();
+    store
+        .insert_organization(&organization("o2", "Birch"))
+        .await
+        .unwrap();
+    store
+        .upsert_membership(&membership("o1", "u1", "FIRM_ADMIN"))
+        .await
+        .unwrap();
+    store
+        .upsert_membership(&membership("o2", "u2", "member"))
+        .await
+        .unwrap();
 
     assert_eq!(
         store.find_subject("u1", "o1").await.unwrap(),
