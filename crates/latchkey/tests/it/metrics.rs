@@ -4,7 +4,7 @@
 
 use crate::backend_tests;
 use crate::helpers::{Backend, Options, TestApp};
-use crate::seed_integrations::{obtain_code, register, token_form};
+use crate::seed_integrations::{code_exchange, register, token_form};
 
 backend_tests!(
     metrics_count_requests_tokens_and_replays_in_prometheus_text,
@@ -81,27 +81,7 @@ async fn metrics_count_requests_tokens_and_replays_in_prometheus_text(backend: B
     let app = spawn_with_metrics(backend).await;
     app.seed_demo().await;
     let (client_id, secret) = register(&app, &[REDIRECT], &["openid", "email"]).await;
-    let code = obtain_code(
-        &app,
-        &[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    let (status, tokens, _) = token_form(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = code_exchange(&app, &client_id, &secret, REDIRECT, None).await;
     let refresh = [
         ("grant_type", "refresh_token"),
         ("refresh_token", tokens["refresh_token"].as_str().unwrap()),

@@ -60,6 +60,38 @@ pub async fn obtain_code(app: &TestApp, params: &[(&str, &str)]) -> String {
         .clone()
 }
 
+/// Alice authorizes the client at `redirect_uri` (for `scope`, or what it
+/// is allowed) and the client exchanges the code with its secret in the
+/// form: the token response, which must be a success.
+pub async fn code_exchange(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    redirect_uri: &str,
+    scope: Option<&str>,
+) -> Value {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+    ];
+    params.extend(scope.map(|scope| ("scope", scope)));
+    let code = obtain_code(app, &params).await;
+    let (status, tokens, _) = token_form(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
 /// POSTs a form to the token endpoint; returns (status, JSON, headers).
 pub async fn token_form(app: &TestApp, fields: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
     let response = app

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::helpers::{Backend, Options, TestApp};
 use crate::relying_party::jwt_claims;
-use crate::seed_integrations::{obtain_code, register, token_form};
+use crate::seed_integrations::{code_exchange, register, token_form};
 
 backend_tests!(
     refresh_carries_no_id_token_by_default,
@@ -26,31 +26,9 @@ const REDIRECT: &str = "https://yourapp.com/oauth/callback";
 
 /// A client of alice's with a code-exchange response; returns (client id,
 /// secret, tokens).
-async fn code_exchange(app: &TestApp, scopes: &[&str]) -> (String, String, Value) {
+async fn registered_with_tokens(app: &TestApp, scopes: &[&str]) -> (String, String, Value) {
     let (client_id, secret) = register(app, &[REDIRECT], scopes).await;
-    let scope = scopes.join(" ");
-    let code = obtain_code(
-        app,
-        &[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT),
-            ("scope", &scope),
-        ],
-    )
-    .await;
-    let (status, tokens, _) = token_form(
-        app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = code_exchange(app, &client_id, &secret, REDIRECT, Some(&scopes.join(" "))).await;
     (client_id, secret, tokens)
 }
 
@@ -87,7 +65,7 @@ async fn refresh_carries_no_id_token_by_default(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.seed_demo().await;
     assert!(!app.state.config.tokens.id_token_on_refresh);
-    let (client_id, secret, tokens) = code_exchange(&app, &["openid", "email", "cases:read"]).await;
+    let (client_id, secret, tokens) = registered_with_tokens(&app, &["openid", "email", "cases:read"]).await;
     assert!(tokens["id_token"].is_string(), "the code exchange has one");
     let refreshed = refresh(&app, &client_id, &secret, &tokens).await;
     assert!(refreshed["access_token"].is_string());
@@ -104,7 +82,7 @@ async fn refresh_carries_a_verifiable_id_token_when_configured(backend: Backend)
     };
     let app = TestApp::spawn_with(backend, options).await;
     app.seed_demo().await;
-    let (client_id, secret, tokens) = code_exchange(&app, &["openid", "email", "cases:read"]).await;
+    let (client_id, secret, tokens) = registered_with_tokens(&app, &["openid", "email", "cases:read"]).await;
     let first = jwt_claims(tokens["id_token"].as_str().unwrap());
     let refreshed = refresh(&app, &client_id, &secret, &tokens).await;
     let id_token = refreshed["id_token"]
@@ -275,27 +253,7 @@ async fn es256_access_tokens_and_a_clients_eddsa_id_tokens_verify(backend: Backe
         ]
     );
 
-    let code = obtain_code(
-        &app,
-        &[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    let (status, tokens, _) = token_form(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = code_exchange(&app, &client_id, &secret, REDIRECT, None).await;
     let header = |token: &str| {
         use base64::Engine;
         let head = token.split('.').next().unwrap();
