@@ -1,8 +1,8 @@
 //! The token guard's cost per request, as the protected API pays it: a
 //! valid access token (RS256 verification + the grant-liveness lookup in
 //! SQLite), a revoked one (the same work, refused), and an API key (digest
-//! + lookup); and what recording a request in the metrics adds to every
-//! request. Run with `cargo bench -p latchkey --bench guard`.
+//! and lookup); and what recording a request in the metrics adds to
+//! every request. Run with `cargo bench -p latchkey --bench guard`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

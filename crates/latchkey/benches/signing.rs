@@ -3,6 +3,8 @@
 //! once, as the key ring signs. docs/PERFORMANCE.md compares the server's
 //! CPU per refresh with these. Run with `cargo bench -p latchkey --bench signing`.
 
+#![allow(clippy::expect_used)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use latchkey::keys::{self, Alg, KeyRing};
 use latchkey::secret::MasterKey;

@@ -174,8 +174,18 @@ impl Writer {
         let Some(connection) = slot.as_mut() else {
             return Err(StoreError::Backend("the writer connection is missing".into()));
         };
+        // Here, in a blocking thread, the write may wait for the lock; the
+        // connection otherwise keeps the short wait of reads in place.
+        if let Err(error) = connection.busy_timeout(self.options.write_timeout) {
+            *slot = None;
+            return Err(map_error(error));
+        }
         let result = write(connection);
+        let restored = connection.busy_timeout(read_busy_timeout(&self.options));
         end_transaction(&mut slot);
+        if restored.is_err() {
+            *slot = None;
+        }
         result
     }
 
@@ -191,7 +201,7 @@ impl Writer {
             return None;
         }
         let result = write(connection);
-        let restored = connection.busy_timeout(self.options.write_timeout);
+        let restored = connection.busy_timeout(read_busy_timeout(&self.options));
         end_transaction(&mut slot);
         if restored.is_err() {
             *slot = None;
@@ -269,6 +279,11 @@ enum Role {
     Writer,
 }
 
+/// How long a read in place may wait for a lock.
+fn read_busy_timeout(options: &DirectOptions) -> Duration {
+    READ_BUSY_TIMEOUT.min(options.write_timeout)
+}
+
 fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, StoreError> {
     let mut flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -277,11 +292,11 @@ fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, St
     }
     let connection = Connection::open_with_flags(&options.path, flags).map_err(map_error)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    let busy = match role {
-        Role::Reader => READ_BUSY_TIMEOUT.min(options.write_timeout),
-        Role::Writer => options.write_timeout,
-    };
-    connection.busy_timeout(busy).map_err(map_error)?;
+    // The writer connection serves reads in place too: it waits long only
+    // while a blocking-thread write holds it (`Writer::run`).
+    connection
+        .busy_timeout(read_busy_timeout(options))
+        .map_err(map_error)?;
     let synchronous = match options.synchronous {
         SqliteSynchronous::Normal => "NORMAL",
         SqliteSynchronous::Full => "FULL",
@@ -778,5 +793,90 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn migrated(path: &std::path::Path) -> Connection {
+        let connection = Connection::open(path).unwrap();
+        connection.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        for (_, _, sql) in super::super::migrations::SQLITE {
+            connection.execute_batch(sql).unwrap();
+        }
+        connection
+    }
+
+    fn options(path: &std::path::Path, write_timeout: Duration) -> DirectOptions {
+        DirectOptions {
+            path: path.to_path_buf(),
+            in_memory: false,
+            synchronous: SqliteSynchronous::Normal,
+            cache_kib: 512,
+            write_timeout,
+            readers: 2,
+        }
+    }
+
+    /// Another connection holds SQLite's write lock: the write does not
+    /// fail at once (the in-place attempt gives way to a blocking thread),
+    /// lands when the lock is released, and reads go on meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_for_a_lock_held_elsewhere_then_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("direct.db");
+        let other = migrated(&path);
+        other
+            .execute_batch(
+                "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'Acme', 0); \
+                 INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at) \
+                 VALUES ('k1', 'o1', 'key', '[]', x'00', 0);",
+            )
+            .unwrap();
+        let direct = Arc::new(Direct::open(options(&path, Duration::from_secs(5))).unwrap());
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let writing = tokio::spawn({
+            let direct = Arc::clone(&direct);
+            async move { direct.touch_api_key("k1", 1_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!writing.is_finished(), "the write waits for the lock");
+        assert_eq!(
+            direct.find_organization("o1").await.unwrap().unwrap().name,
+            "Acme"
+        );
+        other.execute_batch("COMMIT").unwrap();
+        writing.await.unwrap().unwrap();
+        let last_used: Option<i64> = other
+            .query_row("SELECT last_used_at FROM api_keys WHERE id = 'k1'", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(last_used, Some(1_000));
+    }
+
+    /// A lock held past the statement timeout: unavailable, not a hang,
+    /// and the writer works again afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_held_past_the_timeout_is_unavailable_then_writes_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("direct.db");
+        let other = migrated(&path);
+        other
+            .execute_batch(
+                "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'Acme', 0); \
+                 INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at) \
+                 VALUES ('k1', 'o1', 'key', '[]', x'00', 0);",
+            )
+            .unwrap();
+        let direct = Direct::open(options(&path, Duration::from_millis(200))).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let refused = direct.touch_api_key("k1", 1_000).await;
+        assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+        other.execute_batch("ROLLBACK").unwrap();
+        direct.touch_api_key("k1", 2_000).await.unwrap();
+        let last_used: Option<i64> = other
+            .query_row("SELECT last_used_at FROM api_keys WHERE id = 'k1'", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(last_used, Some(2_000));
     }
 }
