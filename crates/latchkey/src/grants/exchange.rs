@@ -11,7 +11,7 @@ use crate::oauth::pkce::{self, ChallengeMethod};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::TokenResponse;
 use crate::secret::{Secret, generate_token};
-use crate::store::{ClientRecord, CodeExchange, GrantRecord, RefreshTokenRecord, Store};
+use crate::store::{ClientRecord, CodeExchange, GrantRecord, RefreshContext, RefreshTokenRecord, Store};
 
 use super::tokens::{self, IdTokenContext, Subject};
 use crate::audit::{self, Actor};
@@ -348,8 +348,13 @@ pub async fn refresh_token(
         scope,
     } = grant;
     let digest = presented.digest();
-    let token = store
-        .find_refresh_token(&digest)
+    // The token, its grant and the grant's subject, read at one moment.
+    let RefreshContext {
+        token,
+        grant,
+        subject,
+    } = store
+        .find_refresh_context(&digest)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("refresh token is invalid"))?;
     if token.client_id != client.client_id {
@@ -367,17 +372,15 @@ pub async fn refresh_token(
     if token.expires_at <= now {
         return Err(OAuthError::invalid_grant("refresh token has expired"));
     }
-    let grant = match store.find_grant(&token.grant_id).await? {
+    let grant = match grant {
         Some(grant) if grant.revoked_at.is_none() => grant,
         _ => return Err(OAuthError::invalid_grant("refresh token has been revoked")),
     };
     let granted = ScopeSet::from_tokens(&token.scopes).map_err(OAuthError::server_error)?;
     let scopes = narrowed_scope(&granted, scope)?;
-    let subject = Subject::load(store, &grant.user_id, &grant.organization_id)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the user or organization of this grant no longer exists")
-        })?;
+    let subject = subject.map(Subject::from).ok_or_else(|| {
+        OAuthError::invalid_grant("the user or organization of this grant no longer exists")
+    })?;
     let (successor, record) = new_refresh_token(
         config,
         &grant.id,

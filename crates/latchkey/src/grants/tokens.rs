@@ -18,7 +18,7 @@ use crate::config::{AccessTokenClaims, Config, seconds};
 use crate::keys::{Alg, KeyError, KeyRing};
 use crate::oauth::scope::ScopeSet;
 use crate::secret::{Secret, random_bytes};
-use crate::store::{OrganizationRecord, Store, UserRecord};
+use crate::store::{OrganizationRecord, Store, SubjectRecord, UserRecord};
 
 pub use latchkey_verify::{ACCESS_TOKEN_TYP, JTI_TOKEN_PART_LEN};
 
@@ -29,6 +29,16 @@ pub struct Subject {
     pub user: UserRecord,
     pub organization: OrganizationRecord,
     pub role: Option<String>,
+}
+
+impl From<SubjectRecord> for Subject {
+    fn from(found: SubjectRecord) -> Self {
+        Self {
+            user: found.user,
+            organization: found.organization,
+            role: found.role,
+        }
+    }
 }
 
 impl Subject {
@@ -42,11 +52,7 @@ impl Subject {
         Ok(store
             .find_subject(user_id, organization_id)
             .await?
-            .map(|found| Self {
-                user: found.user,
-                organization: found.organization,
-                role: found.role,
-            }))
+            .map(Self::from))
     }
 
     /// The identity claims the scopes allow (OpenID Connect Core §5.4),

@@ -46,7 +46,8 @@ use latchkey_verify::Alg;
 use super::hot::{self, HotPath};
 use super::{
     ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
-    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord, UserRecord,
+    OrganizationRecord, RefreshContext, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord,
+    UserRecord,
 };
 
 /// How long an in-place read may wait for a lock before the database is
@@ -511,6 +512,24 @@ fn api_key(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
+fn subject_in(
+    connection: &Connection,
+    user_id: &str,
+    organization_id: &str,
+) -> Result<Option<SubjectRecord>, StoreError> {
+    query_one(connection, hot::FIND_SUBJECT, [user_id, organization_id], |row| {
+        Ok(SubjectRecord {
+            user: user(row)?,
+            organization: OrganizationRecord {
+                id: get(row, "organization_id")?,
+                name: get(row, "organization_name")?,
+                created_at: get(row, "organization_created_at")?,
+            },
+            role: get(row, "role")?,
+        })
+    })
+}
+
 fn insert_refresh_token(connection: &Connection, r: &RefreshTokenRecord) -> Result<(), StoreError> {
     execute(
         connection,
@@ -558,19 +577,7 @@ impl HotPath for Direct {
         user_id: &str,
         organization_id: &str,
     ) -> Result<Option<SubjectRecord>, StoreError> {
-        self.read(|c| {
-            query_one(c, hot::FIND_SUBJECT, [user_id, organization_id], |row| {
-                Ok(SubjectRecord {
-                    user: user(row)?,
-                    organization: OrganizationRecord {
-                        id: get(row, "organization_id")?,
-                        name: get(row, "organization_name")?,
-                        created_at: get(row, "organization_created_at")?,
-                    },
-                    role: get(row, "role")?,
-                })
-            })
-        })
+        self.read(|c| subject_in(c, user_id, organization_id))
     }
 
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
@@ -712,6 +719,36 @@ impl HotPath for Direct {
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
         self.read(|c| query_one(c, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], refresh_token))
+    }
+
+    /// One read transaction on one connection: one snapshot, one lock.
+    async fn find_refresh_context(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshContext>, StoreError> {
+        self.read(|c| {
+            let snapshot = c.unchecked_transaction().map_err(map_error)?;
+            let Some(token) = query_one(
+                &snapshot,
+                hot::FIND_REFRESH_TOKEN,
+                [&token_digest.0[..]],
+                refresh_token,
+            )?
+            else {
+                return Ok(None);
+            };
+            let grant = query_one(&snapshot, hot::FIND_GRANT, [&token.grant_id], grant)?;
+            let subject = match &grant {
+                Some(grant) => subject_in(&snapshot, &grant.user_id, &grant.organization_id)?,
+                None => None,
+            };
+            snapshot.commit().map_err(map_error)?;
+            Ok(Some(RefreshContext {
+                token,
+                grant,
+                subject,
+            }))
+        })
     }
 
     async fn rotate_refresh_token(

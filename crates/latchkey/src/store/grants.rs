@@ -47,6 +47,16 @@ pub struct AuthorizationCodeRecord {
     pub grant_id: Option<String>,
 }
 
+/// A refresh token with what a refresh needs next, read together: its
+/// grant (`None` when gone) and the grant's subject (`None` when the grant,
+/// its user or its organization is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshContext {
+    pub token: RefreshTokenRecord,
+    pub grant: Option<GrantRecord>,
+    pub subject: Option<super::SubjectRecord>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     pub token_digest: TokenDigest,
@@ -186,6 +196,12 @@ pub trait GrantStore: Send + Sync {
         &self,
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// The refresh token with its grant and the grant's subject, as of one
+    /// moment; `None` when there is no such token.
+    async fn find_refresh_context(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshContext>, StoreError>;
     /// One transaction: marks `old` used if it is unused, then inserts its
     /// successor. Of concurrent callers with the same token exactly one gets
     /// `true`; the others change nothing.
@@ -507,6 +523,13 @@ macro_rules! impl_grant_store {
                     token_digest: &TokenDigest,
                 ) -> Result<Option<RefreshTokenRecord>, StoreError> {
                     $crate::store::hot::HotPath::find_refresh_token(self.hot(), token_digest).await
+                }
+
+                async fn find_refresh_context(
+                    &self,
+                    token_digest: &TokenDigest,
+                ) -> Result<Option<$crate::store::RefreshContext>, StoreError> {
+                    $crate::store::hot::HotPath::find_refresh_context(self.hot(), token_digest).await
                 }
 
                 async fn rotate_refresh_token(

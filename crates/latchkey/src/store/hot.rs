@@ -14,7 +14,8 @@ use crate::secret::TokenDigest;
 
 use super::{
     ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
-    OrganizationRecord, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord, UserRecord,
+    OrganizationRecord, RefreshContext, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord,
+    UserRecord,
 };
 
 /// The hot-path operations; see [`Store`](super::Store) for what each does.
@@ -54,6 +55,10 @@ pub(crate) trait HotPath {
         &self,
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn find_refresh_context(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<RefreshContext>, StoreError>;
     async fn rotate_refresh_token(
         &self,
         old: &TokenDigest,

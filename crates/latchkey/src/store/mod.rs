@@ -39,7 +39,7 @@ pub use audit::{AuditEvent, AuditStore};
 pub use clients::{ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus};
 pub use grants::{
     AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
-    RefreshTokenRecord,
+    RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};

@@ -296,6 +296,27 @@ impl HotPath for PostgresStore {
         row.as_ref().map(refresh_token).transpose()
     }
 
+    /// Three round trips, one after the other: on PostgreSQL each read is
+    /// a round trip whether joined or not, and the three are short.
+    async fn find_refresh_context(
+        &self,
+        token_digest: &TokenDigest,
+    ) -> Result<Option<super::RefreshContext>, StoreError> {
+        let Some(token) = HotPath::find_refresh_token(self, token_digest).await? else {
+            return Ok(None);
+        };
+        let grant = HotPath::find_grant(self, &token.grant_id).await?;
+        let subject = match &grant {
+            Some(grant) => HotPath::find_subject(self, &grant.user_id, &grant.organization_id).await?,
+            None => None,
+        };
+        Ok(Some(super::RefreshContext {
+            token,
+            grant,
+            subject,
+        }))
+    }
+
     async fn rotate_refresh_token(
         &self,
         old: &TokenDigest,

@@ -17,6 +17,7 @@ backend_tests!(
     revoking_a_grant_ends_its_tokens_once,
     revoking_an_access_token_ends_that_token_only,
     refresh_tokens_round_trip_and_rotate_once,
+    a_refresh_context_is_the_token_its_grant_and_the_subject,
     of_concurrent_rotations_of_one_token_exactly_one_succeeds,
 );
 
@@ -253,4 +254,41 @@ async fn of_concurrent_rotations_of_one_token_exactly_one_succeeds(backend: Back
     }
     let old = store.find_refresh_token(&digest("raced")).await.unwrap().unwrap();
     assert_eq!(old.used_at, Some(3_000 + winners[0] as i64));
+}
+
+/// What a refresh reads at once: the token, its grant (revoked or not) and
+/// the grant's subject with the role the user has now.
+async fn a_refresh_context_is_the_token_its_grant_and_the_subject(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    seed(store.as_ref()).await;
+    exchanged_grant(store.as_ref(), "g1", "r1").await;
+    assert_eq!(store.find_refresh_context(&digest("unknown")).await.unwrap(), None);
+
+    let context = store.find_refresh_context(&digest("r1")).await.unwrap().unwrap();
+    assert_eq!(
+        Some(context.token.clone()),
+        store.find_refresh_token(&digest("r1")).await.unwrap()
+    );
+    assert_eq!(context.grant, store.find_grant("g1").await.unwrap());
+    let grant = context.grant.unwrap();
+    assert_eq!(
+        context.subject,
+        store
+            .find_subject(&grant.user_id, &grant.organization_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(context.subject.unwrap().role.as_deref(), Some("admin"));
+
+    // Out of the organization: the subject stays, without a role.
+    store
+        .delete_membership(&grant.organization_id, &grant.user_id)
+        .await
+        .unwrap();
+    let context = store.find_refresh_context(&digest("r1")).await.unwrap().unwrap();
+    assert_eq!(context.subject.unwrap().role, None);
+
+    // A revoked grant's tokens are gone with it.
+    assert!(store.revoke_grant("g1", 2_000).await.unwrap());
+    assert_eq!(store.find_refresh_context(&digest("r1")).await.unwrap(), None);
 }
