@@ -262,7 +262,10 @@ async fn a_refresh_context_is_the_token_its_grant_and_the_subject(backend: Backe
     let (store, _db) = open(backend).await;
     seed(store.as_ref()).await;
     exchanged_grant(store.as_ref(), "g1", "r1").await;
-    assert_eq!(store.find_refresh_context(&digest("unknown")).await.unwrap(), None);
+    assert_eq!(
+        store.find_refresh_context(&digest("unknown")).await.unwrap(),
+        None
+    );
 
     let context = store.find_refresh_context(&digest("r1")).await.unwrap().unwrap();
     assert_eq!(
