@@ -832,12 +832,21 @@ mod tests {
         }
     }
 
+    /// A migrated database with organization `o1` and its API key `k1`,
+    /// and a connection to it of its own.
     fn migrated(path: &std::path::Path) -> Connection {
         let connection = Connection::open(path).unwrap();
         connection.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
         for (_, _, sql) in super::super::migrations::SQLITE {
             connection.execute_batch(sql).unwrap();
         }
+        connection
+            .execute_batch(
+                "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'Acme', 0); \
+                 INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at) \
+                 VALUES ('k1', 'o1', 'key', '[]', x'00', 0);",
+            )
+            .unwrap();
         connection
     }
 
@@ -860,13 +869,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("direct.db");
         let other = migrated(&path);
-        other
-            .execute_batch(
-                "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'Acme', 0); \
-                 INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at) \
-                 VALUES ('k1', 'o1', 'key', '[]', x'00', 0);",
-            )
-            .unwrap();
         let direct = Arc::new(Direct::open(options(&path, Duration::from_secs(5))).unwrap());
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let writing = tokio::spawn({
@@ -896,13 +898,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("direct.db");
         let other = migrated(&path);
-        other
-            .execute_batch(
-                "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'Acme', 0); \
-                 INSERT INTO api_keys (id, organization_id, name, scopes, key_digest, created_at) \
-                 VALUES ('k1', 'o1', 'key', '[]', x'00', 0);",
-            )
-            .unwrap();
         let direct = Direct::open(options(&path, Duration::from_millis(200))).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let refused = direct.touch_api_key("k1", 1_000).await;
