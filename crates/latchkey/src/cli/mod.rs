@@ -328,11 +328,13 @@ async fn serve(config: Config, seed_demo: bool) -> CliResult {
     }
     let state = app.state().clone();
     let addr = app.local_addr().map_err(|e| e.to_string())?;
+    // Signals are handled from before the server says it listens.
+    let shutdown = app::shutdown_signal();
     tracing::info!(issuer = %state.config.issuer, "latchkey listening on http://{addr}");
     if let Some(Ok(metrics)) = app.metrics_addr() {
         tracing::info!("metrics on http://{metrics}/metrics");
     }
-    app.run(app::shutdown_signal()).await.map_err(|e| e.to_string())
+    app.run(shutdown).await.map_err(|e| e.to_string())
 }
 
 /// The demo's credentials and where to start. The authorization URL comes

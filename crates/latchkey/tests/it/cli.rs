@@ -19,6 +19,7 @@ backend_tests!(
     api_keys_made_by_the_cli_work_on_the_api_until_revoked,
     serve_demo_seeds_idempotently_and_prints_working_credentials,
     environment_beats_the_configuration_file,
+    a_signal_as_soon_as_the_server_listens_stops_it_gracefully,
 );
 
 fn stdout(output: &std::process::Output) -> String {
@@ -427,4 +428,28 @@ async fn api_keys_made_by_the_cli_work_on_the_api_until_revoked(backend: Backend
     assert!(!refused.status.success());
     stdout(&app.cli(&["api-keys", "revoke", "--org", org, &id], None));
     assert_eq!(firm(key).await, 401, "revoked at once");
+}
+
+/// SIGTERM the moment the server says it listens: the handler is already
+/// in place, so it stops gracefully (exit 0) rather than dying of the
+/// signal. Several times, as the moment is short.
+async fn a_signal_as_soon_as_the_server_listens_stops_it_gracefully(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let master_key = MasterKey::generate().to_base64();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = [
+            ("LATCHKEY_DATABASE_URL", database.url.clone()),
+            ("LATCHKEY_ISSUER", format!("http://127.0.0.1:{port}")),
+            ("LATCHKEY_BIND", format!("127.0.0.1:{port}")),
+            ("LATCHKEY_MASTER_KEY", master_key.clone()),
+        ];
+        let server = ServerProcess::start(&["serve"], &env);
+        let (status, log) = server.stop();
+        assert!(status.success(), "{status:?}\n{log}");
+    }
 }
