@@ -204,7 +204,8 @@ async fn keys_rotate_publishes_a_new_key_and_retire_removes_an_old_one(backend: 
         !refused.status.success(),
         "a key whose tokens may be live needs --force"
     );
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--force"), "{said}");
     stdout(&app.cli(&["keys", "retire", &first, "--force"], None));
     app.state.keys.reload(app.state.store.as_ref()).await.unwrap();
     let (_, jwks) = app.get_json("/.well-known/jwks.json").await;
