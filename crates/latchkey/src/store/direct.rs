@@ -22,9 +22,10 @@
 //!   connection is free and SQLite's write lock can be had at once;
 //!   otherwise (the sqlx pool or another process holds the lock, or
 //!   `synchronous = FULL`) it runs in a blocking thread that waits for the
-//!   lock up to the statement timeout. The writer does not copy the WAL
-//!   back into the database itself (that waits for the disk): a task
-//!   checkpoints passively every 250 ms on a connection of its own.
+//!   lock up to the statement timeout. A commit in place does not copy the
+//!   WAL back into the database (that waits for the disk): every 250 ms a
+//!   task does, in a blocking thread, on the writer's connection and
+//!   holding it, so it copies every frame and the WAL starts over.
 //! - A connection left inside a transaction by a failure (SQLite rolls back
 //!   by itself on a full disk) is rolled back, and replaced if that fails,
 //!   so no later write lands in a transaction nobody commits.
