@@ -166,6 +166,20 @@ pub(super) fn organization<R: SqlRow>(row: &R) -> Result<OrganizationRecord, Sto
     })
 }
 
+/// A row of `hot::FIND_SUBJECT`: the user's columns under their names,
+/// the organization's renamed, and the role.
+pub(super) fn subject<R: SqlRow>(row: &R) -> Result<super::SubjectRecord, StoreError> {
+    Ok(super::SubjectRecord {
+        user: user(row)?,
+        organization: OrganizationRecord {
+            id: row.read("organization_id")?,
+            name: row.read("organization_name")?,
+            created_at: row.read("organization_created_at")?,
+        },
+        role: row.read("role")?,
+    })
+}
+
 pub(super) fn membership<R: SqlRow>(row: &R) -> Result<MembershipRecord, StoreError> {
     Ok(MembershipRecord {
         organization_id: row.read("organization_id")?,

@@ -37,14 +37,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use rusqlite::types::FromSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::config::SqliteSynchronous;
 use crate::secret::TokenDigest;
-use latchkey_verify::Alg;
 
+use super::accounts::{api_key, membership, organization, session, subject, user};
+use super::clients::client;
+use super::grants::{authorization_code, grant, refresh_token};
 use super::hot::{self, HotPath};
+use super::sql::json_list;
 use super::{
     ApiKeyRecord, AuthorizationCodeRecord, ClientRecord, CodeExchange, GrantRecord, MembershipRecord,
     OrganizationRecord, RefreshContext, RefreshTokenRecord, SessionRecord, StoreError, SubjectRecord,
@@ -319,7 +321,7 @@ fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, St
 /// Maps SQLite's errors as `map_sqlx` does: constraint violations, and the
 /// failures of an unwell database (busy, locked, out of memory, read-only,
 /// I/O, full, cannot open, locking protocol) as unavailable.
-fn map_error(error: rusqlite::Error) -> StoreError {
+pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, _) = &error {
         match failure.code {
             ErrorCode::ConstraintViolation => match failure.extended_code {
@@ -341,21 +343,6 @@ fn map_error(error: rusqlite::Error) -> StoreError {
         }
     }
     StoreError::Backend(Box::new(error))
-}
-
-fn get<T: FromSql>(row: &Row<'_>, column: &str) -> Result<T, StoreError> {
-    row.get(column).map_err(map_error)
-}
-
-fn digest(row: &Row<'_>, column: &str) -> Result<TokenDigest, StoreError> {
-    let bytes: Vec<u8> = get(row, column)?;
-    TokenDigest::from_slice(&bytes)
-        .ok_or_else(|| StoreError::Backend(format!("column {column} is not a 32-byte digest").into()))
-}
-
-fn json_list(row: &Row<'_>, column: &str) -> Result<Vec<String>, StoreError> {
-    let text: String = get(row, column)?;
-    serde_json::from_str(&text).map_err(|error| StoreError::Backend(Box::new(error)))
 }
 
 fn to_json_list(list: &[String]) -> Result<String, StoreError> {
@@ -385,149 +372,13 @@ fn execute(connection: &Connection, sql: &str, params: impl rusqlite::Params) ->
         .map_err(map_error)
 }
 
-fn client(row: &Row<'_>) -> Result<ClientRecord, StoreError> {
-    let secret_digest: Option<Vec<u8>> = get(row, "secret_digest")?;
-    let alg: Option<String> = get(row, "id_token_signed_response_alg")?;
-    let id_token_signed_response_alg = match alg {
-        None => None,
-        Some(name) => Some(
-            Alg::parse(&name)
-                .ok_or_else(|| StoreError::Backend(format!("unknown ID token algorithm `{name}`").into()))?,
-        ),
-    };
-    Ok(ClientRecord {
-        client_id: get(row, "client_id")?,
-        secret_digest: match secret_digest {
-            None => None,
-            Some(_) => Some(digest(row, "secret_digest")?),
-        },
-        name: get(row, "name")?,
-        description: get(row, "description")?,
-        homepage_url: get(row, "homepage_url")?,
-        logo_url: get(row, "logo_url")?,
-        redirect_uris: json_list(row, "redirect_uris")?,
-        allowed_scopes: json_list(row, "allowed_scopes")?,
-        token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
-        organization_id: get(row, "organization_id")?,
-        id_token_signed_response_alg,
-        enabled: get(row, "enabled")?,
-        created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-    })
-}
-
-fn user(row: &Row<'_>) -> Result<UserRecord, StoreError> {
-    Ok(UserRecord {
-        id: get(row, "id")?,
-        email: get(row, "email")?,
-        name: get(row, "name")?,
-        email_verified: get(row, "email_verified")?,
-        password_hash: get(row, "password_hash")?,
-        created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-    })
-}
-
-fn organization(row: &Row<'_>) -> Result<OrganizationRecord, StoreError> {
-    Ok(OrganizationRecord {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        created_at: get(row, "created_at")?,
-    })
-}
-
-fn membership(row: &Row<'_>) -> Result<MembershipRecord, StoreError> {
-    Ok(MembershipRecord {
-        organization_id: get(row, "organization_id")?,
-        user_id: get(row, "user_id")?,
-        role: get(row, "role")?,
-        created_at: get(row, "created_at")?,
-    })
-}
-
-fn session(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
-    Ok(SessionRecord {
-        id_digest: digest(row, "id_digest")?,
-        user_id: get(row, "user_id")?,
-        auth_time: get(row, "auth_time")?,
-        created_at: get(row, "created_at")?,
-        expires_at: get(row, "expires_at")?,
-    })
-}
-
-fn grant(row: &Row<'_>) -> Result<GrantRecord, StoreError> {
-    Ok(GrantRecord {
-        id: get(row, "id")?,
-        client_id: get(row, "client_id")?,
-        user_id: get(row, "user_id")?,
-        organization_id: get(row, "organization_id")?,
-        scopes: json_list(row, "scopes")?,
-        auth_time: get(row, "auth_time")?,
-        created_at: get(row, "created_at")?,
-        revoked_at: get(row, "revoked_at")?,
-    })
-}
-
-fn authorization_code(row: &Row<'_>) -> Result<AuthorizationCodeRecord, StoreError> {
-    Ok(AuthorizationCodeRecord {
-        code_digest: digest(row, "code_digest")?,
-        client_id: get(row, "client_id")?,
-        user_id: get(row, "user_id")?,
-        organization_id: get(row, "organization_id")?,
-        redirect_uri: get(row, "redirect_uri")?,
-        redirect_uri_given: get(row, "redirect_uri_given")?,
-        scopes: json_list(row, "scopes")?,
-        code_challenge: get(row, "code_challenge")?,
-        code_challenge_method: get(row, "code_challenge_method")?,
-        nonce: get(row, "nonce")?,
-        auth_time: get(row, "auth_time")?,
-        created_at: get(row, "created_at")?,
-        expires_at: get(row, "expires_at")?,
-        consumed_at: get(row, "consumed_at")?,
-        grant_id: get(row, "grant_id")?,
-    })
-}
-
-fn refresh_token(row: &Row<'_>) -> Result<RefreshTokenRecord, StoreError> {
-    Ok(RefreshTokenRecord {
-        token_digest: digest(row, "token_digest")?,
-        grant_id: get(row, "grant_id")?,
-        client_id: get(row, "client_id")?,
-        scopes: json_list(row, "scopes")?,
-        created_at: get(row, "created_at")?,
-        expires_at: get(row, "expires_at")?,
-        used_at: get(row, "used_at")?,
-    })
-}
-
-fn api_key(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
-    Ok(ApiKeyRecord {
-        id: get(row, "id")?,
-        organization_id: get(row, "organization_id")?,
-        name: get(row, "name")?,
-        scopes: json_list(row, "scopes")?,
-        key_digest: digest(row, "key_digest")?,
-        created_at: get(row, "created_at")?,
-        last_used_at: get(row, "last_used_at")?,
-        revoked_at: get(row, "revoked_at")?,
-    })
-}
-
 fn subject_in(
     connection: &Connection,
     user_id: &str,
     organization_id: &str,
 ) -> Result<Option<SubjectRecord>, StoreError> {
     query_one(connection, hot::FIND_SUBJECT, [user_id, organization_id], |row| {
-        Ok(SubjectRecord {
-            user: user(row)?,
-            organization: OrganizationRecord {
-                id: get(row, "organization_id")?,
-                name: get(row, "organization_name")?,
-                created_at: get(row, "organization_created_at")?,
-            },
-            role: get(row, "role")?,
-        })
+        subject(row)
     })
 }
 
@@ -550,15 +401,15 @@ fn insert_refresh_token(connection: &Connection, r: &RefreshTokenRecord) -> Resu
 
 impl HotPath for Direct {
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_CLIENT, [client_id], client))
+        self.read(|c| query_one(c, hot::FIND_CLIENT, [client_id], |row| client(row)))
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_USER, [id], user))
+        self.read(|c| query_one(c, hot::FIND_USER, [id], |row| user(row)))
     }
 
     async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_ORGANIZATION, [id], organization))
+        self.read(|c| query_one(c, hot::FIND_ORGANIZATION, [id], |row| organization(row)))
     }
 
     async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
@@ -582,7 +433,7 @@ impl HotPath for Direct {
     }
 
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_SESSION, [&id_digest.0[..]], session))
+        self.read(|c| query_one(c, hot::FIND_SESSION, [&id_digest.0[..]], |row| session(row)))
     }
 
     async fn find_consent(
@@ -635,12 +486,9 @@ impl HotPath for Direct {
         code_digest: &TokenDigest,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
         self.read(|c| {
-            query_one(
-                c,
-                hot::FIND_AUTHORIZATION_CODE,
-                [&code_digest.0[..]],
-                authorization_code,
-            )
+            query_one(c, hot::FIND_AUTHORIZATION_CODE, [&code_digest.0[..]], |row| {
+                authorization_code(row)
+            })
         })
     }
 
@@ -698,7 +546,7 @@ impl HotPath for Direct {
     }
 
     async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_GRANT, [id], grant))
+        self.read(|c| query_one(c, hot::FIND_GRANT, [id], |row| grant(row)))
     }
 
     async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
@@ -719,7 +567,11 @@ impl HotPath for Direct {
         &self,
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], refresh_token))
+        self.read(|c| {
+            query_one(c, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], |row| {
+                refresh_token(row)
+            })
+        })
     }
 
     /// One read transaction on one connection: one snapshot, one lock.
@@ -729,16 +581,13 @@ impl HotPath for Direct {
     ) -> Result<Option<RefreshContext>, StoreError> {
         self.read(|c| {
             let snapshot = c.unchecked_transaction().map_err(map_error)?;
-            let Some(token) = query_one(
-                &snapshot,
-                hot::FIND_REFRESH_TOKEN,
-                [&token_digest.0[..]],
-                refresh_token,
-            )?
+            let Some(token) = query_one(&snapshot, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], |row| {
+                refresh_token(row)
+            })?
             else {
                 return Ok(None);
             };
-            let grant = query_one(&snapshot, hot::FIND_GRANT, [&token.grant_id], grant)?;
+            let grant = query_one(&snapshot, hot::FIND_GRANT, [&token.grant_id], |row| grant(row))?;
             let subject = match &grant {
                 Some(grant) => subject_in(&snapshot, &grant.user_id, &grant.organization_id)?,
                 None => None,
@@ -776,7 +625,7 @@ impl HotPath for Direct {
     }
 
     async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.read(|c| query_one(c, hot::FIND_API_KEY, [&digest.0[..]], api_key))
+        self.read(|c| query_one(c, hot::FIND_API_KEY, [&digest.0[..]], |row| api_key(row)))
     }
 
     async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -18,7 +18,7 @@ use sqlx::Row as _;
 use crate::config::DatabaseSettings;
 use crate::secret::TokenDigest;
 
-use super::accounts::{api_key, membership, organization, session, user};
+use super::accounts::{api_key, membership, organization, session, subject, user};
 use super::clients::client;
 use super::grants::{authorization_code, grant, refresh_token};
 use super::hot::{self, HotPath};
@@ -140,18 +140,7 @@ impl HotPath for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(super::SubjectRecord {
-            user: user(&row)?,
-            organization: OrganizationRecord {
-                id: row.try_get("organization_id").map_err(map_sqlx)?,
-                name: row.try_get("organization_name").map_err(map_sqlx)?,
-                created_at: row.try_get("organization_created_at").map_err(map_sqlx)?,
-            },
-            role: row.try_get("role").map_err(map_sqlx)?,
-        }))
+        row.as_ref().map(subject).transpose()
     }
 
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {

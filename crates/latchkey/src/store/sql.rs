@@ -15,12 +15,14 @@ use crate::secret::TokenDigest;
 
 use super::{StoreError, backend, map_sqlx};
 
-/// A value both backends decode from a column.
+/// A value every driver decodes from a column: sqlx for both backends,
+/// rusqlite for SQLite's hot path (`direct.rs`).
 pub(crate) trait Column:
     for<'r> sqlx::Decode<'r, Sqlite>
     + sqlx::Type<Sqlite>
     + for<'r> sqlx::Decode<'r, Postgres>
     + sqlx::Type<Postgres>
+    + rusqlite::types::FromSql
 {
 }
 
@@ -29,6 +31,7 @@ impl<T> Column for T where
         + sqlx::Type<Sqlite>
         + for<'r> sqlx::Decode<'r, Postgres>
         + sqlx::Type<Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
@@ -47,6 +50,12 @@ impl SqlRow for SqliteRow {
 impl SqlRow for PgRow {
     fn read<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.try_get(column).map_err(map_sqlx)
+    }
+}
+
+impl SqlRow for rusqlite::Row<'_> {
+    fn read<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.get(column).map_err(super::direct::map_error)
     }
 }
 
