@@ -15,17 +15,23 @@
 //!   "unavailable". The cost of this choice: a read of a page that is
 //!   neither in SQLite's cache nor the operating system's holds a runtime
 //!   thread for the disk read.
-//! - **Writes** run on the one writer connection, each operation one
-//!   transaction begun `IMMEDIATE` (it never fails half-way on a lock
-//!   upgrade). With `synchronous = NORMAL` a commit appends to the WAL
-//!   without waiting for the disk, so a write runs in place when the writer
-//!   connection is free and SQLite's write lock can be had at once;
-//!   otherwise (the sqlx pool or another process holds the lock, or
-//!   `synchronous = FULL`) it runs in a blocking thread that waits for the
-//!   lock up to the statement timeout. A commit in place does not copy the
-//!   WAL back into the database (that waits for the disk): every 250 ms a
-//!   task does, in a blocking thread, on the writer's connection and
-//!   holding it, so it copies every frame and the WAL starts over.
+//! - **Writes** run on the one writer connection, in transactions begun
+//!   `IMMEDIATE` (they never fail half-way on a lock upgrade). Writes that
+//!   arrive while another is running wait in a queue, and the next
+//!   transaction commits all of them (group commit): each in a savepoint of
+//!   its own, so a failing write undoes only itself, and the pages they
+//!   share reach the WAL once. Whoever finds no runner at work becomes it:
+//!   with `synchronous = NORMAL` a commit appends to the WAL without waiting
+//!   for the disk, so the caller's task runs a batch or two in place when the
+//!   writer connection is free and SQLite's write lock can be had at once;
+//!   otherwise (the sqlx pool or another process holds the lock, the
+//!   checkpoint holds the connection, or `synchronous = FULL`) a blocking
+//!   thread takes over and waits up to the statement timeout. Each write
+//!   is answered only after its transaction committed. A commit in place
+//!   does not copy the WAL back into the database (that waits for the
+//!   disk): every 250 ms a task does, in a blocking thread, on the writer's
+//!   connection and holding it, so it copies every frame and the WAL starts
+//!   over.
 //! - A connection left inside a transaction by a failure (SQLite rolls back
 //!   by itself on a full disk) is rolled back, and replaced if that fails,
 //!   so no later write lands in a transaction nobody commits.
@@ -33,11 +39,12 @@
 //! The SQL is shared with PostgreSQL's implementation (`hot.rs`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
 
 use crate::config::SqliteSynchronous;
 use crate::secret::TokenDigest;
@@ -82,12 +89,110 @@ pub(super) struct Direct {
     writer: Arc<Writer>,
 }
 
+/// The one writer connection and the writes waiting for it.
 struct Writer {
     options: DirectOptions,
     connection: Mutex<Option<Connection>>,
-    /// Whether writes may run in place: not under `synchronous = FULL`,
+    /// Whether batches may run in place: not under `synchronous = FULL`,
     /// where every commit waits for the disk.
     in_place: bool,
+    queue: Mutex<Queue>,
+    /// `Queue::running`, readable without the lock: reads keep off the
+    /// writer connection while writes wait for it.
+    busy: AtomicBool,
+    /// Transactions committed: fewer than the writes when they batch.
+    commits: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Box<dyn Job>>,
+    /// Whether a runner (a task in place or a blocking thread) is taking
+    /// the waiting writes; only it does, so none is ever left behind.
+    running: bool,
+}
+
+/// A write waiting for the writer connection.
+trait Job: Send {
+    /// Runs the write inside the batch's transaction; its result is held
+    /// until the batch ends.
+    fn run(self: Box<Self>, connection: &Connection) -> Box<dyn Ran>;
+    /// The batch failed before the write ran.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// A write that ran, waiting for its batch's end.
+trait Ran: Send {
+    fn succeeded(&self) -> bool;
+    /// The batch committed: the write's own result goes to its caller.
+    fn committed(self: Box<Self>);
+    /// The batch did not commit: nothing of it was written.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+struct Pending<T, F> {
+    write: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+struct Done<T> {
+    result: Result<T, StoreError>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> Box<dyn Ran> {
+        Box::new(Done {
+            result: (self.write)(connection),
+            reply: self.reply,
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+impl<T: Send + 'static> Ran for Done<T> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn committed(self: Box<Self>) {
+        let _ = self.reply.send(self.result);
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Why a whole batch failed, given to each of its writes.
+struct BatchFailure {
+    unavailable: bool,
+    reason: String,
+}
+
+impl BatchFailure {
+    fn from(error: &StoreError) -> Self {
+        Self {
+            unavailable: matches!(error, StoreError::Unavailable(_)),
+            reason: error.to_string(),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        let reason = self.reason.clone().into();
+        if self.unavailable {
+            StoreError::Unavailable(reason)
+        } else {
+            StoreError::Backend(reason)
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +219,9 @@ impl Direct {
             in_place,
             options: options.clone(),
             connection: Mutex::new(Some(writer)),
+            queue: Mutex::default(),
+            busy: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
         });
         if in_place && !options.in_memory {
             spawn_checkpoints(Arc::downgrade(&writer));
@@ -125,11 +233,13 @@ impl Direct {
         })
     }
 
-    /// Runs a read in place: on the writer connection when it is free (its
-    /// page cache is never invalidated by its own writes), else on a free
-    /// reader, else waits for one (each is held for microseconds).
+    /// Runs a read in place: on the writer connection when it is free and
+    /// no write waits for it (its page cache is never invalidated by its
+    /// own writes), else on a free reader, else waits for one (each is
+    /// held for microseconds).
     fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Ok(slot) = self.writer.connection.try_lock()
+        if !self.writer.busy.load(Ordering::Relaxed)
+            && let Ok(slot) = self.writer.connection.try_lock()
             && let Some(connection) = slot.as_ref()
             && connection.is_autocommit()
         {
@@ -145,29 +255,183 @@ impl Direct {
         read(&lock(&self.readers[start]))
     }
 
-    /// Runs a write: in place when the writer connection is free and
-    /// SQLite's write lock can be taken at once (a commit in WAL mode with
-    /// `synchronous = NORMAL` writes to the WAL without waiting for the
-    /// disk), otherwise in a blocking thread that may wait for the lock up
-    /// to the statement timeout. A write refused for the lock rolled back
-    /// completely, so running it again is safe.
+    /// Runs a write, atomically (a failed write leaves nothing behind), and
+    /// answers once it is committed. Writes that arrive together are
+    /// committed together: one transaction for the batch, each write in a
+    /// savepoint of its own, so one write's failure undoes only that write
+    /// (group commit: the pages the writes share reach the WAL once, and
+    /// no write waits for a thread of its own).
     async fn write<T: Send + 'static>(
         &self,
-        write: impl Fn(&mut Connection) -> Result<T, StoreError> + Send + Sync + 'static,
+        write: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        if self.writer.in_place
-            && let Some(result) = self.writer.try_in_place(&write)
-        {
-            return result;
-        }
-        let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || writer.run(&write))
+        let (reply, answer) = oneshot::channel();
+        self.writer.submit(Box::new(Pending { write, reply }));
+        answer
             .await
-            .map_err(|error| StoreError::Backend(Box::new(error)))?
+            .map_err(|_| StoreError::Backend("the write was dropped unanswered".into()))?
     }
 }
 
+/// Batches a runner in place may run before it hands the rest to a
+/// blocking thread (its own caller waits meanwhile).
+const BATCHES_IN_PLACE: usize = 2;
+/// Writes committed together at most.
+const BATCH_LIMIT: usize = 64;
+
 impl Writer {
+    /// Queues a write; when no runner is at work, the caller becomes it.
+    fn submit(self: &Arc<Self>, job: Box<dyn Job>) {
+        {
+            let mut queue = lock(&self.queue);
+            queue.waiting.push(job);
+            if queue.running {
+                return;
+            }
+            queue.running = true;
+            self.busy.store(true, Ordering::Relaxed);
+        }
+        self.run_in_place();
+    }
+
+    /// The waiting writes, up to a batch; `None`, and no runner any more,
+    /// when there are none.
+    fn take(&self) -> Option<Vec<Box<dyn Job>>> {
+        let mut queue = lock(&self.queue);
+        if queue.waiting.is_empty() {
+            queue.running = false;
+            self.busy.store(false, Ordering::Relaxed);
+            return None;
+        }
+        let limit = queue.waiting.len().min(BATCH_LIMIT);
+        let rest = queue.waiting.split_off(limit);
+        Some(std::mem::replace(&mut queue.waiting, rest))
+    }
+
+    /// Puts writes back at the front (a batch that could not begin).
+    fn put_back(&self, mut jobs: Vec<Box<dyn Job>>) {
+        let mut queue = lock(&self.queue);
+        jobs.append(&mut queue.waiting);
+        queue.waiting = jobs;
+    }
+
+    /// As the runner, on the calling task's thread: batches run in place
+    /// while the writer connection is free and SQLite's write lock can be
+    /// had at once (a commit in WAL mode with `synchronous = NORMAL` writes
+    /// to the WAL without waiting for the disk); otherwise a blocking
+    /// thread takes over, which may wait for them.
+    fn run_in_place(self: &Arc<Self>) {
+        if self.in_place {
+            for _ in 0..BATCHES_IN_PLACE {
+                let Ok(mut slot) = self.connection.try_lock() else {
+                    break;
+                };
+                let Some(jobs) = self.take() else {
+                    return;
+                };
+                if let Err(jobs) = self.batch(&mut slot, jobs, Duration::ZERO) {
+                    self.put_back(jobs);
+                    break;
+                }
+            }
+        }
+        let writer = Arc::clone(self);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || writer.run_blocking());
+            }
+            Err(_) => writer.run_blocking(),
+        }
+    }
+
+    /// As the runner, in a blocking thread: batches until none wait, each
+    /// waiting for the writer connection and for SQLite's write lock (up to
+    /// the statement timeout).
+    fn run_blocking(&self) {
+        loop {
+            let mut slot = lock(&self.connection);
+            let Some(jobs) = self.take() else {
+                return;
+            };
+            if let Err(jobs) = self.batch(&mut slot, jobs, self.options.write_timeout) {
+                // Only a batch that may not wait gives way.
+                let failure = BatchFailure {
+                    unavailable: true,
+                    reason: "the database is locked".to_owned(),
+                };
+                for job in jobs {
+                    job.fail(failure.error());
+                }
+            }
+        }
+    }
+
+    /// One transaction for the writes, begun `IMMEDIATE` (it never fails
+    /// half-way on a lock upgrade) after waiting for the write lock up to
+    /// `wait`. `Err` gives the writes back when the lock was taken and
+    /// `wait` is zero; every other outcome is answered to each write.
+    fn batch(
+        &self,
+        slot: &mut MutexGuard<'_, Option<Connection>>,
+        jobs: Vec<Box<dyn Job>>,
+        wait: Duration,
+    ) -> Result<(), Vec<Box<dyn Job>>> {
+        let fail_all = |jobs: Vec<Box<dyn Job>>, error: &StoreError| {
+            let failure = BatchFailure::from(error);
+            for job in jobs {
+                job.fail(failure.error());
+            }
+        };
+        if slot.is_none() {
+            match open_connection(&self.options, Role::Writer) {
+                Ok(connection) => **slot = Some(connection),
+                Err(error) => {
+                    fail_all(jobs, &error);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(connection) = slot.as_mut() else {
+            return Ok(());
+        };
+        let begun = connection
+            .busy_timeout(wait)
+            .and_then(|()| connection.execute_batch("BEGIN IMMEDIATE"));
+        // Inside the transaction nothing waits for a lock; reads in place
+        // on this connection keep their short wait.
+        let restored = connection.busy_timeout(read_busy_timeout(&self.options));
+        match begun {
+            Err(error) if wait.is_zero() && is_busy(&error) => {
+                if restored.is_err() {
+                    **slot = None;
+                }
+                return Err(jobs);
+            }
+            Err(error) => {
+                fail_all(jobs, &map_error(error));
+                end_transaction(slot);
+                return Ok(());
+            }
+            Ok(()) => {}
+        }
+        let outcome = run_jobs(connection, jobs);
+        end_transaction(slot);
+        if restored.is_err() {
+            **slot = None;
+        }
+        match outcome {
+            Ok(ran) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                ran.into_iter().for_each(|ran| ran.committed());
+            }
+            Err((ran, error)) => {
+                let failure = BatchFailure::from(&error);
+                ran.into_iter().for_each(|ran| ran.fail(failure.error()));
+            }
+        }
+        Ok(())
+    }
+
     /// A passive checkpoint on the writer connection, holding it.
     fn checkpoint(&self) -> Result<(), StoreError> {
         let slot = lock(&self.connection);
@@ -178,53 +442,60 @@ impl Writer {
             None => Ok(()),
         }
     }
+}
 
-    /// The write on the writer connection, waiting for it and for SQLite's
-    /// write lock (up to the statement timeout).
-    fn run<T>(&self, write: &impl Fn(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut slot = lock(&self.connection);
-        if slot.is_none() {
-            *slot = Some(open_connection(&self.options, Role::Writer)?);
+/// Runs the writes in the open transaction and commits it. A lone write
+/// runs as the transaction itself (rolled back when it fails); writes
+/// together each run in a savepoint. `Err` when the transaction as a
+/// whole failed: nothing of it was written.
+fn run_jobs(
+    connection: &Connection,
+    jobs: Vec<Box<dyn Job>>,
+) -> Result<Vec<Box<dyn Ran>>, (Vec<Box<dyn Ran>>, StoreError)> {
+    let mut ran = Vec::with_capacity(jobs.len());
+    if jobs.len() == 1 {
+        for job in jobs {
+            ran.push(job.run(connection));
         }
-        let Some(connection) = slot.as_mut() else {
-            return Err(StoreError::Backend("the writer connection is missing".into()));
+        let end = if ran.iter().all(|ran| ran.succeeded()) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
         };
-        // Here, in a blocking thread, the write may wait for the lock; the
-        // connection otherwise keeps the short wait of reads in place.
-        if let Err(error) = connection.busy_timeout(self.options.write_timeout) {
-            *slot = None;
-            return Err(map_error(error));
-        }
-        let result = write(connection);
-        let restored = connection.busy_timeout(read_busy_timeout(&self.options));
-        end_transaction(&mut slot);
-        if restored.is_err() {
-            *slot = None;
-        }
-        result
+        return match connection.execute_batch(end) {
+            Ok(()) => Ok(ran),
+            Err(error) => Err((ran, map_error(error))),
+        };
     }
-
-    /// The write without waiting: `None` when the connection or SQLite's
-    /// write lock is taken (the caller then runs it in a blocking thread).
-    fn try_in_place<T>(
-        &self,
-        write: &impl Fn(&mut Connection) -> Result<T, StoreError>,
-    ) -> Option<Result<T, StoreError>> {
-        let mut slot = self.connection.try_lock().ok()?;
-        let connection = slot.as_mut()?;
-        if connection.busy_timeout(Duration::ZERO).is_err() {
-            return None;
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(error) = execute(connection, "SAVEPOINT write", []) {
+            jobs.for_each(|job| job.fail(BatchFailure::from(&error).error()));
+            return Err((ran, error));
         }
-        let result = write(connection);
-        let restored = connection.busy_timeout(read_busy_timeout(&self.options));
-        end_transaction(&mut slot);
-        if restored.is_err() {
-            *slot = None;
+        let done = job.run(connection);
+        let end = if done.succeeded() {
+            execute(connection, "RELEASE write", [])
+        } else {
+            execute(connection, "ROLLBACK TO write", [])
+                .and_then(|_| execute(connection, "RELEASE write", []))
+        };
+        ran.push(done);
+        if let Err(error) = end {
+            jobs.for_each(|job| job.fail(BatchFailure::from(&error).error()));
+            return Err((ran, error));
         }
-        match result {
-            Err(StoreError::Unavailable(error)) if is_busy(error.as_ref()) => None,
-            result => Some(result),
+        if connection.is_autocommit() {
+            // SQLite ended the transaction by itself (a full disk, an I/O
+            // error): what ran before is gone too.
+            let error = StoreError::Unavailable("the transaction was rolled back by the database".into());
+            jobs.for_each(|job| job.fail(BatchFailure::from(&error).error()));
+            return Err((ran, error));
         }
+    }
+    match connection.execute_batch("COMMIT") {
+        Ok(()) => Ok(ran),
+        Err(error) => Err((ran, map_error(error))),
     }
 }
 
@@ -297,7 +568,7 @@ fn open_connection(options: &DirectOptions, role: Role) -> Result<Connection, St
     let connection = Connection::open_with_flags(&options.path, flags).map_err(map_error)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The writer connection serves reads in place too: it waits long only
-    // while a blocking-thread write holds it (`Writer::run`).
+    // while a blocking thread's batch holds it (`Writer::run_blocking`).
     connection
         .busy_timeout(read_busy_timeout(options))
         .map_err(map_error)?;
@@ -503,27 +774,23 @@ impl HotPath for Direct {
         let g = grant.clone();
         let refresh = refresh.cloned();
         self.write(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_error)?;
             let consumed = execute(
-                &tx,
+                c,
                 hot::CONSUME_AUTHORIZATION_CODE,
                 params![now, g.id, &code_digest.0[..]],
             )?;
             if consumed == 0 {
-                let grant_id: Option<String> = tx
+                let grant_id: Option<String> = c
                     .prepare_cached(hot::CODE_GRANT_ID)
                     .map_err(map_error)?
                     .query_row([&code_digest.0[..]], |row| row.get(0))
                     .optional()
                     .map_err(map_error)?
                     .flatten();
-                tx.rollback().map_err(map_error)?;
                 return Ok(CodeExchange::AlreadyConsumed { grant_id });
             }
             execute(
-                &tx,
+                c,
                 hot::INSERT_GRANT,
                 params![
                     g.id,
@@ -537,9 +804,8 @@ impl HotPath for Direct {
                 ],
             )?;
             if let Some(refresh) = &refresh {
-                insert_refresh_token(&tx, refresh)?;
+                insert_refresh_token(c, refresh)?;
             }
-            tx.commit().map_err(map_error)?;
             Ok(CodeExchange::Exchanged)
         })
         .await
@@ -610,15 +876,10 @@ impl HotPath for Direct {
         let old = *old;
         let successor = successor.clone();
         self.write(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_error)?;
-            if execute(&tx, hot::USE_REFRESH_TOKEN, params![now, &old.0[..]])? == 0 {
-                tx.rollback().map_err(map_error)?;
+            if execute(c, hot::USE_REFRESH_TOKEN, params![now, &old.0[..]])? == 0 {
                 return Ok(false);
             }
-            insert_refresh_token(&tx, &successor)?;
-            tx.commit().map_err(map_error)?;
+            insert_refresh_token(c, &successor)?;
             Ok(true)
         })
         .await
@@ -760,6 +1021,62 @@ mod tests {
             })
             .unwrap();
         assert_eq!(last_used, Some(2_000));
+    }
+
+    /// Writes that wait for the writer together commit together, and the
+    /// one that fails (a duplicate key) undoes only itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_that_wait_together_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("direct.db");
+        let other = migrated(&path);
+        let direct = Arc::new(Direct::open(options(&path, Duration::from_secs(5))).unwrap());
+        let held = lock(&direct.writer.connection);
+        let commits = direct.writer.commits.load(Ordering::Relaxed);
+        let writes: Vec<_> = (0..20)
+            .map(|n| {
+                let direct = Arc::clone(&direct);
+                // Organization 7 twice: the second fails on the primary key.
+                let id = format!("org-{}", if n == 19 { 7 } else { n });
+                tokio::spawn(async move {
+                    direct
+                        .write(move |c| {
+                            execute(
+                                c,
+                                "INSERT INTO organizations (id, name, created_at) VALUES ($1, 'x', 0)",
+                                [&id],
+                            )
+                        })
+                        .await
+                })
+            })
+            .collect();
+        while lock(&direct.writer.queue).waiting.len() < 20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(held);
+        let mut conflicts = 0;
+        for write in writes {
+            match write.await.unwrap() {
+                Ok(1) => {}
+                Err(StoreError::Conflict) => conflicts += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(conflicts, 1);
+        let stored: i64 = other
+            .query_row(
+                "SELECT count(*) FROM organizations WHERE id LIKE 'org-%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 19);
+        assert_eq!(
+            direct.writer.commits.load(Ordering::Relaxed) - commits,
+            1,
+            "one transaction for the twenty writes"
+        );
     }
 
     /// Under writes that never pause, the WAL still starts over: the
