@@ -1,7 +1,11 @@
 //! Redirect URI registration rules (SPEC 5, RFC 9700 §4.1): absolute,
 //! `https`, or `http` only on a loopback host; no fragment (RFC 6749
 //! §3.1.2); no wildcards. URIs are kept exactly as registered, because the
-//! authorization endpoint compares them character for character.
+//! authorization endpoint compares them character for character — except,
+//! for self-registered clients, the port of a loopback redirect URI
+//! (RFC 8252 §7.3, [`matches`]). Self-registered native apps may also use
+//! the private-use schemes the configuration allows (RFC 8252 §7.1,
+//! [`validate_for_registration`]).
 
 use url::{Host, Url};
 
@@ -15,32 +19,136 @@ pub struct InvalidRedirectUri {
 
 const MAX_LENGTH: usize = 2000;
 
+/// Schemes that are never a private-use redirect scheme, whatever the
+/// configuration allows: the web's own, and those that run or read
+/// something in the browser.
+pub const NEVER_PRIVATE_USE: [&str; 8] = [
+    "http",
+    "https",
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "about",
+    "blob",
+];
+
 /// Checks one redirect URI against the registration rules.
 pub fn validate(uri: &str) -> Result<(), InvalidRedirectUri> {
-    let fail = |problem| {
-        Err(InvalidRedirectUri {
-            uri: uri.to_owned(),
-            problem,
-        })
+    well_formed(uri)?;
+    validate_web(uri)
+}
+
+fn refuse(uri: &str, problem: &'static str) -> InvalidRedirectUri {
+    InvalidRedirectUri {
+        uri: uri.to_owned(),
+        problem,
+    }
+}
+
+/// The rules every redirect URI keeps, whatever its scheme.
+fn well_formed(uri: &str) -> Result<(), InvalidRedirectUri> {
+    let problem = if uri.len() > MAX_LENGTH {
+        "is longer than 2000 characters"
+    } else if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "must not contain spaces or control characters"
+    } else if uri.contains('#') {
+        // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
+        "must not contain a fragment (#)"
+    } else if uri.contains('*') {
+        // RFC 9700 §4.1.3: exact string matching, so no patterns.
+        "must not contain wildcards (*); register every URI exactly"
+    } else {
+        return Ok(());
     };
-    if uri.len() > MAX_LENGTH {
-        return fail("is longer than 2000 characters");
+    Err(refuse(uri, problem))
+}
+
+const HTTPS_ONLY: &str = "must use https (http is allowed only for localhost, 127.0.0.1 and [::1])";
+
+/// Checks a redirect URI a client registers for itself (RFC 7591): the
+/// rules of [`validate`], or a private-use scheme (RFC 8252 §7.1, such as
+/// `com.example.app:/callback` or `cursor://…`) that `allows_scheme`
+/// accepts.
+pub fn validate_for_registration(
+    uri: &str,
+    allows_scheme: impl Fn(&str) -> bool,
+) -> Result<(), InvalidRedirectUri> {
+    well_formed(uri)?;
+    let url = Url::parse(uri).map_err(|_| refuse(uri, "is not an absolute URL"))?;
+    let scheme = url.scheme();
+    if matches!(scheme, "http" | "https") {
+        return validate_web(uri);
     }
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return fail("must not contain spaces or control characters");
+    if NEVER_PRIVATE_USE.contains(&scheme) {
+        return Err(refuse(uri, HTTPS_ONLY));
     }
-    // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
-    if uri.contains('#') {
-        return fail("must not contain a fragment (#)");
+    if !allows_scheme(scheme) {
+        return Err(refuse(
+            uri,
+            "uses a private-use URI scheme this server does not allow; use https or a loopback http URI",
+        ));
     }
-    // RFC 9700 §4.1.3: exact string matching, so no patterns.
-    if uri.contains('*') {
-        return fail("must not contain wildcards (*); register every URI exactly");
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse(uri, "must not contain user credentials"));
     }
+    Ok(())
+}
+
+/// RFC 8252 §7.3: whether a requested redirect URI matches a registered
+/// one — exactly, or, when `any_loopback_port`, for an `http` loopback URI
+/// (`127.0.0.1`, `[::1]`, `localhost`), exactly apart from the port, which
+/// a native app picks when it starts listening.
+pub fn matches(registered: &str, requested: &str, any_loopback_port: bool) -> bool {
+    if registered == requested {
+        return true;
+    }
+    if !any_loopback_port || Url::parse(requested).is_err() {
+        return false;
+    }
+    match (
+        without_loopback_port(registered),
+        without_loopback_port(requested),
+    ) {
+        (Some(registered), Some(requested)) => registered == requested,
+        _ => false,
+    }
+}
+
+/// An `http` loopback URI with its port taken out, character for character
+/// otherwise; `None` for any other URI.
+fn without_loopback_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let host_end = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([':', '/', '?', '#']).unwrap_or(rest.len())
+    };
+    let (host, after) = rest.split_at(host_end);
+    if !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+        return None;
+    }
+    let after = match after.strip_prefix(':') {
+        Some(port_and_rest) => {
+            let digits = port_and_rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(port_and_rest.len());
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &port_and_rest[digits..]
+        }
+        None => after,
+    };
+    Some(format!("http://{host}{after}"))
+}
+
+/// The rules of `https` and loopback `http` redirect URIs.
+fn validate_web(uri: &str) -> Result<(), InvalidRedirectUri> {
+    let fail = |problem| Err(refuse(uri, problem));
     let Ok(url) = Url::parse(uri) else {
         return fail("is not an absolute URL");
     };
-    const HTTPS_ONLY: &str = "must use https (http is allowed only for localhost, 127.0.0.1 and [::1])";
     if !matches!(url.scheme(), "https" | "http") {
         return fail(HTTPS_ONLY);
     }

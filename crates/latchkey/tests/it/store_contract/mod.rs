@@ -77,6 +77,7 @@ fn client(id: &str) -> ClientRecord {
         enabled: true,
         created_at: 100,
         updated_at: 100,
+        origin: Default::default(),
     }
 }
 
