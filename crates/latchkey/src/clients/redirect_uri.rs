@@ -245,6 +245,72 @@ mod tests {
     }
 
     #[test]
+    fn loopback_ports_match_only_when_asked_and_nothing_else_differs() {
+        let registered = "http://127.0.0.1:49152/callback";
+        assert!(matches(registered, registered, false));
+        assert!(!matches(registered, "http://127.0.0.1:5000/callback", false));
+        for requested in [
+            "http://127.0.0.1:5000/callback",
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:65535/callback",
+        ] {
+            assert!(matches(registered, requested, true), "{requested}");
+        }
+        for requested in [
+            "http://127.0.0.1:5000/callback/",
+            "http://127.0.0.1:5000/callback?x=1",
+            "http://127.0.0.1:5000@evil.example/callback",
+            "http://127.0.0.2:5000/callback",
+            "http://localhost:5000/callback",
+            "https://127.0.0.1:5000/callback",
+            "http://127.0.0.1:99999/callback",
+            "http://127.0.0.1:/callback",
+        ] {
+            assert!(!matches(registered, requested, true), "{requested}");
+        }
+        assert!(matches("http://[::1]/cb", "http://[::1]:8080/cb", true));
+        assert!(matches(
+            "http://localhost:1/cb?a=b",
+            "http://localhost:2/cb?a=b",
+            true
+        ));
+        assert!(!matches(
+            "https://app.example:8443/cb",
+            "https://app.example:9443/cb",
+            true
+        ));
+    }
+
+    #[test]
+    fn registration_allows_private_use_schemes_only_when_configured() {
+        let cursor = |scheme: &str| scheme == "cursor" || scheme == "com.example.app";
+        for uri in [
+            "cursor://anysphere.cursor-retrieval/oauth/callback",
+            "com.example.app:/oauth2redirect",
+            "https://app.example/cb",
+            "http://localhost:3000/cb",
+        ] {
+            assert_eq!(validate_for_registration(uri, cursor), Ok(()), "{uri}");
+        }
+        for (uri, problem) in [
+            ("vscode://vscode.github-authentication/cb", "private-use"),
+            ("cursor://x/cb#frag", "fragment"),
+            ("cursor://user:pw@x/cb", "credentials"),
+            ("javascript:alert(1)", "must use https"),
+            ("data:text/html,hi", "must use https"),
+            ("http://app.example/cb", "must use https"),
+            ("not a uri", "spaces"),
+        ] {
+            let error = validate_for_registration(uri, cursor).unwrap_err();
+            assert!(error.to_string().contains(problem), "{uri}: {error}");
+        }
+        // Whatever the configuration allows, never these.
+        for uri in ["javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd"] {
+            assert!(validate_for_registration(uri, |_| true).is_err(), "{uri}");
+        }
+    }
+
+    #[test]
     fn refuses_each_broken_rule_naming_the_uri() {
         let cases = [
             ("http://yourapp.com/cb", "must use https"),

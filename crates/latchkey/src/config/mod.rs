@@ -569,6 +569,73 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_registration_is_off_by_default_with_the_oidc_scopes() {
+        let registration = from_toml("").unwrap().oauth.registration;
+        assert_eq!(registration.mode, RegistrationMode::Off);
+        assert_eq!(
+            registration.scopes,
+            ["openid", "email", "profile", "offline_access"]
+        );
+        assert!(registration.private_use_schemes.is_empty());
+        assert_eq!(registration.unused_lifetime, Duration::from_secs(86_400));
+        let open = from_toml("[oauth]\ndynamic_client_registration = \"open\"").unwrap();
+        assert_eq!(open.oauth.registration.mode, RegistrationMode::Open);
+        let guarded = from_toml("[oauth]\ndynamic_client_registration = \"initial_access_token\"").unwrap();
+        assert_eq!(
+            guarded.oauth.registration.mode,
+            RegistrationMode::InitialAccessToken
+        );
+    }
+
+    #[test]
+    fn registration_policy_keys_are_checked_and_named() {
+        for (text, mentions) in [
+            (
+                "dynamic_client_registration = \"on\"",
+                "oauth.dynamic_client_registration",
+            ),
+            (
+                "registration_scopes = [\"admin:all\"]",
+                "oauth.registration_scopes",
+            ),
+            ("registration_scopes = []", "oauth.registration_scopes"),
+            (
+                "registration_private_use_schemes = [\"https\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"javascript\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"*\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"1app\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_unused_lifetime_seconds = 0",
+                "oauth.registration_unused_lifetime_seconds",
+            ),
+        ] {
+            let error = from_toml(&format!("[oauth]\n{text}")).unwrap_err();
+            assert!(error.to_string().contains(mentions), "{text}: {error}");
+        }
+        let policy = from_toml(
+            "[oauth]\nregistration_scopes = \"cases:read, openid\"\nregistration_private_use_schemes = [\"Cursor\", \"com.example.*\"]",
+        )
+        .unwrap()
+        .oauth
+        .registration;
+        assert_eq!(policy.scopes, ["openid", "cases:read"], "vocabulary order");
+        assert!(policy.allows_scheme("cursor") && policy.allows_scheme("CURSOR"));
+        assert!(policy.allows_scheme("com.example.app"));
+        assert!(!policy.allows_scheme("com.other.app") && !policy.allows_scheme("vscode"));
+    }
+
+    #[test]
     fn bad_master_key_is_refused() {
         let error = from_toml(r#"master_key = "short""#).unwrap_err();
         assert!(error.to_string().contains("`master_key`"), "{error}");

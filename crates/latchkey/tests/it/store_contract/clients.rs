@@ -48,7 +48,7 @@ fn unusual_client(id: &str) -> ClientRecord {
         enabled: false,
         created_at: i64::MIN,
         updated_at: i64::MAX,
-        origin: Default::default(),
+        origin: latchkey::store::ClientOrigin::Dynamic,
     }
 }
 
