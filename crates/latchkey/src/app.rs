@@ -225,8 +225,9 @@ async fn reload_keys(state: AppState) {
     }
 }
 
-/// Purges expired codes, tokens, sessions and old audit events
-/// periodically, so tables do not grow without bound.
+/// Purges expired codes, tokens, sessions, old audit events and client
+/// registrations never used periodically, so tables do not grow without
+/// bound.
 async fn housekeeping(state: AppState) {
     let config = &state.config;
     let mut interval = tokio::time::interval(config.housekeeping.interval);
@@ -243,6 +244,10 @@ async fn housekeeping(state: AppState) {
         {
             Ok(counts) => tracing::debug!(?counts, "housekeeping done"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
+        }
+        match crate::clients::registration::purge_unused(state.store.as_ref(), config, now).await {
+            Ok(purged) => tracing::debug!(purged, "unused client registrations purged"),
+            Err(error) => tracing::warn!(%error, "purging unused client registrations failed; will retry"),
         }
     }
 }

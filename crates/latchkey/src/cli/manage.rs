@@ -5,7 +5,8 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::{
-    AdminKeysCommand, ApiKeysCommand, CliResult, ClientsCommand, KeysCommand, OrgsCommand, UsersCommand,
+    AdminKeysCommand, ApiKeysCommand, CliResult, ClientsCommand, InitialAccessTokensCommand, KeysCommand,
+    OrgsCommand, UsersCommand,
 };
 use crate::accounts::{self, NewUser, api_keys};
 use crate::audit::Actor;
@@ -43,6 +44,7 @@ fn client_json(client: &crate::store::ClientRecord) -> serde_json::Value {
         "organizationId": client.organization_id,
         "idTokenSignedResponseAlg": client.id_token_signed_response_alg.map(keys::Alg::as_str),
         "enabled": client.enabled,
+        "origin": client.origin.as_str(),
     })
 }
 
@@ -504,6 +506,67 @@ pub(super) async fn run_api_keys(store: &dyn Store, config: &Config, command: Ap
                 .await
                 .map_err(|e| e.to_string())?;
             println!("API key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn run_initial_access_tokens(
+    store: &dyn Store,
+    config: &Config,
+    command: InitialAccessTokensCommand,
+) -> CliResult {
+    let now = unix_now();
+    match command {
+        InitialAccessTokensCommand::Create {
+            name,
+            expires_in,
+            max_uses,
+        } => {
+            let new = clients::initial_access::NewToken {
+                name,
+                expires_in,
+                max_uses,
+            };
+            let (record, token) = clients::initial_access::create(store, config, new, &Actor::Cli, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("id:    {}", record.id);
+            println!("token: {}", token.expose());
+            println!("Save the token - it will not be shown again.");
+        }
+        InitialAccessTokensCommand::List => {
+            let tokens = store
+                .list_initial_access_tokens()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<38} {:<8} {:<12} {:<10} {:<6} NAME",
+                "ID", "STATE", "EXPIRES_AT", "MAX_USES", "USES"
+            );
+            for token in tokens {
+                let state = if token.revoked_at.is_some() {
+                    "revoked"
+                } else if token.is_usable(now) {
+                    "active"
+                } else {
+                    "spent"
+                };
+                let expires = token
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_string());
+                let max_uses = token.max_uses.map_or_else(|| "any".to_owned(), |n| n.to_string());
+                println!(
+                    "{:<38} {:<8} {:<12} {:<10} {:<6} {}",
+                    token.id, state, expires, max_uses, token.uses, token.name
+                );
+            }
+        }
+        InitialAccessTokensCommand::Revoke { id } => {
+            clients::initial_access::revoke(store, &id, &Actor::Cli, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("initial access token {id} revoked");
         }
     }
     Ok(())

@@ -16,7 +16,9 @@ use crate::{demo, unix_now};
 
 mod manage;
 
-use manage::{run_admin_keys, run_api_keys, run_clients, run_keys, run_orgs, run_users};
+use manage::{
+    run_admin_keys, run_api_keys, run_clients, run_initial_access_tokens, run_keys, run_orgs, run_users,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, about = "OAuth 2.0 / OpenID Connect provider")]
@@ -57,6 +59,10 @@ enum Command {
     /// configuration).
     #[command(subcommand, name = "admin-keys")]
     AdminKeys(AdminKeysCommand),
+    /// Initial access tokens for dynamic client registration (when
+    /// `oauth.dynamic_client_registration` is `initial_access_token`).
+    #[command(subcommand, name = "initial-access-tokens")]
+    InitialAccessTokens(InitialAccessTokensCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +257,25 @@ pub(crate) enum AdminKeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum InitialAccessTokensCommand {
+    /// Issue a token and print it (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Seconds until it expires; without it, it never expires.
+        #[arg(long = "expires-in", value_name = "SECONDS")]
+        expires_in: Option<i64>,
+        /// How many clients it may register; without it, any number.
+        #[arg(long = "max-uses")]
+        max_uses: Option<i64>,
+    },
+    /// List the tokens with their uses.
+    List,
+    /// Revoke a token; registrations presenting it are refused at once.
+    Revoke { id: String },
+}
+
 /// Threads of the async runtime's blocking pool (name lookups, stdin,
 /// SQLite writes that wait for the write lock, WAL checkpoints).
 const MAX_BLOCKING_THREADS: usize = 8;
@@ -314,6 +339,9 @@ async fn run(cli: Cli) -> CliResult {
                 Command::Keys(command) => run_keys(store, &config, &master, command).await,
                 Command::AdminKeys(command) => run_admin_keys(store, &config, command).await,
                 Command::ApiKeys(command) => run_api_keys(store, &config, command).await,
+                Command::InitialAccessTokens(command) => {
+                    run_initial_access_tokens(store, &config, command).await
+                }
                 Command::Serve { .. } | Command::Migrate => Ok(()),
             }
         }

@@ -13,7 +13,9 @@ use crate::keys::Alg;
 use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
+pub mod initial_access;
 pub mod redirect_uri;
+pub mod registration;
 pub mod scope_review;
 
 pub use scope_review::Approval;
@@ -119,7 +121,7 @@ pub struct Registered {
 
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
-const MAX_REDIRECT_URIS: usize = 20;
+pub(crate) const MAX_REDIRECT_URIS: usize = 20;
 
 /// At most [`MAX_NAME`] characters as sent — an over-long name is refused,
 /// never trimmed into shape — then trimmed, and not empty.
@@ -262,6 +264,38 @@ fn validate_id_token_alg(alg: Option<&str>) -> Result<Option<Alg>, ClientError> 
     })
 }
 
+/// The record of a new client whose redirect URIs the caller checked
+/// under its own rules (dynamic registration's); every other field is
+/// checked here as for any client. `secret` is the confidential client's.
+pub(crate) fn validated_record(
+    config: &Config,
+    registration: Registration,
+    client_id: String,
+    secret: Option<&Secret>,
+    now: i64,
+) -> Result<ClientRecord, ClientError> {
+    let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
+    Ok(ClientRecord {
+        client_id,
+        secret_digest: secret.filter(|_| method != AuthMethod::None).map(Secret::digest),
+        name: validate_name(&registration.name)?,
+        description: validate_description(registration.description.as_deref().unwrap_or(""))?,
+        homepage_url: validate_page_url("homepageUrl", registration.homepage_url.as_deref())?,
+        logo_url: validate_page_url("logoUrl", registration.logo_url.as_deref())?,
+        redirect_uris: registration.redirect_uris,
+        allowed_scopes: validate_scopes(config, &registration.allowed_scopes)?,
+        token_endpoint_auth_method: method.as_str().to_owned(),
+        organization_id: None,
+        id_token_signed_response_alg: validate_id_token_alg(
+            registration.id_token_signed_response_alg.as_deref(),
+        )?,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+        origin: crate::store::ClientOrigin::Operator,
+    })
+}
+
 /// Registers a client. Confidential clients get a secret, returned here
 /// once and stored only as its digest.
 pub async fn register(
@@ -327,6 +361,7 @@ pub async fn register_as(
         enabled: true,
         created_at: now,
         updated_at: now,
+        origin: crate::store::ClientOrigin::Operator,
     };
     if reviews.is_empty() {
         store.insert_client(&client).await?;

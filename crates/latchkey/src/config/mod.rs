@@ -89,6 +89,9 @@ pub struct Paths {
     pub logout: String,
     /// Where the consent form posts.
     pub consent: String,
+    /// The dynamic client registration endpoint (RFC 7591); each
+    /// registered client's configuration endpoint (RFC 7592) is below it.
+    pub register: String,
 }
 
 /// One scope of the vocabulary with the sentence the consent screen shows.
@@ -171,6 +174,8 @@ pub struct Prefixes {
     pub authorization_code: String,
     pub api_key: String,
     pub admin_api_key: String,
+    pub registration_access_token: String,
+    pub initial_access_token: String,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +183,53 @@ pub struct OAuthPolicy {
     pub require_pkce_for_all: bool,
     /// Advertised in discovery, in this order; `none` allows public clients.
     pub token_endpoint_auth_methods: Vec<String>,
+    /// Dynamic client registration (RFC 7591 / RFC 7592) and its policy.
+    pub registration: RegistrationPolicy,
+}
+
+/// Whether clients may register themselves (`oauth.dynamic_client_registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// No registration endpoint (the default).
+    Off,
+    /// Anyone may register, within the rate limit.
+    Open,
+    /// A registration needs an initial access token issued by the operator.
+    InitialAccessToken,
+}
+
+impl RegistrationMode {
+    pub fn is_enabled(self) -> bool {
+        self != Self::Off
+    }
+}
+
+/// What a self-registered client may be.
+#[derive(Debug, Clone)]
+pub struct RegistrationPolicy {
+    pub mode: RegistrationMode,
+    /// The scopes a registered client may get, in vocabulary order; the
+    /// ones it asks for outside them are dropped.
+    pub scopes: Vec<String>,
+    /// Private-use URI schemes (RFC 8252 §7.1) allowed in redirect URIs,
+    /// lowercase; an entry ending in `*` allows every scheme it begins.
+    pub private_use_schemes: Vec<String>,
+    /// How long a registration may stay unused (no code, grant or
+    /// consent) before housekeeping deletes it.
+    pub unused_lifetime: Duration,
+}
+
+impl RegistrationPolicy {
+    /// Whether `scheme` (any case) is an allowed private-use scheme.
+    pub fn allows_scheme(&self, scheme: &str) -> bool {
+        let scheme = scheme.to_ascii_lowercase();
+        self.private_use_schemes
+            .iter()
+            .any(|allowed| match allowed.strip_suffix('*') {
+                Some(prefix) => scheme.starts_with(prefix),
+                None => *allowed == scheme,
+            })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +288,8 @@ pub struct RateLimits {
     pub token_per_minute: u32,
     pub userinfo_per_minute: u32,
     pub revoke_per_minute: u32,
+    /// Dynamic client registrations, per client IP.
+    pub register_per_minute: u32,
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
@@ -512,6 +566,73 @@ mod tests {
             assert!(error.to_string().contains("ten years"), "{error}");
         }
         assert!(from_toml("[tokens]\nrefresh_token_ttl_seconds = 315360000").is_ok());
+    }
+
+    #[test]
+    fn dynamic_registration_is_off_by_default_with_the_oidc_scopes() {
+        let registration = from_toml("").unwrap().oauth.registration;
+        assert_eq!(registration.mode, RegistrationMode::Off);
+        assert_eq!(
+            registration.scopes,
+            ["openid", "email", "profile", "offline_access"]
+        );
+        assert!(registration.private_use_schemes.is_empty());
+        assert_eq!(registration.unused_lifetime, Duration::from_secs(86_400));
+        let open = from_toml("[oauth]\ndynamic_client_registration = \"open\"").unwrap();
+        assert_eq!(open.oauth.registration.mode, RegistrationMode::Open);
+        let guarded = from_toml("[oauth]\ndynamic_client_registration = \"initial_access_token\"").unwrap();
+        assert_eq!(
+            guarded.oauth.registration.mode,
+            RegistrationMode::InitialAccessToken
+        );
+    }
+
+    #[test]
+    fn registration_policy_keys_are_checked_and_named() {
+        for (text, mentions) in [
+            (
+                "dynamic_client_registration = \"on\"",
+                "oauth.dynamic_client_registration",
+            ),
+            (
+                "registration_scopes = [\"admin:all\"]",
+                "oauth.registration_scopes",
+            ),
+            ("registration_scopes = []", "oauth.registration_scopes"),
+            (
+                "registration_private_use_schemes = [\"https\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"javascript\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"*\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_private_use_schemes = [\"1app\"]",
+                "oauth.registration_private_use_schemes",
+            ),
+            (
+                "registration_unused_lifetime_seconds = 0",
+                "oauth.registration_unused_lifetime_seconds",
+            ),
+        ] {
+            let error = from_toml(&format!("[oauth]\n{text}")).unwrap_err();
+            assert!(error.to_string().contains(mentions), "{text}: {error}");
+        }
+        let policy = from_toml(
+            "[oauth]\nregistration_scopes = \"cases:read, openid\"\nregistration_private_use_schemes = [\"Cursor\", \"com.example.*\"]",
+        )
+        .unwrap()
+        .oauth
+        .registration;
+        assert_eq!(policy.scopes, ["openid", "cases:read"], "vocabulary order");
+        assert!(policy.allows_scheme("cursor") && policy.allows_scheme("CURSOR"));
+        assert!(policy.allows_scheme("com.example.app"));
+        assert!(!policy.allows_scheme("com.other.app") && !policy.allows_scheme("vscode"));
     }
 
     #[test]

@@ -129,6 +129,7 @@ pub struct RawPaths {
     pub login: Option<String>,
     pub logout: Option<String>,
     pub consent: Option<String>,
+    pub register: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +176,8 @@ pub struct RawPrefixes {
     pub authorization_code: Option<String>,
     pub api_key: Option<String>,
     pub admin_api_key: Option<String>,
+    pub registration_access_token: Option<String>,
+    pub initial_access_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,6 +185,13 @@ pub struct RawPrefixes {
 pub struct RawOAuth {
     pub require_pkce_for_all: Option<bool>,
     pub token_endpoint_auth_methods: Option<Vec<String>>,
+    /// `off` (default), `open` or `initial_access_token`.
+    pub dynamic_client_registration: Option<String>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub registration_scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub registration_private_use_schemes: Option<Vec<String>>,
+    pub registration_unused_lifetime_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +219,7 @@ pub struct RawRateLimits {
     pub token_per_minute: Option<u32>,
     pub userinfo_per_minute: Option<u32>,
     pub revoke_per_minute: Option<u32>,
+    pub register_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
 }
 
@@ -348,7 +359,7 @@ impl RawConfig {
         let claims = self.claims.validate()?;
         let tokens = self.tokens.validate()?;
         let prefixes = self.prefixes.validate()?;
-        let oauth = self.oauth.validate()?;
+        let oauth = self.oauth.validate(&scopes)?;
         let signing = SigningPolicy {
             rotation_lead: at_most_ten_years(
                 "signing.rotation_lead_seconds",
@@ -585,6 +596,7 @@ impl RawPaths {
             login: self.login.unwrap_or_else(|| "/login".to_owned()),
             logout: self.logout.unwrap_or_else(|| "/logout".to_owned()),
             consent: self.consent.unwrap_or_else(|| "/consent".to_owned()),
+            register: self.register.unwrap_or_else(|| "/api/oauth/register".to_owned()),
         };
         let named = [
             ("paths.authorize", &paths.authorize),
@@ -597,6 +609,7 @@ impl RawPaths {
             ("paths.login", &paths.login),
             ("paths.logout", &paths.logout),
             ("paths.consent", &paths.consent),
+            ("paths.register", &paths.register),
         ];
         let reserved = [
             "/.well-known/openid-configuration",
@@ -860,6 +873,10 @@ impl RawPrefixes {
             authorization_code: self.authorization_code.unwrap_or_else(|| "code_".to_owned()),
             api_key: self.api_key.unwrap_or_else(|| "key_".to_owned()),
             admin_api_key: self.admin_api_key.unwrap_or_else(|| "admin_".to_owned()),
+            registration_access_token: self
+                .registration_access_token
+                .unwrap_or_else(|| "reg_".to_owned()),
+            initial_access_token: self.initial_access_token.unwrap_or_else(|| "iat_".to_owned()),
         };
         for (key, prefix) in [
             ("prefixes.client_id", &prefixes.client_id),
@@ -868,6 +885,11 @@ impl RawPrefixes {
             ("prefixes.authorization_code", &prefixes.authorization_code),
             ("prefixes.api_key", &prefixes.api_key),
             ("prefixes.admin_api_key", &prefixes.admin_api_key),
+            (
+                "prefixes.registration_access_token",
+                &prefixes.registration_access_token,
+            ),
+            ("prefixes.initial_access_token", &prefixes.initial_access_token),
         ] {
             if prefix.len() > 32
                 || !prefix
@@ -885,7 +907,7 @@ impl RawPrefixes {
 }
 
 impl RawOAuth {
-    fn validate(self) -> Result<OAuthPolicy, ConfigError> {
+    fn validate(self, scopes: &[ScopeDefinition]) -> Result<OAuthPolicy, ConfigError> {
         let methods = self
             .token_endpoint_auth_methods
             .unwrap_or_else(|| AUTH_METHODS.iter().map(|m| (*m).to_owned()).collect());
@@ -907,11 +929,99 @@ impl RawOAuth {
                 ));
             }
         }
+        let registration = RegistrationPolicy {
+            mode: match self.dynamic_client_registration.as_deref().map(str::trim) {
+                None | Some("off") => RegistrationMode::Off,
+                Some("open") => RegistrationMode::Open,
+                Some("initial_access_token") => RegistrationMode::InitialAccessToken,
+                Some(other) => {
+                    return Err(invalid(
+                        "oauth.dynamic_client_registration",
+                        format!("is `{other}`, expected `off`, `open` or `initial_access_token`"),
+                    ));
+                }
+            },
+            scopes: registration_scopes(self.registration_scopes, scopes)?,
+            private_use_schemes: private_use_schemes(self.registration_private_use_schemes)?,
+            unused_lifetime: ttl(
+                "oauth.registration_unused_lifetime_seconds",
+                self.registration_unused_lifetime_seconds,
+                86_400,
+            )?,
+        };
         Ok(OAuthPolicy {
             require_pkce_for_all: self.require_pkce_for_all.unwrap_or(false),
             token_endpoint_auth_methods: methods,
+            registration,
         })
     }
+}
+
+/// The scopes OpenID Connect defines, which a registered client gets by
+/// default (those of them the vocabulary has).
+const OIDC_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
+
+/// `oauth.registration_scopes`: scopes of the vocabulary, kept in its
+/// order; absent, the vocabulary's OpenID Connect scopes.
+fn registration_scopes(
+    listed: Option<Vec<String>>,
+    vocabulary: &[ScopeDefinition],
+) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "oauth.registration_scopes";
+    let listed = match listed {
+        None => OIDC_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        Some(listed) if listed.is_empty() => {
+            return Err(invalid(KEY, "must list at least one scope"));
+        }
+        Some(listed) => {
+            let unknown = listed
+                .iter()
+                .find(|name| vocabulary.iter().all(|s| s.name != **name));
+            if let Some(unknown) = unknown {
+                return Err(invalid(
+                    KEY,
+                    format!("has `{unknown}`, which is not in the scope vocabulary (`scopes`)"),
+                ));
+            }
+            listed
+        }
+    };
+    Ok(vocabulary
+        .iter()
+        .filter(|s| listed.contains(&s.name))
+        .map(|s| s.name.clone())
+        .collect())
+}
+
+/// `oauth.registration_private_use_schemes`: scheme names (RFC 3986 §3.1)
+/// or prefixes ending in `*` (`com.example.*`), lowercased.
+fn private_use_schemes(listed: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "oauth.registration_private_use_schemes";
+    let mut schemes = Vec::new();
+    for entry in listed.unwrap_or_default() {
+        let lowered = entry.trim().to_ascii_lowercase();
+        let name = lowered.strip_suffix('*').unwrap_or(&lowered);
+        let well_formed = name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !well_formed {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "has `{entry}`; list URI schemes such as `cursor` or `com.example.app`, or prefixes such as `com.example.*`"
+                ),
+            ));
+        }
+        if crate::clients::redirect_uri::NEVER_PRIVATE_USE.contains(&lowered.as_str()) {
+            return Err(invalid(
+                KEY,
+                format!("has `{entry}`, which is not a private-use scheme"),
+            ));
+        }
+        schemes.push(lowered);
+    }
+    Ok(schemes)
 }
 
 impl RawRateLimits {
@@ -934,6 +1044,7 @@ impl RawRateLimits {
             token_per_minute: self.token_per_minute.unwrap_or(60),
             userinfo_per_minute: self.userinfo_per_minute.unwrap_or(120),
             revoke_per_minute: self.revoke_per_minute.unwrap_or(60),
+            register_per_minute: self.register_per_minute.unwrap_or(20),
             trusted_proxies,
         })
     }

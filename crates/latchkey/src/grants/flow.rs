@@ -264,6 +264,7 @@ mod tests {
             enabled: true,
             created_at: NOW,
             updated_at: NOW,
+            origin: Default::default(),
         }
     }
 

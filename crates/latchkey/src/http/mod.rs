@@ -108,6 +108,17 @@ pub fn router(state: AppState) -> Router {
     if state.demo.is_some() {
         routes = routes.route(crate::demo::CALLBACK_PATH, get(pages::demo::callback));
     }
+    // Without dynamic registration the endpoints do not exist.
+    if state.config.oauth.registration.mode.is_enabled() {
+        routes = routes
+            .route(&paths.register, post(oauth::register::register))
+            .route(
+                &format!("{}/{{client_id}}", paths.register),
+                get(oauth::register::read)
+                    .put(oauth::register::update)
+                    .delete(oauth::register::delete),
+            );
+    }
     routes
         .nest("/api/v1/admin", admin_api::router(state.clone()))
         .nest("/api/v1", api::router())

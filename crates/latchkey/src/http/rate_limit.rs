@@ -1,5 +1,5 @@
 //! Rate limits (SPEC 12), per instance: fixed one-minute windows counted in
-//! memory, keyed by client IP (authorization), client id (token,
+//! memory, keyed by client IP (authorization, registration), client id (token,
 //! revocation) or access token (userinfo). A limit of 0 turns one off. The
 //! counters are sharded so concurrent requests rarely wait on each other.
 
@@ -24,6 +24,8 @@ pub enum Endpoint {
     Token,
     Userinfo,
     Revoke,
+    /// Dynamic client registration: each one may create a client.
+    Register,
 }
 
 type Counters = HashMap<(Endpoint, TokenDigest), (i64, u32)>;
@@ -47,6 +49,7 @@ impl RateLimiter {
             Endpoint::Token => self.limits.token_per_minute,
             Endpoint::Userinfo => self.limits.userinfo_per_minute,
             Endpoint::Revoke => self.limits.revoke_per_minute,
+            Endpoint::Register => self.limits.register_per_minute,
         }
     }
 
@@ -122,6 +125,7 @@ mod tests {
             token_per_minute: per_minute,
             userinfo_per_minute: per_minute,
             revoke_per_minute: 0,
+            register_per_minute: per_minute,
             trusted_proxies: trusted,
         })
     }

@@ -10,6 +10,7 @@ use url::Url;
 use super::error::{ErrorCode, OAuthError};
 use super::pkce::{self, ChallengeMethod};
 use super::scope::ScopeSet;
+use crate::clients::redirect_uri;
 use crate::config::Config;
 use crate::store::{ClientRecord, ScopeReviewStatus, Store};
 
@@ -256,7 +257,9 @@ async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientR
 }
 
 /// RFC 6749 §3.1.2.3 and RFC 9700 §4.1.3: exact string comparison against
-/// the registered URIs; omission only when exactly one is registered.
+/// the registered URIs; omission only when exactly one is registered. For
+/// a client that registered itself, the port of a loopback redirect URI is
+/// the app's to choose at request time (RFC 8252 §7.3).
 fn verify_redirect_uri(client: &ClientRecord, params: &Params<'_>) -> Result<(String, bool), AuthorizeError> {
     if params.is_repeated("redirect_uri") {
         return Err(AuthorizeError::page(
@@ -264,8 +267,14 @@ fn verify_redirect_uri(client: &ClientRecord, params: &Params<'_>) -> Result<(St
             "redirect_uri is given more than once",
         ));
     }
+    let any_loopback_port = !client.origin.is_verified();
     match params.get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|registered| registered == uri) => {
+        Some(uri)
+            if client
+                .redirect_uris
+                .iter()
+                .any(|registered| redirect_uri::matches(registered, uri, any_loopback_port)) =>
+        {
             Ok((uri.to_owned(), true))
         }
         Some(_) => Err(AuthorizeError::page(
@@ -355,9 +364,11 @@ fn pkce_challenge(
             ));
         }
         let public = client.secret_digest.is_none();
-        if public || config.oauth.require_pkce_for_all {
+        if public || config.oauth.require_pkce_for_all || !client.origin.is_verified() {
             return Err(OAuthError::invalid_request(if public {
                 "code_challenge is required: public clients must use PKCE (S256)"
+            } else if !client.origin.is_verified() {
+                "code_challenge is required: registered clients must use PKCE (S256)"
             } else {
                 "code_challenge is required: this server requires PKCE for every client"
             }));
@@ -372,6 +383,12 @@ fn pkce_challenge(
             ))
         })?,
     };
+    // A client the platform has not verified uses S256 (OAuth 2.1, MCP).
+    if method == ChallengeMethod::Plain && !client.origin.is_verified() {
+        return Err(OAuthError::invalid_request(
+            "code_challenge_method must be S256 for this client",
+        ));
+    }
     if !pkce::is_valid_verifier(challenge) {
         return Err(OAuthError::invalid_request(
             "code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",

@@ -33,6 +33,9 @@ pub struct ServerMetadata {
     pub claims_supported: Vec<String>,
     pub prompt_values_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 7591 §3 / RFC 8414 §2: only when clients may register themselves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
 }
 
 /// Claims Latchkey can put in ID tokens and userinfo, the configured tenant
@@ -88,6 +91,12 @@ impl ServerMetadata {
             claims_supported: claims_supported(config),
             prompt_values_supported: vec!["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
+            registration_endpoint: config
+                .oauth
+                .registration
+                .mode
+                .is_enabled()
+                .then(|| config.url(&config.paths.register)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; OpenID
-//! Connect Core §3.1.2.6) and the one error type protocol functions return.
+//! Connect Core §3.1.2.6; RFC 7591 §3.2.2) and the one error type protocol functions return.
 //! The description is for the client; the cause, if any, is for the log.
 //! Mapping to HTTP happens once, in `http/`.
 
@@ -24,6 +24,10 @@ pub enum ErrorCode {
     /// RFC 6749 §4.1.2.1: the server cannot handle the request now (its
     /// database is unavailable); the client should retry later.
     TemporarilyUnavailable,
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is invalid.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: a client metadata field of a registration is invalid.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -43,6 +47,8 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

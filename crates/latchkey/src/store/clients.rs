@@ -32,6 +32,43 @@ pub struct ClientRecord {
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Who registered the client.
+    pub origin: ClientOrigin,
+}
+
+/// Where a client came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientOrigin {
+    /// Registered by the platform's operator or its organizations' admins
+    /// (the admin API, the CLI, the dashboard).
+    #[default]
+    Operator,
+    /// Registered by itself at the registration endpoint (RFC 7591): not
+    /// verified by the platform.
+    Dynamic,
+}
+
+impl ClientOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Dynamic => "dynamic",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "operator" => Some(Self::Operator),
+            "dynamic" => Some(Self::Dynamic),
+            _ => None,
+        }
+    }
+
+    /// Whether the platform vouches for the client (the consent screen
+    /// says so when it does not).
+    pub fn is_verified(self) -> bool {
+        self == Self::Operator
+    }
 }
 
 /// Where a requested scope of a client stands while it is not allowed.
@@ -170,6 +207,9 @@ pub(super) fn client<R: SqlRow>(row: &R) -> Result<ClientRecord, StoreError> {
             )))
         })?),
     };
+    let origin: String = row.read("origin")?;
+    let origin = ClientOrigin::parse(&origin)
+        .ok_or_else(|| backend(std::io::Error::other(format!("unknown client origin `{origin}`"))))?;
     Ok(ClientRecord {
         client_id: row.read("client_id")?,
         secret_digest,
@@ -185,6 +225,7 @@ pub(super) fn client<R: SqlRow>(row: &R) -> Result<ClientRecord, StoreError> {
         enabled: row.read("enabled")?,
         created_at: row.read("created_at")?,
         updated_at: row.read("updated_at")?,
+        origin,
     })
 }
 
@@ -233,7 +274,7 @@ macro_rules! impl_client_store {
             impl ClientStore for $store {
                 async fn insert_client(&self, c: &ClientRecord) -> Result<(), StoreError> {
                     let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
-                    insert_client_row(&mut connection, c).await
+                    <$store>::insert_client_row(&mut connection, c).await
                 }
 
                 async fn insert_client_with_reviews(
@@ -242,7 +283,7 @@ macro_rules! impl_client_store {
                     reviews: &[ScopeReviewRecord],
                 ) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                    insert_client_row(&mut tx, c).await?;
+                    <$store>::insert_client_row(&mut tx, c).await?;
                     for review in reviews {
                         insert_scope_review(&mut tx, review).await?;
                     }
@@ -258,7 +299,7 @@ macro_rules! impl_client_store {
                     let rows = sqlx::query(
                         "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                          redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                         id_token_signed_response_alg, enabled, created_at, updated_at FROM clients ORDER BY created_at, client_id",
+                         id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients ORDER BY created_at, client_id",
                     )
                     .fetch_all(&self.pool)
                     .await
@@ -270,7 +311,7 @@ macro_rules! impl_client_store {
                     let rows = sqlx::query(
                         "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                          redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                         id_token_signed_response_alg, enabled, created_at, updated_at FROM clients WHERE organization_id = $1 \
+                         id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients WHERE organization_id = $1 \
                          ORDER BY created_at, client_id",
                     )
                     .bind(organization_id)
@@ -282,7 +323,7 @@ macro_rules! impl_client_store {
 
                 async fn update_client_details(&self, c: &ClientRecord) -> Result<bool, StoreError> {
                     let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
-                    update_client_row(&mut connection, c).await
+                    <$store>::update_client_row(&mut connection, c).await
                 }
 
                 async fn update_client_with_reviews(
@@ -291,7 +332,7 @@ macro_rules! impl_client_store {
                     reviews: &[ScopeReviewRecord],
                 ) -> Result<bool, StoreError> {
                     let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-                    if !update_client_row(&mut tx, c).await? {
+                    if !<$store>::update_client_row(&mut tx, c).await? {
                         return Ok(false);
                     }
                     sqlx::query("DELETE FROM client_scope_reviews WHERE client_id = $1")
@@ -467,58 +508,64 @@ macro_rules! impl_client_store {
                 }
             }
 
-            async fn insert_client_row(
-                connection: &mut <$db as sqlx::Database>::Connection,
-                c: &ClientRecord,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
-                     logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                     organization_id, enabled, created_at, updated_at, id_token_signed_response_alg) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(&c.client_id)
-                .bind(c.secret_digest.map(|d| d.0.to_vec()))
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(&c.homepage_url)
-                .bind(&c.logo_url)
-                .bind(to_json_list(&c.redirect_uris)?)
-                .bind(to_json_list(&c.allowed_scopes)?)
-                .bind(&c.token_endpoint_auth_method)
-                .bind(&c.organization_id)
-                .bind(c.enabled)
-                .bind(c.created_at)
-                .bind(c.updated_at)
-                .bind(c.id_token_signed_response_alg.map(Alg::as_str))
-                .execute(connection)
-                .await
-                .map_err(map_sqlx)?;
-                Ok(())
-            }
+            impl $store {
+                /// Inserts a client row; the registration area shares it.
+                pub(crate) async fn insert_client_row(
+                    connection: &mut <$db as sqlx::Database>::Connection,
+                    c: &ClientRecord,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
+                         logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
+                         organization_id, enabled, created_at, updated_at, id_token_signed_response_alg, origin) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    )
+                    .bind(&c.client_id)
+                    .bind(c.secret_digest.map(|d| d.0.to_vec()))
+                    .bind(&c.name)
+                    .bind(&c.description)
+                    .bind(&c.homepage_url)
+                    .bind(&c.logo_url)
+                    .bind(to_json_list(&c.redirect_uris)?)
+                    .bind(to_json_list(&c.allowed_scopes)?)
+                    .bind(&c.token_endpoint_auth_method)
+                    .bind(&c.organization_id)
+                    .bind(c.enabled)
+                    .bind(c.created_at)
+                    .bind(c.updated_at)
+                    .bind(c.id_token_signed_response_alg.map(Alg::as_str))
+                    .bind(c.origin.as_str())
+                    .execute(connection)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(())
+                }
 
-            async fn update_client_row(
-                connection: &mut <$db as sqlx::Database>::Connection,
-                c: &ClientRecord,
-            ) -> Result<bool, StoreError> {
-                let result = sqlx::query(
-                    "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
-                     redirect_uris = $5, allowed_scopes = $6, updated_at = $7, \
-                     id_token_signed_response_alg = $8 WHERE client_id = $9",
-                )
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(&c.homepage_url)
-                .bind(&c.logo_url)
-                .bind(to_json_list(&c.redirect_uris)?)
-                .bind(to_json_list(&c.allowed_scopes)?)
-                .bind(c.updated_at)
-                .bind(c.id_token_signed_response_alg.map(Alg::as_str))
-                .bind(&c.client_id)
-                .execute(connection)
-                .await
-                .map_err(map_sqlx)?;
-                Ok(changed(result))
+                /// Writes a client's descriptive fields; the registration area
+                /// shares it.
+                pub(crate) async fn update_client_row(
+                    connection: &mut <$db as sqlx::Database>::Connection,
+                    c: &ClientRecord,
+                ) -> Result<bool, StoreError> {
+                    let result = sqlx::query(
+                        "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
+                         redirect_uris = $5, allowed_scopes = $6, updated_at = $7, \
+                         id_token_signed_response_alg = $8 WHERE client_id = $9",
+                    )
+                    .bind(&c.name)
+                    .bind(&c.description)
+                    .bind(&c.homepage_url)
+                    .bind(&c.logo_url)
+                    .bind(to_json_list(&c.redirect_uris)?)
+                    .bind(to_json_list(&c.allowed_scopes)?)
+                    .bind(c.updated_at)
+                    .bind(c.id_token_signed_response_alg.map(Alg::as_str))
+                    .bind(&c.client_id)
+                    .execute(connection)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(changed(result))
+                }
             }
 
             async fn insert_scope_review(

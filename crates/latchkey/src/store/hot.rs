@@ -71,7 +71,7 @@ pub(crate) trait HotPath {
 
 pub(crate) const FIND_CLIENT: &str = "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
      redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-     id_token_signed_response_alg, enabled, created_at, updated_at FROM clients WHERE client_id = $1";
+     id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients WHERE client_id = $1";
 
 pub(crate) const FIND_USER: &str = "SELECT id, email, name, email_verified, password_hash, created_at, updated_at \
      FROM users WHERE id = $1";

@@ -2,7 +2,8 @@
 //! methods are named for domain operations ([`ClientStore`] in `clients.rs`,
 //! [`AccountStore`] in `accounts.rs`, [`GrantStore`] in `grants.rs`,
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
-//! [`ResourceStore`] in `resources.rs`), and its two implementations,
+//! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
+//! `registrations.rs`), and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
 //! share their query text (written once, in each area's file, with the
@@ -27,6 +28,7 @@ pub(crate) mod hot;
 mod keys;
 mod migrations;
 pub mod postgres;
+mod registrations;
 mod resources;
 mod sql;
 pub mod sqlite;
@@ -36,12 +38,15 @@ pub use accounts::{
     SubjectRecord, UserRecord,
 };
 pub use audit::{AuditEvent, AuditStore};
-pub use clients::{ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus};
+pub use clients::{
+    ClientOrigin, ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus,
+};
 pub use grants::{
     AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
     RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
+pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
 
 /// A storage failure. `Conflict` is a uniqueness rule the caller can
@@ -67,7 +72,16 @@ pub enum StoreError {
 /// method on `dyn Store` with its area's trait in scope.
 #[async_trait]
 pub trait Store:
-    ClientStore + AccountStore + GrantStore + KeyStore + AuditStore + ResourceStore + Send + Sync + 'static
+    ClientStore
+    + AccountStore
+    + GrantStore
+    + KeyStore
+    + AuditStore
+    + ResourceStore
+    + RegistrationStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

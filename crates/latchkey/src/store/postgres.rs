@@ -73,6 +73,7 @@ super::grants::impl_grant_store!(PostgresStore, sqlx::Postgres);
 super::keys::impl_key_store!(PostgresStore, sqlx::Postgres);
 super::audit::impl_audit_store!(PostgresStore, sqlx::Postgres);
 super::resources::impl_resource_store!(PostgresStore, sqlx::Postgres);
+super::registrations::impl_registration_store!(PostgresStore, sqlx::Postgres);
 
 async fn insert_refresh_token(
     connection: &mut sqlx::PgConnection,

@@ -78,3 +78,4 @@ super::grants::impl_grant_store!(SqliteStore, sqlx::Sqlite);
 super::keys::impl_key_store!(SqliteStore, sqlx::Sqlite);
 super::audit::impl_audit_store!(SqliteStore, sqlx::Sqlite);
 super::resources::impl_resource_store!(SqliteStore, sqlx::Sqlite);
+super::registrations::impl_registration_store!(SqliteStore, sqlx::Sqlite);

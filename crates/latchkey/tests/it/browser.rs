@@ -349,6 +349,71 @@ async fn a_person_signs_in_and_approves_in_chromium(backend: Backend) {
     browser.close().await;
 }
 
+/// A client that registered itself (RFC 7591): its consent page says the
+/// platform has not verified it and where the answer goes, in a browser at
+/// 1280 and 375 px (screenshots `consent-unverified-<width>.png`), and the
+/// approval reaches the app on the port it listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_registered_app_is_marked_not_verified_in_chromium() {
+    let options = crate::helpers::Options {
+        tweak: Some(Box::new(|raw| {
+            raw.oauth.dynamic_client_registration = Some("open".into());
+        })),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    app.seed_demo().await;
+    let response = app
+        .http
+        .post(app.url("/api/oauth/register"))
+        .json(&json!({
+            "client_name": "Cursor",
+            "redirect_uris": ["http://127.0.0.1:9/callback"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid email profile",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let registered: serde_json::Value = response.json().await.unwrap();
+    let challenge = latchkey::secret::pkce_s256_challenge(&"v".repeat(43));
+    let url = crate::seed_integrations::authorize_url(
+        &app,
+        &[
+            ("response_type", "code"),
+            ("client_id", registered["client_id"].as_str().unwrap()),
+            ("redirect_uri", "http://127.0.0.1:7/callback"),
+            ("scope", "openid email"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    for width in [1280, 375] {
+        let browser = Browser::start_at(width).await;
+        browser.go(&url).await;
+        browser.sign_in_as_alice().await;
+        browser
+            .client()
+            .find(Locator::Css("button[name=decision][value=approve]"))
+            .await
+            .unwrap();
+        let note = browser.text(".unverified").await;
+        assert!(note.contains("Latchkey has not verified this app."), "{note}");
+        assert!(note.contains("127.0.0.1:7"), "the redirect host: {note}");
+        assert!(browser.fits_width().await, "the page fits {width} px");
+        assert!(
+            browser.in_view("button[name=decision][value=approve]").await,
+            "Approve without scrolling at {width} px"
+        );
+        browser.shoot("consent-unverified", width).await;
+        browser.click("button[name=decision][value=approve]").await;
+        let landed = browser.landed("http://127.0.0.1:7/callback").await;
+        assert!(query_of(landed.as_str()).contains_key("code"));
+        browser.close().await;
+    }
+}
+
 /// Where screenshots go: a test artifact under the target directory.
 fn screenshot_dir() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");

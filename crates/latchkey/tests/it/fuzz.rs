@@ -97,6 +97,9 @@ impl Fixture {
                 raw.rate_limits.token_per_minute = Some(0);
                 raw.rate_limits.userinfo_per_minute = Some(0);
                 raw.rate_limits.revoke_per_minute = Some(0);
+                raw.rate_limits.register_per_minute = Some(0);
+                raw.oauth.dynamic_client_registration = Some("open".to_owned());
+                raw.oauth.registration_private_use_schemes = Some(vec!["cursor".to_owned()]);
                 let scopes = [
                     "openid",
                     "email",

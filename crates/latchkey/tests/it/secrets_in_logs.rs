@@ -2,8 +2,10 @@
 //! serve` process runs every flow that handles a credential — the admin
 //! API, sign-in (a wrong password, then the right one), consent, the code
 //! exchange with PKCE, a refresh, userinfo, introspection, revocation, a
-//! replayed refresh token, API keys on the protected API, sign-out — and
-//! then its whole stderr is searched for every secret it saw.
+//! replayed refresh token, API keys on the protected API, dynamic client
+//! registration with an initial access token and its management with the
+//! registration access token, sign-out — and then its whole stderr is
+//! searched for every secret it saw.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -76,6 +78,10 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         ("LATCHKEY_MASTER_KEY", master_key.clone()),
         ("LATCHKEY_ADMIN_API_KEYS", admin_key.clone()),
         ("RUST_LOG", "trace".to_owned()),
+        (
+            "LATCHKEY_OAUTH__DYNAMIC_CLIENT_REGISTRATION",
+            "initial_access_token".to_owned(),
+        ),
     ];
     let process = ServerProcess::start(&["serve"], &env);
     let server = Server {
@@ -251,6 +257,52 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
     let api_key = text(&key, "apiKey");
     assert_eq!(server.bearer("/api/v1/cases", &api_key).await, 200);
     secrets.push(("API key", api_key));
+
+    // Dynamic registration with an initial access token, then a read and
+    // a delete with the registration access token.
+    let issued = server
+        .admin(
+            Method::POST,
+            "/initial-access-tokens",
+            Some(json!({"name": "Log agents", "maxUses": 2})),
+        )
+        .await;
+    let initial_access_token = text(&issued, "token");
+    let response = server
+        .http
+        .post(format!("{}/api/oauth/register", server.base_url))
+        .bearer_auth(&initial_access_token)
+        .json(&json!({"client_name": "Log Agent", "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    let (status, registered) = read_json(response).await;
+    assert_eq!(status, 201, "{registered}");
+    let (registration_token, registered_secret) = (
+        text(&registered, "registration_access_token"),
+        text(&registered, "client_secret"),
+    );
+    // The server's issuer is the default one; it listens elsewhere.
+    let configuration = format!(
+        "{}/api/oauth/register/{}",
+        server.base_url,
+        text(&registered, "client_id")
+    );
+    for (method, expected) in [(Method::GET, 200), (Method::DELETE, 204)] {
+        let response = server
+            .http
+            .request(method, &configuration)
+            .bearer_auth(&registration_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected);
+    }
+    secrets.extend([
+        ("initial access token", initial_access_token),
+        ("registration access token", registration_token),
+        ("registered client's secret", registered_secret),
+    ]);
 
     // Sign-out with the CSRF token.
     let page = agent.get("/logout").await;

@@ -118,6 +118,9 @@ struct ClientView {
     created_at: String,
     #[serde(rename = "updatedAt")]
     updated_at: String,
+    /// `operator` (admin API, CLI, dashboard) or `dynamic` (registered by
+    /// itself, RFC 7591).
+    origin: &'static str,
 }
 
 impl From<ClientRecord> for ClientView {
@@ -137,6 +140,7 @@ impl From<ClientRecord> for ClientView {
             enabled: c.enabled,
             created_at: timestamp(c.created_at),
             updated_at: timestamp(c.updated_at),
+            origin: c.origin.as_str(),
         }
     }
 }
@@ -316,6 +320,7 @@ mod tests {
             enabled: true,
             created_at: 0,
             updated_at: 0,
+            origin: Default::default(),
         };
         let mut view = ClientView::from(record);
         assert!(serde_json::to_value(&view).unwrap().get("clientSecret").is_none());

@@ -24,6 +24,7 @@ use crate::store::StoreError;
 mod accounts_api;
 mod approvals_api;
 mod clients_api;
+mod initial_access_api;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -51,6 +52,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(approvals_api::deny),
         )
         .route("/scope-approvals", get(approvals_api::list))
+        .route(
+            "/initial-access-tokens",
+            post(initial_access_api::create).get(initial_access_api::list),
+        )
+        .route(
+            "/initial-access-tokens/{token_id}",
+            axum::routing::delete(initial_access_api::revoke),
+        )
         .route(
             "/users",
             post(accounts_api::create_user).get(accounts_api::list_users),

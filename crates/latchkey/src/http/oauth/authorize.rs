@@ -295,6 +295,7 @@ fn consent_page(
         user_email: signed_in.user.email.clone(),
         scopes: scope_views(config, &request.scopes.to_vec()),
         destination: destination(&request.redirect_uri),
+        unverified: !client.origin.is_verified(),
         fields,
         organizations: memberships
             .iter()

@@ -1,5 +1,6 @@
 //! The protocol endpoints over HTTP: authorization (with the consent form
-//! it renders and receives), token, and userinfo. This module owns the one
+//! it renders and receives), token, userinfo, revocation and
+//! introspection, and dynamic client registration. This module owns the one
 //! mapping of [`OAuthError`] to HTTP.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod authorize;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -52,7 +54,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidScope
         | ErrorCode::AccessDenied
         | ErrorCode::LoginRequired
-        | ErrorCode::ConsentRequired => StatusCode::BAD_REQUEST,
+        | ErrorCode::ConsentRequired
+        | ErrorCode::InvalidRedirectUri
+        | ErrorCode::InvalidClientMetadata => StatusCode::BAD_REQUEST,
     }
 }
 

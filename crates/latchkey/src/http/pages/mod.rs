@@ -98,6 +98,9 @@ pub struct ConsentPage {
     pub scopes: Vec<ScopeView>,
     /// Where the answer sends the browser (the redirect URI's host).
     pub destination: String,
+    /// The platform has not verified the app (it registered itself): the
+    /// page says so, with the destination.
+    pub unverified: bool,
     /// The authorization request's parameters, carried through the form.
     pub fields: Vec<(String, String)>,
     /// (id, name) of the organizations the user can choose.
@@ -186,7 +189,9 @@ fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, S
             | ErrorCode::LoginRequired
             | ErrorCode::ConsentRequired
             | ErrorCode::InvalidToken
-            | ErrorCode::InsufficientScope,
+            | ErrorCode::InsufficientScope
+            | ErrorCode::InvalidRedirectUri
+            | ErrorCode::InvalidClientMetadata,
             None,
         ) => (
             "This sign-in link is incomplete".into(),

@@ -2,7 +2,7 @@
 //! organizations, a confidential and a public client, a session, an API
 //! key, a case and a customer, and throwaway "victim" records for the
 //! admin routes and dashboard pages that change or delete), and one valid
-//! request to every endpoint, built fresh each time so codes and refresh
+//! request to every endpoint (dynamic client registration's included), built fresh each time so codes and refresh
 //! tokens are unused.
 
 use serde_json::{Value, json};
@@ -442,8 +442,45 @@ impl Fixture {
                 .header("authorization", &api_key),
             63 => Req::new("GET", "/api/v1/me").header("authorization", &bearer),
             64 => Req::new("GET", "/api/v1/firm").header("authorization", &api_key),
+            79..=82 => self.registration_seed(which).await,
             _ => self.dashboard_seed(which).await,
         }
+    }
+
+    /// Dynamic client registration's seeds (79 to 82): a registration, and
+    /// the read, update and delete of a fresh one with its token.
+    async fn registration_seed(&mut self, which: usize) -> Req {
+        let metadata = json!({
+            "client_name": "Fuzzed agent",
+            "redirect_uris": [PUBLIC_REDIRECT, "cursor://anysphere.cursor-retrieval/oauth/callback"],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid email",
+            "software_id": "fuzz",
+        });
+        let register = Req::new("POST", "/api/oauth/register").json(metadata.clone());
+        if which == 79 {
+            return register;
+        }
+        let (_, _, body) = self.must(register).await;
+        let registered: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let path = format!(
+            "/api/oauth/register/{}",
+            registered["client_id"].as_str().unwrap_or_default()
+        );
+        let bearer = format!(
+            "Bearer {}",
+            registered["registration_access_token"]
+                .as_str()
+                .unwrap_or_default()
+        );
+        let request = match which {
+            80 => Req::new("GET", &path),
+            81 => Req::new("PUT", &path).json(metadata),
+            _ => Req::new("DELETE", &path),
+        };
+        request.header("authorization", &bearer)
     }
 
     /// The developer dashboard's seeds (65 and up), as alice, who
@@ -515,7 +552,7 @@ impl Fixture {
 pub const SIGN_IN: usize = 24;
 
 /// How many seeds [`Fixture::seed`] knows.
-pub const SEEDS: usize = 79;
+pub const SEEDS: usize = 83;
 
 /// Seeds after which the shared grant may be gone.
 pub fn ends_the_shared_grant(which: usize) -> bool {

@@ -48,6 +48,7 @@ fn unusual_client(id: &str) -> ClientRecord {
         enabled: false,
         created_at: i64::MIN,
         updated_at: i64::MAX,
+        origin: latchkey::store::ClientOrigin::Dynamic,
     }
 }
 
@@ -104,6 +105,7 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
         allowed_scopes: vec![],
         id_token_signed_response_alg: edited.id_token_signed_response_alg,
         updated_at: 150,
+        origin: Default::default(),
         ..original.clone()
     };
     assert_eq!(store.find_client("c1").await.unwrap(), Some(expected.clone()));
@@ -124,6 +126,7 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
         ClientRecord {
             secret_digest: Some(new_secret),
             updated_at: 160,
+            origin: Default::default(),
             ..cleared.clone()
         }
     );

@@ -5,8 +5,9 @@
 //! reviews), `accounts` (users, organizations, memberships, admin and
 //! signing keys, sessions, API keys), `grants` (consents, codes and their
 //! exchange, connected apps), `tokens` (grant revocation, access-token
-//! liveness and revocation, refresh tokens and their rotation) and
-//! `housekeeping` (audit events, the example API's records, purging).
+//! liveness and revocation, refresh tokens and their rotation),
+//! `housekeeping` (audit events, the example API's records, purging) and
+//! `registrations` (dynamic registrations, initial access tokens).
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ mod accounts;
 mod clients;
 mod grants;
 mod housekeeping;
+mod registrations;
 mod tokens;
 
 backend_tests!(migrations_are_idempotent);
@@ -77,6 +79,7 @@ fn client(id: &str) -> ClientRecord {
         enabled: true,
         created_at: 100,
         updated_at: 100,
+        origin: Default::default(),
     }
 }
 
