@@ -487,6 +487,10 @@ pub enum Caller {
     },
     /// A server holding an API key, with no user.
     ApiKey { key_id: String },
+    /// A client acting for its own organization with a client_credentials
+    /// token (RFC 6749 §4.4), with no user: its `sub` is its client id
+    /// (RFC 9068 §2.2).
+    Client { client_id: String, grant_id: String },
 }
 
 /// The authenticated caller a handler receives: who, for which
@@ -517,7 +521,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<&str> {
         match &self.caller {
             Caller::User { user_id, .. } => Some(user_id),
-            Caller::ApiKey { .. } => None,
+            Caller::ApiKey { .. } | Caller::Client { .. } => None,
         }
     }
 }
@@ -559,12 +563,22 @@ impl Guard {
                 .ok_or_else(|| invalid("the API key is invalid or revoked"));
         }
         let claims = self.access_token(credential, now).await?;
-        Ok(Principal {
-            caller: Caller::User {
+        // RFC 9068 §2.2: a token with no resource owner has the client id
+        // as its subject.
+        let caller = if claims.subject == claims.client_id {
+            Caller::Client {
+                client_id: claims.client_id,
+                grant_id: claims.grant_id,
+            }
+        } else {
+            Caller::User {
                 user_id: claims.subject,
                 client_id: claims.client_id,
                 grant_id: claims.grant_id,
-            },
+            }
+        };
+        Ok(Principal {
+            caller,
             organization_id: claims.organization_id,
             scopes: claims.scopes,
         })

@@ -5,6 +5,7 @@
 //! ([`tokens`]), and the token endpoint's grant types ([`exchange`]).
 
 pub mod authority;
+pub mod client_credentials;
 pub mod codes;
 pub mod connected;
 pub mod consent;

@@ -44,6 +44,11 @@ pub const SQLITE: Embedded = &[
         "id token alg",
         include_str!("../../migrations/sqlite/0006_id_token_alg.sql"),
     ),
+    (
+        7,
+        "client credentials",
+        include_str!("../../migrations/sqlite/0007_client_credentials.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -76,6 +81,11 @@ pub const POSTGRES: Embedded = &[
         6,
         "id token alg",
         include_str!("../../migrations/postgres/0006_id_token_alg.sql"),
+    ),
+    (
+        7,
+        "client credentials",
+        include_str!("../../migrations/postgres/0007_client_credentials.sql"),
     ),
 ];
 

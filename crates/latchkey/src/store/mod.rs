@@ -38,8 +38,8 @@ pub use accounts::{
 pub use audit::{AuditEvent, AuditStore};
 pub use clients::{ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus};
 pub use grants::{
-    AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
-    RefreshContext, RefreshTokenRecord,
+    AuthorizationCodeRecord, ClientCredentialsGrantRecord, CodeExchange, ConnectedApp, GrantRecord,
+    GrantStore, PurgeCounts, RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
