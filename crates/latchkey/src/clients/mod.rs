@@ -453,6 +453,7 @@ pub async fn update(
         client.logo_url = validate_page_url("logoUrl", logo_url.as_deref())?;
     }
     let had_client_credentials = client.grant_types.contains(&GrantType::ClientCredentials);
+    let previous_organization = client.organization_id.clone();
     if let Some(names) = &changes.grant_types {
         client.grant_types = validate_grant_types(Some(names))?;
     }
@@ -500,9 +501,12 @@ pub async fn update(
     if !updated {
         return Err(ClientError::NotFound(client_id.to_owned()));
     }
-    // Tokens of a grant type the client lost end with it. (Those of an
-    // organization it left end anyway: their check compares organizations.)
-    if had_client_credentials && !client.grant_types.contains(&GrantType::ClientCredentials) {
+    // client_credentials tokens end when the client loses the grant type
+    // or leaves their organization (their check compares organizations as
+    // well, and coming back revives none).
+    let lost = !client.grant_types.contains(&GrantType::ClientCredentials)
+        || client.organization_id != previous_organization;
+    if had_client_credentials && lost {
         store.revoke_client_credentials_grants(client_id, now).await?;
     }
     Ok(client)

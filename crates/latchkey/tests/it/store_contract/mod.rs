@@ -22,6 +22,7 @@ use crate::backend_tests;
 use crate::helpers::{Backend, TestDatabase};
 
 mod accounts;
+mod client_credentials;
 mod clients;
 mod grants;
 mod housekeeping;
