@@ -29,6 +29,7 @@ mod oauth_apps_pages;
 mod pages;
 mod protected_api;
 mod rate_limits;
+mod refresh_grace;
 mod relying_party;
 mod scope_approval;
 mod secrets_in_logs;
