@@ -723,6 +723,45 @@ mod tests {
         })
     }
 
+    /// An authority over one key set that finds every token live.
+    struct Live(Arc<KeySet>);
+
+    #[async_trait::async_trait]
+    impl Authority for Live {
+        fn keys(&self) -> Arc<KeySet> {
+            Arc::clone(&self.0)
+        }
+        async fn token_is_live(&self, _: &TokenClaims) -> Result<bool, GuardError> {
+            Ok(true)
+        }
+        async fn api_key(&self, _: &str, _: i64) -> Result<Option<Principal>, GuardError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_subject_is_its_client_is_the_client_calling() {
+        let (pair, keys) = signer();
+        let guard = Guard::new(policy(), Arc::new(Live(Arc::new(keys))));
+        let header = |claims: &Value| {
+            HeaderValue::from_str(&format!("Bearer {}", sign(&pair, ACCESS_TOKEN_TYP, claims))).unwrap()
+        };
+        let user = guard.authenticate(Some(&header(&claims())), 2000).await.unwrap();
+        assert_eq!(user.user_id(), Some("u1"));
+        let mut machine = claims();
+        machine["sub"] = "c1".into();
+        let client = guard.authenticate(Some(&header(&machine)), 2000).await.unwrap();
+        assert_eq!(
+            client.caller,
+            Caller::Client {
+                client_id: "c1".into(),
+                grant_id: "g1".into()
+            }
+        );
+        assert_eq!(client.user_id(), None, "RFC 9068 §2.2: no user");
+        assert_eq!(client.organization_id, "f1");
+    }
+
     #[test]
     fn a_well_formed_token_yields_its_claims() {
         let (pair, keys) = signer();

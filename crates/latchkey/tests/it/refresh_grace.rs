@@ -42,7 +42,7 @@ async fn client(app: &TestApp, method: &str) -> (String, Option<String>) {
     )
 }
 
-fn credentials<'a>(client: &'a (String, Option<String>)) -> Vec<(&'a str, &'a str)> {
+fn credentials(client: &(String, Option<String>)) -> Vec<(&str, &str)> {
     let mut fields = vec![("client_id", client.0.as_str())];
     if let Some(secret) = &client.1 {
         fields.push(("client_secret", secret.as_str()));
