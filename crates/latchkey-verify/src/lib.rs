@@ -487,6 +487,10 @@ pub enum Caller {
     },
     /// A server holding an API key, with no user.
     ApiKey { key_id: String },
+    /// A client acting for its own organization with a client_credentials
+    /// token (RFC 6749 §4.4), with no user: its `sub` is its client id
+    /// (RFC 9068 §2.2).
+    Client { client_id: String, grant_id: String },
 }
 
 /// The authenticated caller a handler receives: who, for which
@@ -517,7 +521,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<&str> {
         match &self.caller {
             Caller::User { user_id, .. } => Some(user_id),
-            Caller::ApiKey { .. } => None,
+            Caller::ApiKey { .. } | Caller::Client { .. } => None,
         }
     }
 }
@@ -559,12 +563,22 @@ impl Guard {
                 .ok_or_else(|| invalid("the API key is invalid or revoked"));
         }
         let claims = self.access_token(credential, now).await?;
-        Ok(Principal {
-            caller: Caller::User {
+        // RFC 9068 §2.2: a token with no resource owner has the client id
+        // as its subject.
+        let caller = if claims.subject == claims.client_id {
+            Caller::Client {
+                client_id: claims.client_id,
+                grant_id: claims.grant_id,
+            }
+        } else {
+            Caller::User {
                 user_id: claims.subject,
                 client_id: claims.client_id,
                 grant_id: claims.grant_id,
-            },
+            }
+        };
+        Ok(Principal {
+            caller,
             organization_id: claims.organization_id,
             scopes: claims.scopes,
         })
@@ -707,6 +721,45 @@ mod tests {
             "firm_id": "f1", "grant_id": "g1", "jti": "j1", "scope": "cases:read firm:read",
             "iat": 1000, "exp": 4600,
         })
+    }
+
+    /// An authority over one key set that finds every token live.
+    struct Live(Arc<KeySet>);
+
+    #[async_trait::async_trait]
+    impl Authority for Live {
+        fn keys(&self) -> Arc<KeySet> {
+            Arc::clone(&self.0)
+        }
+        async fn token_is_live(&self, _: &TokenClaims) -> Result<bool, GuardError> {
+            Ok(true)
+        }
+        async fn api_key(&self, _: &str, _: i64) -> Result<Option<Principal>, GuardError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_subject_is_its_client_is_the_client_calling() {
+        let (pair, keys) = signer();
+        let guard = Guard::new(policy(), Arc::new(Live(Arc::new(keys))));
+        let header = |claims: &Value| {
+            HeaderValue::from_str(&format!("Bearer {}", sign(&pair, ACCESS_TOKEN_TYP, claims))).unwrap()
+        };
+        let user = guard.authenticate(Some(&header(&claims())), 2000).await.unwrap();
+        assert_eq!(user.user_id(), Some("u1"));
+        let mut machine = claims();
+        machine["sub"] = "c1".into();
+        let client = guard.authenticate(Some(&header(&machine)), 2000).await.unwrap();
+        assert_eq!(
+            client.caller,
+            Caller::Client {
+                client_id: "c1".into(),
+                grant_id: "g1".into()
+            }
+        );
+        assert_eq!(client.user_id(), None, "RFC 9068 §2.2: no user");
+        assert_eq!(client.organization_id, "f1");
     }
 
     #[test]

@@ -16,8 +16,11 @@ use crate::audit::Actor;
 use crate::clients::{self, Approval, AuthMethod, Changes, ClientError, Registration};
 use crate::config::Config;
 use crate::grants::consent::Membership;
+use crate::oauth::grant_type::GrantType;
 use crate::secret::Secret;
-use crate::store::{ApiKeyRecord, ClientRecord, OrganizationRecord, ScopeReviewRecord, Store, StoreError};
+use crate::store::{
+    ApiKeyRecord, AuditEvent, ClientRecord, OrganizationRecord, ScopeReviewRecord, Store, StoreError,
+};
 
 /// What a member may do with an organization's apps and keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +205,21 @@ pub async fn app_reviews(
     Ok(clients::scope_review::of_client(store, &client.client_id).await?)
 }
 
+/// How many of an app's latest replay detections its page lists.
+pub const LISTED_REPLAYS: i64 = 10;
+
+/// An app's latest refresh-token replay detections (RFC 9700 §4.14.2: a
+/// rotated refresh token presented again outside the grace window, whose
+/// grant was revoked), newest first, from the audit log.
+pub async fn app_replays(
+    store: &dyn Store,
+    client: &ClientRecord,
+) -> Result<Vec<AuditEvent>, DashboardError> {
+    Ok(store
+        .list_client_audit_events(&client.client_id, "refresh_token.replayed", LISTED_REPLAYS)
+        .await?)
+}
+
 /// An app's fields as the dashboard's form gives them.
 #[derive(Debug, Clone, Default)]
 pub struct AppDraft {
@@ -211,6 +229,22 @@ pub struct AppDraft {
     pub logo_url: String,
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
+    /// Machine-to-machine access: the `client_credentials` grant, whose
+    /// tokens act for the app's organization. Off unless asked for.
+    pub machine_access: bool,
+}
+
+/// The grant types an app has after the form: the user flows it has (all
+/// of them for a new app), plus `client_credentials` when asked for.
+fn draft_grant_types(current: Option<&[GrantType]>, machine_access: bool) -> Vec<String> {
+    let user_flows = current.unwrap_or(&GrantType::DEFAULT);
+    user_flows
+        .iter()
+        .filter(|g| **g != GrantType::ClientCredentials)
+        .copied()
+        .chain(machine_access.then_some(GrantType::ClientCredentials))
+        .map(|g| g.as_str().to_owned())
+        .collect()
 }
 
 /// Registers an app owned by an organization the user administers. Apps
@@ -234,6 +268,7 @@ pub async fn create_app(
         allowed_scopes: draft.scopes,
         token_endpoint_auth_method: Some(AuthMethod::ClientSecretBasic.as_str().to_owned()),
         organization_id: Some(workspace.organization.id.clone()),
+        grant_types: Some(draft_grant_types(None, draft.machine_access)),
         id_token_signed_response_alg: None,
         approval: Approval::ByOperator,
     };
@@ -250,7 +285,7 @@ pub async fn update_app(
     draft: AppDraft,
     now: i64,
 ) -> Result<(ClientRecord, Workspace), DashboardError> {
-    let (_, workspace) = managed_app(store, config, memberships, client_id).await?;
+    let (current, workspace) = managed_app(store, config, memberships, client_id).await?;
     let changes = Changes {
         name: Some(draft.name),
         description: Some(draft.description),
@@ -259,6 +294,11 @@ pub async fn update_app(
         redirect_uris: Some(draft.redirect_uris),
         allowed_scopes: Some(draft.scopes),
         id_token_signed_response_alg: None,
+        grant_types: Some(draft_grant_types(
+            Some(&current.grant_types),
+            draft.machine_access,
+        )),
+        organization_id: None,
         approval: Approval::ByOperator,
     };
     let client = clients::update(store, config, client_id, changes, now).await?;

@@ -45,6 +45,7 @@ struct RequestLabels {
 pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
+    ClientCredentials,
 }
 
 impl GrantType {
@@ -52,6 +53,7 @@ impl GrantType {
         match self {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
         }
     }
 }
@@ -116,7 +118,11 @@ impl Metrics {
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         // Every grant type's series exists from the start, at 0.
-        for grant_type in [GrantType::AuthorizationCode, GrantType::RefreshToken] {
+        for grant_type in [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ] {
             tokens_issued.get_or_create_owned(&GrantLabels {
                 grant_type: grant_type.as_str(),
             });

@@ -17,6 +17,7 @@ use crate::secret::Secret;
 use crate::store::{ScopeReviewStatus, Store};
 use crate::unix_now;
 
+/// Repeated flags whose values may also be space-separated lists.
 fn split_scopes(scopes: Vec<String>) -> Vec<String> {
     scopes
         .iter()
@@ -42,6 +43,7 @@ fn client_json(client: &crate::store::ClientRecord) -> serde_json::Value {
         "allowed_scopes": client.allowed_scopes,
         "tokenEndpointAuthMethod": client.token_endpoint_auth_method,
         "organizationId": client.organization_id,
+        "grantTypes": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "idTokenSignedResponseAlg": client.id_token_signed_response_alg.map(keys::Alg::as_str),
         "enabled": client.enabled,
         "origin": client.origin.as_str(),
@@ -85,6 +87,7 @@ pub(super) async fn run_clients(
                 allowed_scopes: split_scopes(args.scopes),
                 token_endpoint_auth_method: args.auth_method,
                 organization_id: args.organization_id,
+                grant_types: (!args.grant_types.is_empty()).then(|| split_scopes(args.grant_types)),
                 id_token_signed_response_alg: args.id_token_alg,
                 approval: Approval::AsRegistered,
             };
@@ -124,6 +127,8 @@ pub(super) async fn run_clients(
             redirect_uris,
             scopes,
             id_token_alg,
+            grant_types,
+            organization_id,
         } => {
             let changes = Changes {
                 name,
@@ -131,6 +136,8 @@ pub(super) async fn run_clients(
                 redirect_uris: (!redirect_uris.is_empty()).then_some(redirect_uris),
                 allowed_scopes: (!scopes.is_empty()).then(|| split_scopes(scopes)),
                 id_token_signed_response_alg: id_token_alg.map(|alg| (alg != "default").then_some(alg)),
+                grant_types: (!grant_types.is_empty()).then(|| split_scopes(grant_types)),
+                organization_id: organization_id.map(|id| (id != "none").then_some(id)),
                 ..Changes::default()
             };
             let client = clients::update(store, config, &client_id, changes, now)

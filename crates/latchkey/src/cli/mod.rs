@@ -73,7 +73,8 @@ pub(crate) enum ClientsCommand {
     List,
     /// Show one client as JSON.
     Show { client_id: String },
-    /// Change a client's name, description or redirect URIs.
+    /// Change a client's name, description, redirect URIs, scopes, grant
+    /// types or owning organization.
     Update {
         client_id: String,
         #[arg(long)]
@@ -90,6 +91,12 @@ pub(crate) enum ClientsCommand {
         /// `default` goes back to `tokens.signing_alg`.
         #[arg(long)]
         id_token_alg: Option<String>,
+        /// Replaces the grant types (repeat the flag or space-separate).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// The owning organization; `none` leaves the client without one.
+        #[arg(long)]
+        organization_id: Option<String>,
     },
     /// Issue a new secret; the old one stops working at once.
     RotateSecret { client_id: String },
@@ -123,8 +130,9 @@ pub(crate) struct CreateClientArgs {
     name: String,
     #[arg(long)]
     description: Option<String>,
-    /// Repeat for several.
-    #[arg(long = "redirect-uri", required = true)]
+    /// Repeat for several; none only for a client without
+    /// authorization_code (a machine client).
+    #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     /// Repeat the flag or space-separate the scopes.
     #[arg(long = "scope", required = true)]
@@ -136,8 +144,15 @@ pub(crate) struct CreateClientArgs {
     /// client_secret_basic (default), client_secret_post, or none (public client).
     #[arg(long)]
     auth_method: Option<String>,
+    /// The owning organization; required with client_credentials, whose
+    /// tokens act for it.
     #[arg(long)]
     organization_id: Option<String>,
+    /// Grant types the client may use: authorization_code, refresh_token,
+    /// client_credentials (repeat the flag or space-separate); without it,
+    /// authorization_code and refresh_token.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
     /// The algorithm of the client's ID tokens (OpenID Connect Dynamic
     /// Registration's id_token_signed_response_alg): RS256, ES256 or EdDSA;
     /// without it, `tokens.signing_alg`.

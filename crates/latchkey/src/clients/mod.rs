@@ -10,6 +10,7 @@ use std::fmt;
 use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::keys::Alg;
+use crate::oauth::grant_type::GrantType;
 use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
@@ -87,7 +88,11 @@ pub struct Registration {
     pub redirect_uris: Vec<String>,
     pub allowed_scopes: Vec<String>,
     pub token_endpoint_auth_method: Option<String>,
+    /// The owning organization; required with `client_credentials`, whose
+    /// tokens act for it.
     pub organization_id: Option<String>,
+    /// RFC 7591 §2 grant type names; `None` for [`GrantType::DEFAULT`].
+    pub grant_types: Option<Vec<String>>,
     /// OpenID Connect Dynamic Client Registration §2; `None` for the
     /// configured `tokens.signing_alg`.
     pub id_token_signed_response_alg: Option<String>,
@@ -109,6 +114,9 @@ pub struct Changes {
     pub allowed_scopes: Option<Vec<String>>,
     /// `Some(None)` goes back to the configured algorithm.
     pub id_token_signed_response_alg: Option<Option<String>>,
+    /// `Some(None)` leaves the client without an owning organization.
+    pub organization_id: Option<Option<String>>,
+    pub grant_types: Option<Vec<String>>,
     pub approval: Approval,
 }
 
@@ -161,7 +169,12 @@ fn validate_page_url(field: &'static str, url: Option<&str>) -> Result<Option<St
     }
 }
 
-fn validate_redirect_uris(uris: &[String]) -> Result<Vec<String>, ClientError> {
+/// Redirect URIs; none at all only for a client without the
+/// authorization code flow (a machine client).
+fn validate_redirect_uris(uris: &[String], grant_types: &[GrantType]) -> Result<Vec<String>, ClientError> {
+    if uris.is_empty() && !grant_types.contains(&GrantType::AuthorizationCode) {
+        return Ok(Vec::new());
+    }
     if uris.is_empty() {
         return Err(invalid(
             "redirectUris",
@@ -247,6 +260,78 @@ fn validate_auth_method(config: &Config, method: Option<&str>) -> Result<AuthMet
     Ok(method)
 }
 
+/// RFC 7591 §2 `grant_types`: names of grant types Latchkey has, at least
+/// one, kept in [`GrantType::ALL`]'s order without repeats. `refresh_token`
+/// comes only from a code exchange, so it needs `authorization_code`.
+fn validate_grant_types(names: Option<&[String]>) -> Result<Vec<GrantType>, ClientError> {
+    let Some(names) = names else {
+        return Ok(GrantType::DEFAULT.to_vec());
+    };
+    let mut grant_types = Vec::new();
+    for name in names {
+        let grant_type = GrantType::parse(name.trim()).ok_or_else(|| {
+            invalid(
+                "grantTypes",
+                format!("grant type `{name}` is not supported; use {}", GrantType::names()),
+            )
+        })?;
+        grant_types.push(grant_type);
+    }
+    grant_types.sort();
+    grant_types.dedup();
+    if grant_types.is_empty() {
+        return Err(invalid(
+            "grantTypes",
+            format!("grantTypes must list at least one of {}", GrantType::names()),
+        ));
+    }
+    if grant_types.contains(&GrantType::RefreshToken) && !grant_types.contains(&GrantType::AuthorizationCode)
+    {
+        return Err(invalid(
+            "grantTypes",
+            "grant type refresh_token needs authorization_code: refresh tokens come only from a code exchange",
+        ));
+    }
+    Ok(grant_types)
+}
+
+/// RFC 6749 §4.4: `client_credentials` is for confidential clients only,
+/// and its tokens act for the client's owning organization.
+fn check_client_credentials(
+    grant_types: &[GrantType],
+    method: AuthMethod,
+    organization_id: Option<&str>,
+) -> Result<(), ClientError> {
+    if !grant_types.contains(&GrantType::ClientCredentials) {
+        return Ok(());
+    }
+    if method == AuthMethod::None {
+        return Err(invalid(
+            "grantTypes",
+            "grant type client_credentials is only for confidential clients; this client is public (tokenEndpointAuthMethod none)",
+        ));
+    }
+    if organization_id.is_none() {
+        return Err(invalid(
+            "organizationId",
+            "organizationId is required when grantTypes includes client_credentials: the client's tokens act for that organization",
+        ));
+    }
+    Ok(())
+}
+
+async fn check_organization(store: &dyn Store, organization_id: Option<&str>) -> Result<(), ClientError> {
+    if let Some(organization_id) = organization_id
+        && store.find_organization(organization_id).await?.is_none()
+    {
+        return Err(invalid(
+            "organizationId",
+            format!("no organization has the id `{organization_id}`"),
+        ));
+    }
+    Ok(())
+}
+
 /// OpenID Connect Dynamic Client Registration §2: one of the algorithms
 /// Latchkey signs with.
 fn validate_id_token_alg(alg: Option<&str>) -> Result<Option<Alg>, ClientError> {
@@ -286,6 +371,7 @@ pub(crate) fn validated_record(
         allowed_scopes: validate_scopes(config, &registration.allowed_scopes)?,
         token_endpoint_auth_method: method.as_str().to_owned(),
         organization_id: None,
+        grant_types: validate_grant_types(registration.grant_types.as_deref())?,
         id_token_signed_response_alg: validate_id_token_alg(
             registration.id_token_signed_response_alg.as_deref(),
         )?,
@@ -323,19 +409,18 @@ pub async fn register_as(
     let description = validate_description(registration.description.as_deref().unwrap_or(""))?;
     let homepage_url = validate_page_url("homepageUrl", registration.homepage_url.as_deref())?;
     let logo_url = validate_page_url("logoUrl", registration.logo_url.as_deref())?;
-    let redirect_uris = validate_redirect_uris(&registration.redirect_uris)?;
+    let grant_types = validate_grant_types(registration.grant_types.as_deref())?;
+    let redirect_uris = validate_redirect_uris(&registration.redirect_uris, &grant_types)?;
     let requested_scopes = validate_scopes(config, &registration.allowed_scopes)?;
     let method = validate_auth_method(config, registration.token_endpoint_auth_method.as_deref())?;
     let id_token_signed_response_alg =
         validate_id_token_alg(registration.id_token_signed_response_alg.as_deref())?;
-    if let Some(organization_id) = &registration.organization_id
-        && store.find_organization(organization_id).await?.is_none()
-    {
-        return Err(invalid(
-            "organizationId",
-            format!("no organization has the id `{organization_id}`"),
-        ));
-    }
+    let organization_id = registration
+        .organization_id
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty());
+    check_client_credentials(&grant_types, method, organization_id.as_deref())?;
+    check_organization(store, organization_id.as_deref()).await?;
     let client_secret = (method != AuthMethod::None).then_some(secret);
     let (allowed_scopes, reviews) = scope_review::split(
         config,
@@ -356,7 +441,8 @@ pub async fn register_as(
         redirect_uris,
         allowed_scopes,
         token_endpoint_auth_method: method.as_str().to_owned(),
-        organization_id: registration.organization_id,
+        organization_id,
+        grant_types,
         id_token_signed_response_alg,
         enabled: true,
         created_at: now,
@@ -402,12 +488,28 @@ pub async fn update(
     if let Some(logo_url) = changes.logo_url {
         client.logo_url = validate_page_url("logoUrl", logo_url.as_deref())?;
     }
+    let had_client_credentials = client.grant_types.contains(&GrantType::ClientCredentials);
+    let previous_organization = client.organization_id.clone();
+    if let Some(names) = &changes.grant_types {
+        client.grant_types = validate_grant_types(Some(names))?;
+    }
     if let Some(uris) = changes.redirect_uris {
-        client.redirect_uris = validate_redirect_uris(&uris)?;
+        client.redirect_uris = validate_redirect_uris(&uris, &client.grant_types)?;
+    } else if changes.grant_types.is_some() {
+        client.redirect_uris = validate_redirect_uris(&client.redirect_uris, &client.grant_types)?;
     }
     if let Some(alg) = changes.id_token_signed_response_alg {
         client.id_token_signed_response_alg = validate_id_token_alg(alg.as_deref())?;
     }
+    if let Some(organization_id) = changes.organization_id {
+        let organization_id = organization_id
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty());
+        check_organization(store, organization_id.as_deref()).await?;
+        client.organization_id = organization_id;
+    }
+    let method = AuthMethod::parse(&client.token_endpoint_auth_method).unwrap_or(AuthMethod::None);
+    check_client_credentials(&client.grant_types, method, client.organization_id.as_deref())?;
     let mut reviews = None;
     if let Some(scopes) = changes.allowed_scopes {
         let requested = validate_scopes(config, &scopes)?;
@@ -434,6 +536,14 @@ pub async fn update(
     };
     if !updated {
         return Err(ClientError::NotFound(client_id.to_owned()));
+    }
+    // client_credentials tokens end when the client loses the grant type
+    // or leaves their organization (their check compares organizations as
+    // well, and coming back revives none).
+    let lost = !client.grant_types.contains(&GrantType::ClientCredentials)
+        || client.organization_id != previous_organization;
+    if had_client_credentials && lost {
+        store.revoke_client_credentials_grants(client_id, now).await?;
     }
     Ok(client)
 }

@@ -304,6 +304,7 @@ pub async fn register(
         allowed_scopes,
         token_endpoint_auth_method: Some(method.as_str().to_owned()),
         organization_id: None,
+        grant_types: None,
         id_token_signed_response_alg: metadata.id_token_signed_response_alg,
         approval: super::Approval::AsRegistered,
     };
@@ -424,6 +425,7 @@ pub async fn update(
         allowed_scopes,
         token_endpoint_auth_method: Some(client.token_endpoint_auth_method.clone()),
         organization_id: None,
+        grant_types: None,
         id_token_signed_response_alg: metadata.id_token_signed_response_alg,
         approval: super::Approval::AsRegistered,
     };

@@ -119,9 +119,13 @@ pub struct TokenPolicy {
     pub refresh_token_ttl: Duration,
     pub authorization_code_ttl: Duration,
     pub refresh_tokens: RefreshTokenPolicy,
-    /// How long after its rotation a refresh token may be presented again
-    /// and answered as a retry instead of revoking its grant as theft.
+    /// How long after its rotation a confidential client's refresh token
+    /// may be presented again and answered as a retry instead of revoking
+    /// its grant as theft.
     pub refresh_token_grace: Duration,
+    /// The same for public clients (no secret: agents, native and browser
+    /// apps).
+    pub public_client_refresh_token_grace: Duration,
     /// Clock skew tolerated on `exp` and `nbf` when checking tokens.
     pub leeway: Duration,
     /// Whether a refresh response carries a new ID token (OpenID Connect
@@ -460,6 +464,10 @@ mod tests {
         assert_eq!(config.claims.tenant_id, "firm_id");
         assert_eq!(config.tokens.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.tokens.refresh_token_grace, Duration::ZERO);
+        assert_eq!(
+            config.tokens.public_client_refresh_token_grace,
+            Duration::from_secs(30)
+        );
         assert!(
             matches!(config.master_key, MasterKeySource::File(ref p) if p == Path::new("latchkey.db.master-key"))
         );
@@ -560,6 +568,7 @@ mod tests {
             "[tokens]\naccess_token_ttl_seconds = 9223372036854775807",
             "[tokens]\nrefresh_token_ttl_seconds = 315360001",
             "[tokens]\nrefresh_token_grace_seconds = 9223372036854775807",
+            "[tokens]\npublic_client_refresh_token_grace_seconds = 315360001",
             "[signing]\nrotation_lead_seconds = 999999999999",
         ] {
             let error = from_toml(text).unwrap_err();

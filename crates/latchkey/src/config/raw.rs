@@ -160,6 +160,7 @@ pub struct RawTokens {
     pub authorization_code_ttl_seconds: Option<u64>,
     pub refresh_tokens: Option<String>,
     pub refresh_token_grace_seconds: Option<u64>,
+    pub public_client_refresh_token_grace_seconds: Option<u64>,
     pub leeway_seconds: Option<u64>,
     pub id_token_on_refresh: Option<bool>,
     pub signing_alg: Option<String>,
@@ -778,6 +779,12 @@ fn at_most_ten_years(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
 /// whose answer it lost, or to race itself.
 const DEFAULT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 0;
 
+/// The same for public clients (OAuth 2.1 §4.3.1 has their refresh tokens
+/// rotate): agents and native apps hold no secret, keep their tokens in
+/// places several of their processes read, and race themselves; without a
+/// window, the first race revokes the user's grant.
+const DEFAULT_PUBLIC_CLIENT_REFRESH_TOKEN_GRACE_SECONDS: u64 = 30;
+
 impl RawTokens {
     fn validate(self) -> Result<TokenPolicy, ConfigError> {
         let refresh_tokens = match self.refresh_tokens.as_deref() {
@@ -812,6 +819,11 @@ impl RawTokens {
                 "tokens.refresh_token_grace_seconds",
                 self.refresh_token_grace_seconds
                     .unwrap_or(DEFAULT_REFRESH_TOKEN_GRACE_SECONDS),
+            )?,
+            public_client_refresh_token_grace: at_most_ten_years(
+                "tokens.public_client_refresh_token_grace_seconds",
+                self.public_client_refresh_token_grace_seconds
+                    .unwrap_or(DEFAULT_PUBLIC_CLIENT_REFRESH_TOKEN_GRACE_SECONDS),
             )?,
             leeway: Duration::from_secs(self.leeway_seconds.unwrap_or(30).min(300)),
             id_token_on_refresh: self.id_token_on_refresh.unwrap_or(false),

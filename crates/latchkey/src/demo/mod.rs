@@ -114,6 +114,7 @@ impl DemoClient {
             allowed_scopes: config.scopes.iter().map(|s| s.name.clone()).collect(),
             token_endpoint_auth_method: Some(method.to_owned()),
             organization_id: None,
+            grant_types: None,
             id_token_signed_response_alg: None,
             approval: Approval::AsRegistered,
         }

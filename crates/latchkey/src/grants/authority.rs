@@ -27,8 +27,7 @@ impl Authority for StoreAuthority {
     }
 
     async fn token_is_live(&self, claims: &TokenClaims) -> Result<bool, GuardError> {
-        self.store
-            .access_token_is_live(&claims.grant_id, &claims.jti)
+        super::client_credentials::access_token_is_live(self.store.as_ref(), claims)
             .await
             .map_err(unavailable)
     }

@@ -220,10 +220,16 @@ pub enum Reuse {
 }
 
 /// RFC 9700 §4.14.2: a rotated refresh token presented again means theft,
-/// unless it comes back within `tokens.refresh_token_grace` seconds of its
-/// rotation (`used_at`). A grace of 0 makes every reuse theft.
-pub fn judge_reuse(config: &Config, used_at: i64, now: i64) -> Reuse {
-    let grace = seconds(config.tokens.refresh_token_grace);
+/// unless it comes back within the client's grace window of its rotation
+/// (`used_at`): `tokens.public_client_refresh_token_grace_seconds` for a
+/// public client, `tokens.refresh_token_grace_seconds` for a confidential
+/// one. A grace of 0 makes every reuse theft.
+pub fn judge_reuse(config: &Config, client: &ClientRecord, used_at: i64, now: i64) -> Reuse {
+    let grace = seconds(if client.secret_digest.is_none() {
+        config.tokens.public_client_refresh_token_grace
+    } else {
+        config.tokens.refresh_token_grace
+    });
     if grace > 0 && now - used_at <= grace {
         Reuse::Retry
     } else {
@@ -232,20 +238,26 @@ pub fn judge_reuse(config: &Config, used_at: i64, now: i64) -> Reuse {
 }
 
 /// Revokes the whole grant of a refresh token presented again outside its
-/// grace window (RFC 9700 §4.14.2) and records the replay; returns what
-/// the client is told.
+/// grace window (RFC 9700 §4.14.2) and records the replay, with the
+/// grant's user and organization when the grant is still there (the
+/// client's page lists these); returns what the client is told.
 async fn refresh_replayed(
     store: &dyn Store,
     metrics: &Metrics,
     client: &ClientRecord,
     token: &RefreshTokenRecord,
+    grant: Option<&GrantRecord>,
     now: i64,
 ) -> OAuthError {
     metrics.refresh_token_replayed();
     if let Err(error) = store.revoke_grant(&token.grant_id, now).await {
         return error.into();
     }
-    let subject = refresh_subject(client, token);
+    let subject = audit::Subject {
+        user_id: grant.map(|g| g.user_id.as_str()),
+        organization_id: grant.map(|g| g.organization_id.as_str()),
+        ..refresh_subject(client, token)
+    };
     audit::record(
         store,
         &Actor::System,
@@ -364,9 +376,11 @@ pub async fn refresh_token(
     }
     let mut retried_after = match token.used_at {
         None => None,
-        Some(used_at) => match judge_reuse(config, used_at, now) {
+        Some(used_at) => match judge_reuse(config, client, used_at, now) {
             Reuse::Retry => Some(used_at),
-            Reuse::Theft => return Err(refresh_replayed(store, metrics, client, &token, now).await),
+            Reuse::Theft => {
+                return Err(refresh_replayed(store, metrics, client, &token, grant.as_ref(), now).await);
+            }
         },
     };
     if token.expires_at <= now {
@@ -397,9 +411,11 @@ pub async fn refresh_token(
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("refresh token has been revoked"))?;
         let used_at = current.used_at.unwrap_or(now);
-        match judge_reuse(config, used_at, now) {
+        match judge_reuse(config, client, used_at, now) {
             Reuse::Retry => retried_after = Some(used_at),
-            Reuse::Theft => return Err(refresh_replayed(store, metrics, client, &current, now).await),
+            Reuse::Theft => {
+                return Err(refresh_replayed(store, metrics, client, &current, Some(&grant), now).await);
+            }
         }
     }
     if let Some(used_at) = retried_after {
@@ -523,10 +539,53 @@ mod tests {
         config
     }
 
+    fn client(confidential: bool) -> ClientRecord {
+        ClientRecord {
+            client_id: "client_1".into(),
+            secret_digest: confidential.then(|| crate::secret::TokenDigest::of("s")),
+            name: "App".into(),
+            description: String::new(),
+            homepage_url: None,
+            logo_url: None,
+            redirect_uris: vec!["https://app.example/cb".into()],
+            allowed_scopes: vec!["openid".into()],
+            token_endpoint_auth_method: if confidential {
+                "client_secret_basic"
+            } else {
+                "none"
+            }
+            .into(),
+            organization_id: None,
+            grant_types: crate::oauth::grant_type::GrantType::DEFAULT.to_vec(),
+            id_token_signed_response_alg: None,
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            origin: crate::store::ClientOrigin::Operator,
+        }
+    }
+
+    /// A confidential client, judged by `tokens.refresh_token_grace_seconds`.
+    fn judge_reuse(config: &Config, used_at: i64, now: i64) -> Reuse {
+        super::judge_reuse(config, &client(true), used_at, now)
+    }
+
     #[test]
     fn by_default_every_reuse_is_theft() {
         let config = Config::default_config().unwrap();
         assert_eq!(judge_reuse(&config, 1_000, 1_000), Reuse::Theft);
+    }
+
+    #[test]
+    fn public_clients_have_their_own_window_thirty_seconds_by_default() {
+        let mut config = Config::default_config().unwrap();
+        let public = client(false);
+        assert_eq!(super::judge_reuse(&config, &public, 1_000, 1_030), Reuse::Retry);
+        assert_eq!(super::judge_reuse(&config, &public, 1_000, 1_031), Reuse::Theft);
+        config.tokens.public_client_refresh_token_grace = Duration::ZERO;
+        config.tokens.refresh_token_grace = Duration::from_secs(60);
+        assert_eq!(super::judge_reuse(&config, &public, 1_000, 1_000), Reuse::Theft);
+        assert_eq!(judge_reuse(&config, 1_000, 1_060), Reuse::Retry);
     }
 
     #[test]

@@ -260,6 +260,7 @@ mod tests {
             allowed_scopes: vec!["openid".into(), "email".into()],
             token_endpoint_auth_method: "none".into(),
             organization_id: None,
+            grant_types: crate::oauth::grant_type::GrantType::DEFAULT.to_vec(),
             id_token_signed_response_alg: None,
             enabled: true,
             created_at: NOW,

@@ -109,7 +109,8 @@ pub async fn introspect(
     let mut answer = Map::new();
     match resolve(store, guard, token, hint).await? {
         Resolved::Access(access)
-            if access.exp > now && store.access_token_is_live(&access.grant_id, &access.jti).await? =>
+            if access.exp > now
+                && super::client_credentials::access_token_is_live(store, &access).await? =>
         {
             answer = access.claims;
             answer.insert("active".into(), true.into());

@@ -138,7 +138,7 @@ pub fn access_token(
 /// [`JTI_TOKEN_PART_LEN`] random base64url characters (24 bits). Two tokens
 /// of one grant sharing a `jti` would only mean that revoking one revokes
 /// the other, which RFC 7009 §2.1 allows for a whole grant anyway.
-fn compact_jti(grant_id: &str) -> String {
+pub(crate) fn compact_jti(grant_id: &str) -> String {
     let mut jti = String::with_capacity(grant_id.len() + JTI_TOKEN_PART_LEN);
     jti.push_str(grant_id);
     URL_SAFE_NO_PAD.encode_string(random_bytes::<3>(), &mut jti);

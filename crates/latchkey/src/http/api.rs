@@ -247,11 +247,13 @@ async fn create_invoice(
     Ok(success(StatusCode::CREATED, data, None))
 }
 
-/// The caller's user in this organization; API keys have none.
+/// The caller's user in this organization; API keys and client_credentials
+/// tokens have none.
 async fn me(State(state): State<AppState>, Authenticated(who): Authenticated) -> Answer {
     who.require_scope("user:read")?;
     let Some(user_id) = who.user_id() else {
-        let message = "an API key acts for no user; /me needs an access token";
+        let message =
+            "an API key or a client_credentials token acts for no user; /me needs a user's access token";
         return Err(ApiError::new(StatusCode::FORBIDDEN, "no_user", message).into());
     };
     let subject = crate::grants::tokens::Subject::load(state.store.as_ref(), user_id, &who.organization_id)

@@ -169,6 +169,10 @@ pub async fn validate(
             )));
         }
     }
+    // RFC 6749 §4.1.2.1 unauthorized_client: a client without the code
+    // flow (a machine client) may not start one.
+    super::grant_type::require_allowed(&client, super::grant_type::GrantType::AuthorizationCode)
+        .map_err(&fail)?;
     if let Some(mode) = params.get("response_mode").filter(|m| *m != "query") {
         return Err(fail(OAuthError::invalid_request(format!(
             "response_mode `{mode}` is not supported; responses use the query"

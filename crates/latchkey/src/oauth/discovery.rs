@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::keys::Alg;
+use crate::oauth::grant_type::GrantType;
 
 /// The metadata both documents share (SPEC 6 "Discovery").
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +81,7 @@ impl ServerMetadata {
             jwks_uri: config.url(&config.paths.jwks),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
-            grant_types_supported: vec!["authorization_code", "refresh_token"],
+            grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
             code_challenge_methods_supported: vec!["S256", "plain"],
             scopes_supported: config.scopes.iter().map(|s| s.name.clone()).collect(),
             token_endpoint_auth_methods_supported: methods.clone(),

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod grant_type;
 pub mod params;
 pub mod pkce;
 pub mod revoke;

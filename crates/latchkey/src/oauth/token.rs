@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::client_auth::ClientCredentials;
 use super::error::{ErrorCode, OAuthError};
+use super::grant_type::GrantType;
 use super::params;
 use crate::secret::{Secret, serialize_exposed, serialize_exposed_option};
 
@@ -23,6 +24,18 @@ pub enum GrantRequest {
         refresh_token: Secret,
         scope: Option<String>,
     },
+    /// RFC 6749 §4.4.2.
+    ClientCredentials { scope: Option<String> },
+}
+
+impl GrantRequest {
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,10 +88,16 @@ pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<
             refresh_token: required("refresh_token")?,
             scope: get("scope").map(str::to_owned),
         },
+        "client_credentials" => GrantRequest::ClientCredentials {
+            scope: get("scope").map(str::to_owned),
+        },
         other => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                format!("grant_type `{other}` is not supported; use authorization_code or refresh_token"),
+                format!(
+                    "grant_type `{other}` is not supported; use {}",
+                    GrantType::names()
+                ),
             ));
         }
     };
@@ -110,6 +129,7 @@ mod tests {
         let value = prop_oneof![
             Just("authorization_code".to_owned()),
             Just("refresh_token".to_owned()),
+            Just("client_credentials".to_owned()),
             Just(String::new()),
             any::<String>(),
         ];
@@ -135,6 +155,10 @@ mod tests {
                 GrantRequest::RefreshToken { refresh_token, scope } => {
                     prop_assert_eq!(get("grant_type"), Some("refresh_token"));
                     prop_assert_eq!(Some(refresh_token.expose()), get("refresh_token"));
+                    prop_assert_eq!(scope.as_deref(), get("scope"));
+                }
+                GrantRequest::ClientCredentials { scope } => {
+                    prop_assert_eq!(get("grant_type"), Some("client_credentials"));
                     prop_assert_eq!(scope.as_deref(), get("scope"));
                 }
             }

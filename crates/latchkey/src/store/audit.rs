@@ -28,6 +28,13 @@ pub trait AuditStore: Send + Sync {
     async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// The newest events first.
     async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// A client's events of one action, the newest first.
+    async fn list_client_audit_events(
+        &self,
+        client_id: &str,
+        action: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 pub(super) fn audit_event<R: SqlRow>(row: &R) -> Result<AuditEvent, StoreError> {
@@ -81,6 +88,26 @@ macro_rules! impl_audit_store {
                         "SELECT id, occurred_at, actor, action, client_id, user_id, organization_id, grant_id, \
                          details FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
                     )
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    all(rows, audit_event)
+                }
+
+                async fn list_client_audit_events(
+                    &self,
+                    client_id: &str,
+                    action: &str,
+                    limit: i64,
+                ) -> Result<Vec<AuditEvent>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, occurred_at, actor, action, client_id, user_id, organization_id, grant_id, \
+                         details FROM audit_events WHERE client_id = $1 AND action = $2 \
+                         ORDER BY occurred_at DESC, id DESC LIMIT $3",
+                    )
+                    .bind(client_id)
+                    .bind(action)
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::oauth::grant_type::GrantType;
 use crate::secret::TokenDigest;
 use latchkey_verify::Alg;
 
@@ -26,6 +27,9 @@ pub struct ClientRecord {
     pub allowed_scopes: Vec<String>,
     pub token_endpoint_auth_method: String,
     pub organization_id: Option<String>,
+    /// RFC 7591 §2: the grant types the client may use at the token
+    /// endpoint, in [`GrantType::ALL`]'s order.
+    pub grant_types: Vec<GrantType>,
     /// OpenID Connect Dynamic Client Registration §2: the algorithm the
     /// client wants its ID tokens signed with; `None` for the configured one.
     pub id_token_signed_response_alg: Option<latchkey_verify::Alg>,
@@ -130,7 +134,9 @@ pub trait ClientStore: Send + Sync {
     async fn list_organization_clients(&self, organization_id: &str)
     -> Result<Vec<ClientRecord>, StoreError>;
     /// Writes the descriptive fields (name, description, URLs, redirect
-    /// URIs, scopes, `updated_at`); never the secret or the enabled flag.
+    /// URIs, scopes, ID token algorithm, owning organization, grant types,
+    /// `updated_at`); never the secret, the enabled flag or the
+    /// authentication method.
     async fn update_client_details(&self, client: &ClientRecord) -> Result<bool, StoreError>;
     /// Replaces the secret digest: the old secret stops working at once.
     async fn set_client_secret(
@@ -139,6 +145,9 @@ pub trait ClientStore: Send + Sync {
         digest: &TokenDigest,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Disabling is one transaction that also revokes every grant of the
+    /// client (user grants with their refresh tokens, and client_credentials
+    /// grants); enabling revives none.
     async fn set_client_enabled(&self, client_id: &str, enabled: bool, now: i64) -> Result<bool, StoreError>;
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
     /// Inserts a client with the reviews of the scopes it asked for that
@@ -210,6 +219,13 @@ pub(super) fn client<R: SqlRow>(row: &R) -> Result<ClientRecord, StoreError> {
     let origin: String = row.read("origin")?;
     let origin = ClientOrigin::parse(&origin)
         .ok_or_else(|| backend(std::io::Error::other(format!("unknown client origin `{origin}`"))))?;
+    let grant_types = json_list(row, "grant_types")?
+        .iter()
+        .map(|name| {
+            GrantType::parse(name)
+                .ok_or_else(|| backend(std::io::Error::other(format!("unknown grant type `{name}`"))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ClientRecord {
         client_id: row.read("client_id")?,
         secret_digest,
@@ -221,12 +237,19 @@ pub(super) fn client<R: SqlRow>(row: &R) -> Result<ClientRecord, StoreError> {
         allowed_scopes: json_list(row, "allowed_scopes")?,
         token_endpoint_auth_method: row.read("token_endpoint_auth_method")?,
         organization_id: row.read("organization_id")?,
+        grant_types,
         id_token_signed_response_alg,
         enabled: row.read("enabled")?,
         created_at: row.read("created_at")?,
         updated_at: row.read("updated_at")?,
         origin,
     })
+}
+
+/// The client's grant types as stored: a JSON list of their names.
+pub(super) fn grant_types_json(client: &ClientRecord) -> Result<String, StoreError> {
+    let names: Vec<String> = client.grant_types.iter().map(|g| g.as_str().to_owned()).collect();
+    super::sql::to_json_list(&names)
 }
 
 pub(super) fn scope_review<R: SqlRow>(row: &R) -> Result<ScopeReviewRecord, StoreError> {
@@ -263,7 +286,7 @@ macro_rules! impl_client_store {
             use async_trait::async_trait;
             use latchkey_verify::Alg;
             use $crate::secret::TokenDigest;
-            use $crate::store::clients::{client, scope_review, scope_review_listing};
+            use $crate::store::clients::{client, grant_types_json, scope_review, scope_review_listing};
             use $crate::store::sql::{all, changed, changed_ref, to_json_list};
             use $crate::store::{
                 ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus, StoreError,
@@ -299,7 +322,7 @@ macro_rules! impl_client_store {
                     let rows = sqlx::query(
                         "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                          redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                         id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients ORDER BY created_at, client_id",
+                         id_token_signed_response_alg, grant_types, enabled, created_at, updated_at, origin FROM clients ORDER BY created_at, client_id",
                     )
                     .fetch_all(&self.pool)
                     .await
@@ -311,7 +334,7 @@ macro_rules! impl_client_store {
                     let rows = sqlx::query(
                         "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
                          redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-                         id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients WHERE organization_id = $1 \
+                         id_token_signed_response_alg, grant_types, enabled, created_at, updated_at, origin FROM clients WHERE organization_id = $1 \
                          ORDER BY created_at, client_id",
                     )
                     .bind(organization_id)
@@ -493,6 +516,15 @@ macro_rules! impl_client_store {
                             .execute(&mut *tx)
                             .await
                             .map_err(map_sqlx)?;
+                        sqlx::query(
+                            "UPDATE client_credentials_grants SET revoked_at = $1 \
+                             WHERE client_id = $2 AND revoked_at IS NULL",
+                        )
+                        .bind(now)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
                     }
                     tx.commit().await.map_err(map_sqlx)?;
                     Ok(changed(result))
@@ -517,8 +549,8 @@ macro_rules! impl_client_store {
                     sqlx::query(
                         "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
                          logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                         organization_id, enabled, created_at, updated_at, id_token_signed_response_alg, origin) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                         organization_id, enabled, created_at, updated_at, id_token_signed_response_alg, origin, \
+                         grant_types) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                     )
                     .bind(&c.client_id)
                     .bind(c.secret_digest.map(|d| d.0.to_vec()))
@@ -535,6 +567,7 @@ macro_rules! impl_client_store {
                     .bind(c.updated_at)
                     .bind(c.id_token_signed_response_alg.map(Alg::as_str))
                     .bind(c.origin.as_str())
+                    .bind(grant_types_json(c)?)
                     .execute(connection)
                     .await
                     .map_err(map_sqlx)?;
@@ -550,7 +583,8 @@ macro_rules! impl_client_store {
                     let result = sqlx::query(
                         "UPDATE clients SET name = $1, description = $2, homepage_url = $3, logo_url = $4, \
                          redirect_uris = $5, allowed_scopes = $6, updated_at = $7, \
-                         id_token_signed_response_alg = $8 WHERE client_id = $9",
+                         id_token_signed_response_alg = $8, organization_id = $9, grant_types = $10 \
+                         WHERE client_id = $11",
                     )
                     .bind(&c.name)
                     .bind(&c.description)
@@ -560,6 +594,8 @@ macro_rules! impl_client_store {
                     .bind(to_json_list(&c.allowed_scopes)?)
                     .bind(c.updated_at)
                     .bind(c.id_token_signed_response_alg.map(Alg::as_str))
+                    .bind(&c.organization_id)
+                    .bind(grant_types_json(c)?)
                     .bind(&c.client_id)
                     .execute(connection)
                     .await

@@ -824,6 +824,18 @@ impl HotPath for Direct {
         })
     }
 
+    async fn client_credentials_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            query_one(
+                c,
+                hot::CLIENT_CREDENTIALS_TOKEN_IS_LIVE,
+                params![grant_id, true, jti],
+                |_| Ok(()),
+            )
+            .map(|row| row.is_some())
+        })
+    }
+
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         let token = token.clone();
         self.write(move |c| insert_refresh_token(c, &token)).await

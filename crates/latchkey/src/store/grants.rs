@@ -25,6 +25,22 @@ pub struct GrantRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// One client_credentials issuance (RFC 6749 §4.4): a grant with no user,
+/// acting for the client's organization, that its one access token names.
+/// It ends when it expires, when the client is disabled or deleted, loses
+/// the grant type or leaves the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentialsGrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub organization_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    /// When its access token expires.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// An authorization code and everything it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCodeRecord {
@@ -211,6 +227,37 @@ pub trait GrantStore: Send + Sync {
         successor: &RefreshTokenRecord,
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Records a client_credentials issuance before its token is signed.
+    async fn insert_client_credentials_grant(
+        &self,
+        grant: &ClientCredentialsGrantRecord,
+    ) -> Result<(), StoreError>;
+    async fn find_client_credentials_grant(
+        &self,
+        id: &str,
+    ) -> Result<Option<ClientCredentialsGrantRecord>, StoreError>;
+    /// Whether a client_credentials access token is live: its grant exists
+    /// and is not revoked, its client is enabled and still owns the grant's
+    /// organization, and the token (`jti`) was not revoked. One indexed
+    /// round trip, run on every check of such a token (SPEC 7).
+    async fn client_credentials_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError>;
+    /// Revokes every live client_credentials grant of the client; how many.
+    async fn revoke_client_credentials_grants(&self, client_id: &str, now: i64) -> Result<u64, StoreError>;
+}
+
+pub(super) fn client_credentials_grant<R: SqlRow>(
+    row: &R,
+) -> Result<ClientCredentialsGrantRecord, StoreError> {
+    Ok(ClientCredentialsGrantRecord {
+        id: row.read("id")?,
+        client_id: row.read("client_id")?,
+        organization_id: row.read("organization_id")?,
+        scopes: json_list(row, "scopes")?,
+        created_at: row.read("created_at")?,
+        expires_at: row.read("expires_at")?,
+        revoked_at: row.read("revoked_at")?,
+    })
 }
 
 pub(super) fn grant<R: SqlRow>(row: &R) -> Result<GrantRecord, StoreError> {
@@ -291,11 +338,11 @@ macro_rules! impl_grant_store {
         const _: () = {
             use async_trait::async_trait;
             use $crate::secret::TokenDigest;
-            use $crate::store::grants::{connected_app, consent};
+            use $crate::store::grants::{client_credentials_grant, connected_app, consent};
             use $crate::store::sql::{all, changed, changed_ref, to_json_list};
             use $crate::store::{
-                AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
-                RefreshTokenRecord, StoreError, map_sqlx,
+                AuthorizationCodeRecord, ClientCredentialsGrantRecord, CodeExchange, ConnectedApp, GrantRecord,
+                GrantStore, PurgeCounts, RefreshTokenRecord, StoreError, map_sqlx,
             };
 
             #[async_trait]
@@ -513,7 +560,9 @@ macro_rules! impl_grant_store {
                              (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id))",
                             grant_cutoff,
                         )
-                        .await?,
+                        .await?
+                            // A client_credentials grant matters until its one token expires.
+                            + run("DELETE FROM client_credentials_grants WHERE expires_at < $1", now).await?,
                         audit_events: run("DELETE FROM audit_events WHERE occurred_at < $1", audit_cutoff).await?,
                     })
                 }
@@ -539,6 +588,59 @@ macro_rules! impl_grant_store {
                     now: i64,
                 ) -> Result<bool, StoreError> {
                     $crate::store::hot::HotPath::rotate_refresh_token(self.hot(), old, successor, now).await
+                }
+
+                async fn insert_client_credentials_grant(
+                    &self,
+                    g: &ClientCredentialsGrantRecord,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO client_credentials_grants (id, client_id, organization_id, scopes, \
+                         created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&g.id)
+                    .bind(&g.client_id)
+                    .bind(&g.organization_id)
+                    .bind(to_json_list(&g.scopes)?)
+                    .bind(g.created_at)
+                    .bind(g.expires_at)
+                    .bind(g.revoked_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(())
+                }
+
+                async fn find_client_credentials_grant(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<ClientCredentialsGrantRecord>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT id, client_id, organization_id, scopes, created_at, expires_at, revoked_at \
+                         FROM client_credentials_grants WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    row.as_ref().map(client_credentials_grant).transpose()
+                }
+
+                async fn client_credentials_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+                    $crate::store::hot::HotPath::client_credentials_token_is_live(self.hot(), grant_id, jti).await
+                }
+
+                async fn revoke_client_credentials_grants(&self, client_id: &str, now: i64) -> Result<u64, StoreError> {
+                    let result = sqlx::query(
+                        "UPDATE client_credentials_grants SET revoked_at = $1 \
+                         WHERE client_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(result.rows_affected())
                 }
             }
         };

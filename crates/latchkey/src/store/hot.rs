@@ -50,6 +50,7 @@ pub(crate) trait HotPath {
     ) -> Result<CodeExchange, StoreError>;
     async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError>;
     async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError>;
+    async fn client_credentials_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError>;
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
     async fn find_refresh_token(
         &self,
@@ -71,7 +72,7 @@ pub(crate) trait HotPath {
 
 pub(crate) const FIND_CLIENT: &str = "SELECT client_id, secret_digest, name, description, homepage_url, logo_url, \
      redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, \
-     id_token_signed_response_alg, enabled, created_at, updated_at, origin FROM clients WHERE client_id = $1";
+     id_token_signed_response_alg, grant_types, enabled, created_at, updated_at, origin FROM clients WHERE client_id = $1";
 
 pub(crate) const FIND_USER: &str = "SELECT id, email, name, email_verified, password_hash, created_at, updated_at \
      FROM users WHERE id = $1";
@@ -120,6 +121,13 @@ pub(crate) const FIND_GRANT: &str = "SELECT id, client_id, user_id, organization
 pub(crate) const ACCESS_TOKEN_IS_LIVE: &str = "SELECT 1 AS live FROM grants g \
      JOIN clients c ON c.client_id = g.client_id \
      WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2 \
+     AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $3)";
+
+/// A client_credentials token's liveness: `$1` the grant, `$2` true, `$3`
+/// the token's jti. The client must still own the grant's organization.
+pub(crate) const CLIENT_CREDENTIALS_TOKEN_IS_LIVE: &str = "SELECT 1 AS live FROM client_credentials_grants g \
+     JOIN clients c ON c.client_id = g.client_id \
+     WHERE g.id = $1 AND g.revoked_at IS NULL AND c.enabled = $2 AND c.organization_id = g.organization_id \
      AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $3)";
 
 pub(crate) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, client_id, \

@@ -45,6 +45,11 @@ pub const SQLITE: Embedded = &[
         include_str!("../../migrations/sqlite/0006_id_token_alg.sql"),
     ),
     (
+        7,
+        "client credentials",
+        include_str!("../../migrations/sqlite/0007_client_credentials.sql"),
+    ),
+    (
         9,
         "dynamic registration",
         include_str!("../../migrations/sqlite/0009_dynamic_registration.sql"),
@@ -81,6 +86,11 @@ pub const POSTGRES: Embedded = &[
         6,
         "id token alg",
         include_str!("../../migrations/postgres/0006_id_token_alg.sql"),
+    ),
+    (
+        7,
+        "client credentials",
+        include_str!("../../migrations/postgres/0007_client_credentials.sql"),
     ),
     (
         9,

@@ -42,8 +42,8 @@ pub use clients::{
     ClientOrigin, ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus,
 };
 pub use grants::{
-    AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
-    RefreshContext, RefreshTokenRecord,
+    AuthorizationCodeRecord, ClientCredentialsGrantRecord, CodeExchange, ConnectedApp, GrantRecord,
+    GrantStore, PurgeCounts, RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};

@@ -269,6 +269,17 @@ impl HotPath for PostgresStore {
         Ok(row.is_some())
     }
 
+    async fn client_credentials_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(hot::CLIENT_CREDENTIALS_TOKEN_IS_LIVE)
+            .bind(grant_id)
+            .bind(true)
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(row.is_some())
+    }
+
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         let mut connection = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_refresh_token(&mut connection, token).await

@@ -712,3 +712,71 @@ async fn an_admin_runs_the_dashboard_in_chromium() {
     }
     phone.close().await;
 }
+
+/// Machine-to-machine access ticked in the Create app form, and the app's
+/// page after a refresh-token replay: the replay listed with its grant and
+/// user. Screenshots at 1280 and 375 px (`oauth-app-machine-create`,
+/// `oauth-app-replays`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_page_shows_machine_access_and_replays_in_chromium() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let base = &app.base_url;
+    for width in [1280, 375] {
+        let browser = Browser::start_at(width).await;
+        browser.go(&format!("{base}/settings/oauth-apps/new")).await;
+        browser.sign_in_as_alice().await;
+        browser.landed(&format!("{base}/settings/oauth-apps/new")).await;
+        browser.fill("App name", &format!("Nightly sync {width}")).await;
+        browser.fill("Redirect URIs", CALLBACK).await;
+        for scope in ["openid", "email", "cases:read"] {
+            browser
+                .check(&format!("input[name=scopes][value='{scope}']"))
+                .await;
+        }
+        browser.check("input[name=machine_access]").await;
+        browser
+            .client()
+            .execute(
+                "document.getElementById('machine_access-hint').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        browser.shoot("oauth-app-machine-create", width).await;
+        assert!(browser.fits_width().await, "the form fits {width} px");
+        browser.press("Create app").await;
+        let client_id = browser.text("#revealed-client-id").await;
+        let secret = browser.text("#client-secret").await;
+        let (status, machine) =
+            token_request(&app, &client_id, &secret, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(status, 200, "{machine}");
+
+        // A refresh token used twice: the second use is a replay.
+        let tokens = authorize_in_browser(&browser, &app, &client_id, &secret).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+        assert_eq!(token_request(&app, &client_id, &secret, &fields).await.0, 200);
+        assert_eq!(token_request(&app, &client_id, &secret, &fields).await.0, 400);
+
+        browser
+            .go(&format!("{base}/settings/oauth-apps/{client_id}"))
+            .await;
+        browser.wait_for_text("Refresh token replays").await;
+        let main = browser.text("main").await;
+        assert!(main.contains("Allowed: the app's servers get tokens"), "{main}");
+        assert!(!main.contains("None detected."), "{main}");
+        assert!(main.contains(" UTC"), "{main}");
+        browser
+            .client()
+            .execute(
+                "document.getElementById('replays-heading').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        browser.shoot("oauth-app-replays", width).await;
+        assert!(browser.fits_width().await, "the app page fits {width} px");
+        browser.close().await;
+    }
+}

@@ -335,12 +335,19 @@ async fn environment_beats_the_configuration_file(backend: Backend) {
 #[test]
 fn invalid_configuration_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("LATCHKEY_ISSUER", "https://example.com/")], "`issuer`"),
         (&[("LATCHKEY_BIND", "not-an-address")], "`bind`"),
         (
             &[("LATCHKEY_TOKENS__ACCESS_TOKEN_TTL_SECONDS", "soon")],
             "tokens.access_token_ttl_seconds",
+        ),
+        (
+            &[(
+                "LATCHKEY_TOKENS__PUBLIC_CLIENT_REFRESH_TOKEN_GRACE_SECONDS",
+                "999999999999",
+            )],
+            "tokens.public_client_refresh_token_grace_seconds",
         ),
         (&[("LATCHKEY_MASTER_KEY", "too-short")], "`master_key`"),
     ];

@@ -18,6 +18,7 @@ backend_tests!(
     created_app_shows_its_secret_once_and_works_at_the_token_endpoint,
     refused_redirect_uri_is_shown_beside_its_field_with_everything_kept,
     edit_changes_the_app_and_shows_errors_beside_the_field,
+    machine_access_is_off_by_default_and_set_in_the_form,
     rotating_refuses_the_old_secret_and_keeps_connections,
     disable_ends_tokens_and_enable_revives_none,
     delete_removes_the_app_its_grants_and_tokens,
@@ -347,6 +348,104 @@ async fn edit_changes_the_app_and_shows_errors_beside_the_field(backend: Backend
     );
     let record = app.state.store.find_client(&client_id).await.unwrap().unwrap();
     assert_eq!(record.name, "Zapier Pro");
+}
+
+/// A client_credentials token request with HTTP Basic: (status, JSON).
+async fn machine_token(app: &TestApp, client_id: &str, secret: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url(&app.state.config.paths.token))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn machine_access_is_off_by_default_and_set_in_the_form(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let (mut agent, _) = signed_in(&app, ALICE, APPS).await;
+
+    // An app made for the user flow is not allowed client_credentials.
+    let (created, client_id, secret) = create_app(&mut agent, ACME, "Zapier Automation").await;
+    assert!(created.body.contains("<dt>Machine-to-machine access</dt>"));
+    assert!(created.body.contains("Not allowed"), "{}", created.body);
+    let (status, refused) = machine_token(&app, &client_id, &secret).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+
+    // The Create app form offers it, unticked.
+    let form = agent.get(&format!("{APPS}/new?organization={ACME}")).await;
+    assert!(
+        form.body
+            .contains("<input type=\"checkbox\" name=\"machine_access\" value=\"on\">"),
+        "{}",
+        form.body
+    );
+    assert!(
+        form.body
+            .contains("Machine-to-machine access (client credentials)")
+    );
+    let mut fields = form_inputs(&form.body, &format!("{APPS}/new"));
+    fields.extend(app_fields("Nightly sync", REDIRECT, &["openid", "cases:read"]));
+    fields.push(("machine_access".to_owned(), "on".to_owned()));
+    let made = agent.post_form(&format!("{APPS}/new"), &fields).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(
+        made.body.contains("<code>client_credentials</code>"),
+        "{}",
+        made.body
+    );
+    let machine_id = element_text(&made.body, "client-id").unwrap();
+    let machine_secret = element_text(&made.body, "client-secret").unwrap();
+    let record = app.state.store.find_client(&machine_id).await.unwrap().unwrap();
+    assert_eq!(record.organization_id.as_deref(), Some(ACME));
+    let (status, tokens) = machine_token(&app, &machine_id, &machine_secret).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = crate::relying_party::jwt_claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        (claims["sub"].as_str(), claims["firm_id"].as_str()),
+        (Some(machine_id.as_str()), Some(ACME))
+    );
+    assert_eq!(claims["scope"], "cases:read");
+
+    // Edit shows it ticked; unticking it takes it away and ends the tokens.
+    let edit = format!("{}/edit", app_page(&machine_id));
+    let form = agent.get(&edit).await;
+    assert!(
+        form.body.contains("name=\"machine_access\" value=\"on\" checked"),
+        "{}",
+        form.body
+    );
+    let mut fields = form_inputs(&form.body, &edit);
+    fields.extend(app_fields("Nightly sync", REDIRECT, &["openid", "cases:read"]));
+    let saved = agent.post_form(&edit, &fields).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let record = app.state.store.find_client(&machine_id).await.unwrap().unwrap();
+    assert_eq!(
+        record.grant_types,
+        latchkey::oauth::grant_type::GrantType::DEFAULT,
+        "the user flows stay"
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    let response = app
+        .http
+        .get(app.url("/api/v1/cases"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let (status, refused) = machine_token(&app, &machine_id, &machine_secret).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
 }
 
 async fn rotating_refuses_the_old_secret_and_keeps_connections(backend: Backend) {

@@ -303,6 +303,44 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         ("registration access token", registration_token),
         ("registered client's secret", registered_secret),
     ]);
+    // A machine client: client_credentials, its token used and introspected.
+    let machine = server
+        .admin(
+            Method::POST,
+            "/oauth-clients",
+            Some(json!({
+                "name": "Log machine", "allowed_scopes": ["cases:read"],
+                "grantTypes": ["client_credentials"], "organizationId": organization_id,
+            })),
+        )
+        .await;
+    let (machine_id, machine_secret) = (text(&machine, "clientId"), text(&machine, "clientSecret"));
+    let response = server
+        .http
+        .post(format!("{}/api/oauth/token", server.base_url))
+        .basic_auth(&machine_id, Some(&machine_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let machine_token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.bearer("/api/v1/cases", &machine_token).await, 200);
+    let (status, _) = server
+        .form(
+            "/api/oauth/introspect",
+            Some((&machine_id, &machine_secret)),
+            &[("token", &machine_token)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    secrets.extend([
+        ("machine client secret", machine_secret.clone()),
+        ("client_credentials access token", machine_token.clone()),
+    ]);
 
     // Sign-out with the CSRF token.
     let page = agent.get("/logout").await;

@@ -26,7 +26,8 @@ pub struct CreateClient {
     name: String,
     #[serde(default)]
     description: Option<String>,
-    #[serde(rename = "redirectUris", alias = "redirect_uris")]
+    /// May be empty (or absent) only without `authorization_code`.
+    #[serde(default, rename = "redirectUris", alias = "redirect_uris")]
     redirect_uris: Vec<String>,
     #[serde(rename = "allowed_scopes", alias = "allowedScopes")]
     allowed_scopes: Vec<String>,
@@ -42,6 +43,9 @@ pub struct CreateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default, rename = "organizationId", alias = "organization_id")]
     organization_id: Option<String>,
+    /// Absent: `authorization_code` and `refresh_token`.
+    #[serde(default, rename = "grantTypes", alias = "grant_types")]
+    grant_types: Option<Vec<String>>,
     #[serde(
         default,
         rename = "idTokenSignedResponseAlg",
@@ -83,6 +87,16 @@ pub struct UpdateClient {
         deserialize_with = "nullable"
     )]
     id_token_signed_response_alg: Option<Option<String>>,
+    /// `null` leaves the client without an owning organization.
+    #[serde(
+        default,
+        rename = "organizationId",
+        alias = "organization_id",
+        deserialize_with = "nullable"
+    )]
+    organization_id: Option<Option<String>>,
+    #[serde(default, rename = "grantTypes", alias = "grant_types")]
+    grant_types: Option<Vec<String>>,
 }
 
 /// A client as the admin API shows it; the secret only right after it was
@@ -110,6 +124,8 @@ struct ClientView {
     token_endpoint_auth_method: String,
     #[serde(rename = "organizationId")]
     organization_id: Option<String>,
+    #[serde(rename = "grantTypes")]
+    grant_types: Vec<&'static str>,
     /// `null`: the configured `tokens.signing_alg`.
     #[serde(rename = "idTokenSignedResponseAlg")]
     id_token_signed_response_alg: Option<&'static str>,
@@ -136,6 +152,7 @@ impl From<ClientRecord> for ClientView {
             allowed_scopes: c.allowed_scopes,
             token_endpoint_auth_method: c.token_endpoint_auth_method,
             organization_id: c.organization_id,
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
             id_token_signed_response_alg: c.id_token_signed_response_alg.map(|alg| alg.as_str()),
             enabled: c.enabled,
             created_at: timestamp(c.created_at),
@@ -158,6 +175,7 @@ pub async fn create(
         allowed_scopes: body.allowed_scopes,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         organization_id: body.organization_id,
+        grant_types: body.grant_types,
         id_token_signed_response_alg: body.id_token_signed_response_alg,
         approval: Approval::AsRegistered,
     };
@@ -214,6 +232,8 @@ pub async fn update(
         redirect_uris: body.redirect_uris,
         allowed_scopes: body.allowed_scopes,
         id_token_signed_response_alg: body.id_token_signed_response_alg,
+        organization_id: body.organization_id,
+        grant_types: body.grant_types,
         approval: Approval::AsRegistered,
     };
     let client = clients::update(
@@ -316,6 +336,7 @@ mod tests {
             allowed_scopes: vec!["openid".into()],
             token_endpoint_auth_method: "client_secret_basic".into(),
             organization_id: None,
+            grant_types: crate::oauth::grant_type::GrantType::DEFAULT.to_vec(),
             id_token_signed_response_alg: None,
             enabled: true,
             created_at: 0,

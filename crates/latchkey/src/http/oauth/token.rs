@@ -7,12 +7,14 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use super::{json_error, json_no_store};
+use crate::grants::client_credentials;
 use crate::grants::exchange::{self, CodeGrant, RefreshGrant};
 use crate::http::AppState;
 use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::metrics::GrantType;
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant_type;
 use crate::oauth::token::{self, GrantRequest};
 use crate::unix_now;
 
@@ -42,6 +44,7 @@ async fn exchange_request(
 ) -> Result<token::TokenResponse, OAuthError> {
     let store = state.store.as_ref();
     let client = client_auth::authenticate(store, &request.credentials).await?;
+    grant_type::require_allowed(&client, request.grant.grant_type())?;
     let ring = state.keys.ring();
     let metrics = state.metrics.as_ref();
     let now = unix_now();
@@ -68,6 +71,21 @@ async fn exchange_request(
             let issued =
                 exchange::refresh_token(store, &state.config, &ring, metrics, &client, grant, now).await;
             (GrantType::RefreshToken, issued)
+        }
+        GrantRequest::ClientCredentials { scope } => {
+            let config = &state.config;
+            // The audience of today's tokens: the issuer.
+            let issued = client_credentials::issue(
+                store,
+                config,
+                &ring,
+                &client,
+                scope.as_deref(),
+                &config.issuer,
+                now,
+            )
+            .await;
+            (GrantType::ClientCredentials, issued)
         }
     };
     if issued.is_ok() {

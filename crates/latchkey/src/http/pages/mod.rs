@@ -307,6 +307,19 @@ pub fn scope_views(config: &Config, scopes: &[String]) -> Vec<ScopeView> {
 }
 
 /// A Unix time as a date people read (`2026-11-30`).
+/// A moment to the minute, in UTC: `2026-03-01 14:05 UTC`.
+pub fn date_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 pub fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()

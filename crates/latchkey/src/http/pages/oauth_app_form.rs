@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::dashboard::{self, AppDraft, DashboardError, Workspace};
 use crate::grants::consent::Membership;
 use crate::http::{AppState, pair};
+use crate::oauth::grant_type::GrantType;
 use crate::store::{ClientRecord, ScopeReviewRecord};
 use crate::unix_now;
 
@@ -30,6 +31,8 @@ pub struct AppValues {
     pub logo_url: String,
     pub redirect_uris: String,
     pub scopes: Vec<String>,
+    /// "Machine-to-machine access (client credentials)" ticked.
+    pub machine_access: bool,
 }
 
 impl AppValues {
@@ -41,6 +44,7 @@ impl AppValues {
             logo_url: form.text("logo_url").to_owned(),
             redirect_uris: form.text("redirect_uris").to_owned(),
             scopes: form.all("scopes").into_iter().map(str::to_owned).collect(),
+            machine_access: form.text("machine_access") == "on",
         }
     }
 
@@ -56,6 +60,7 @@ impl AppValues {
             logo_url: app.logo_url.clone().unwrap_or_default(),
             redirect_uris: app.redirect_uris.join("\n"),
             scopes,
+            machine_access: app.grant_types.contains(&GrantType::ClientCredentials),
         }
     }
 
@@ -75,6 +80,7 @@ impl AppValues {
                 .map(str::to_owned)
                 .collect(),
             scopes: self.scopes.clone(),
+            machine_access: self.machine_access,
         }
     }
 }
@@ -88,6 +94,7 @@ pub struct AppErrors {
     pub logo_url: Option<String>,
     pub redirect_uris: Option<String>,
     pub scopes: Option<String>,
+    pub machine_access: Option<String>,
     /// A message about no field of the form.
     pub form: Option<String>,
 }
@@ -104,6 +111,7 @@ impl AppErrors {
             "logoUrl" => &mut errors.logo_url,
             "redirectUris" => &mut errors.redirect_uris,
             "allowed_scopes" => &mut errors.scopes,
+            "grantTypes" | "organizationId" => &mut errors.machine_access,
             _ => &mut errors.form,
         };
         // The domain's messages start in lower case, as in API errors.

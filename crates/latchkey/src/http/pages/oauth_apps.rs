@@ -17,13 +17,14 @@ use axum::response::Response;
 use super::extract::{CsrfForm, Member, SignedIn};
 use super::login::see_other;
 use super::settings::{Picker, Section, with_organization};
-use super::{Brand, ScopeView, date, not_found_page, render, scope_views, storage_failure_page};
+use super::{Brand, ScopeView, date, date_time, not_found_page, render, scope_views, storage_failure_page};
 use crate::config::Config;
 use crate::dashboard::{self, Access, DashboardError, Workspace};
 use crate::grants::consent::Membership;
 use crate::http::{AppState, pair, query_pairs, without_nul};
+use crate::oauth::grant_type::GrantType;
 use crate::secret::Secret;
-use crate::store::{ClientRecord, ScopeReviewRecord, ScopeReviewStatus};
+use crate::store::{AuditEvent, ClientRecord, ScopeReviewRecord, ScopeReviewStatus};
 use crate::unix_now;
 
 /// An app id from the path; one that cannot be read answers 404.
@@ -174,6 +175,23 @@ fn review_views(config: &Config, reviews: Vec<ScopeReviewRecord>) -> Vec<ReviewV
         .collect()
 }
 
+/// A refresh-token replay detected for the app, as its page lists it.
+pub struct ReplayView {
+    pub when: String,
+    pub grant_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl From<AuditEvent> for ReplayView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            when: date_time(event.occurred_at),
+            grant_id: event.grant_id,
+            user_id: event.user_id,
+        }
+    }
+}
+
 /// An app as its page shows it.
 pub struct AppView {
     pub client_id: String,
@@ -187,6 +205,8 @@ pub struct AppView {
     pub reviews: Vec<ReviewView>,
     pub confidential: bool,
     pub auth_method: String,
+    /// Machine-to-machine access (the client_credentials grant).
+    pub machine_access: bool,
     pub enabled: bool,
     pub created: String,
     pub updated: String,
@@ -205,6 +225,9 @@ pub struct AppPage {
     /// The app's path; its actions are below it.
     pub app_href: String,
     pub shown: Shown,
+    /// The latest refresh-token replay detections, newest first.
+    pub replays: Vec<ReplayView>,
+    pub grace_seconds: i64,
 }
 
 pub(super) async fn app_page(
@@ -220,12 +243,22 @@ pub(super) async fn app_page(
         Ok(reviews) => reviews,
         Err(error) => return refused(config, "reading an app", &error),
     };
+    let replays = match dashboard::app_replays(state.store.as_ref(), &app).await {
+        Ok(replays) => replays,
+        Err(error) => return refused(config, "reading an app", &error),
+    };
+    let grace = if app.secret_digest.is_some() {
+        config.tokens.refresh_token_grace
+    } else {
+        config.tokens.public_client_refresh_token_grace
+    };
     let (chrome, set_csrf) = member.chrome(state, Section::OAuthApps);
     let view = AppView {
         scopes: scope_views(config, &app.allowed_scopes),
         reviews: review_views(config, reviews),
         confidential: app.secret_digest.is_some(),
         auth_method: app.token_endpoint_auth_method,
+        machine_access: app.grant_types.contains(&GrantType::ClientCredentials),
         enabled: app.enabled,
         created: date(app.created_at),
         updated: date(app.updated_at),
@@ -246,6 +279,8 @@ pub(super) async fn app_page(
         organization_name: workspace.organization.name,
         tenant_word: config.branding.tenant_word.clone(),
         shown,
+        replays: replays.into_iter().map(ReplayView::from).collect(),
+        grace_seconds: crate::config::seconds(grace),
     };
     render(config, status, &page, &[set_csrf])
 }

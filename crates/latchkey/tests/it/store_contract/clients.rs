@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use latchkey::oauth::grant_type::GrantType;
 use latchkey::secret::TokenDigest;
 use latchkey::store::ScopeReviewStatus::{Denied, Pending};
 use latchkey::store::{ClientRecord, ScopeReviewRecord};
@@ -44,6 +45,7 @@ fn unusual_client(id: &str) -> ClientRecord {
         allowed_scopes: vec![],
         token_endpoint_auth_method: "none".into(),
         organization_id: Some("o1".into()),
+        grant_types: vec![GrantType::ClientCredentials],
         id_token_signed_response_alg: Some(latchkey::keys::Alg::EdDsa),
         enabled: false,
         created_at: i64::MIN,
@@ -89,9 +91,9 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
     assert!(is_missing_reference(store.insert_client(&orphan).await));
     assert_eq!(store.find_client("c3").await.unwrap(), None);
 
-    // Descriptive fields and the ID token algorithm only: never the
-    // secret, the enabled flag, the authentication method, the owner or
-    // the creation time.
+    // Descriptive fields, the ID token algorithm, the owner and the grant
+    // types only: never the secret, the enabled flag, the authentication
+    // method or the creation time.
     let mut edited = unusual_client("c1");
     edited.name = "Renamed".into();
     edited.updated_at = 150;
@@ -104,6 +106,8 @@ async fn clients_round_trip_and_update_only_what_each_method_names(backend: Back
         redirect_uris: edited.redirect_uris.clone(),
         allowed_scopes: vec![],
         id_token_signed_response_alg: edited.id_token_signed_response_alg,
+        organization_id: edited.organization_id.clone(),
+        grant_types: edited.grant_types.clone(),
         updated_at: 150,
         origin: Default::default(),
         ..original.clone()

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use latchkey::config::{DatabaseSettings, SqliteSynchronous};
+use latchkey::oauth::grant_type::GrantType;
 use latchkey::secret::TokenDigest;
 use latchkey::store::{
     AuthorizationCodeRecord, ClientRecord, GrantRecord, MembershipRecord, OrganizationRecord,
@@ -22,6 +23,7 @@ use crate::backend_tests;
 use crate::helpers::{Backend, TestDatabase};
 
 mod accounts;
+mod client_credentials;
 mod clients;
 mod grants;
 mod housekeeping;
@@ -75,6 +77,7 @@ fn client(id: &str) -> ClientRecord {
         allowed_scopes: vec!["openid".into(), "cases:read".into()],
         token_endpoint_auth_method: "client_secret_basic".into(),
         organization_id: None,
+        grant_types: GrantType::DEFAULT.to_vec(),
         id_token_signed_response_alg: None,
         enabled: true,
         created_at: 100,
