@@ -33,6 +33,10 @@ pub struct ServerMetadata {
     pub claims_supported: Vec<String>,
     pub prompt_values_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9728 §4: the resources tokens may be issued for (RFC 8707
+    /// `resource`); listed only when `[[resources]]` is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protected_resources: Vec<String>,
 }
 
 /// Claims Latchkey can put in ID tokens and userinfo, the configured tenant
@@ -88,6 +92,11 @@ impl ServerMetadata {
             claims_supported: claims_supported(config),
             prompt_values_supported: vec!["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
+            protected_resources: if config.resources.configured() {
+                config.resources.iter().map(|r| r.identifier.clone()).collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod params;
 pub mod pkce;
+pub mod resource;
 pub mod revoke;
 pub mod scope;
 pub mod token;

@@ -44,6 +44,11 @@ pub const SQLITE: Embedded = &[
         "id token alg",
         include_str!("../../migrations/sqlite/0006_id_token_alg.sql"),
     ),
+    (
+        8,
+        "resources",
+        include_str!("../../migrations/sqlite/0008_resources.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -76,6 +81,11 @@ pub const POSTGRES: Embedded = &[
         6,
         "id token alg",
         include_str!("../../migrations/postgres/0006_id_token_alg.sql"),
+    ),
+    (
+        8,
+        "resources",
+        include_str!("../../migrations/postgres/0008_resources.sql"),
     ),
 ];
 

@@ -29,6 +29,7 @@ mod pages;
 mod protected_api;
 mod rate_limits;
 mod relying_party;
+mod resources;
 mod scope_approval;
 mod secrets_in_logs;
 mod seed_integrations;
