@@ -27,6 +27,7 @@ backend_tests!(
     the_token_endpoint_answers_invalid_target_and_keeps_the_code,
     without_resource_the_token_is_for_the_example_api_as_before,
     the_example_api_refuses_a_token_for_another_resource,
+    a_token_for_another_resource_is_introspected_and_revoked,
     the_consent_screen_names_the_resources_and_remembers_them,
     the_example_api_publishes_its_metadata_and_points_to_it,
     an_example_api_identified_by_its_path_is_published_at_both_well_known_paths,
@@ -420,6 +421,34 @@ async fn the_example_api_refuses_a_token_for_another_resource(backend: Backend) 
         challenge.starts_with("Bearer error=\"invalid_token\"") && challenge.contains("resource_metadata=\""),
         "{challenge}"
     );
+}
+
+/// The resource server of a token for it introspects it (RFC 7662), and
+/// its client can revoke it (RFC 7009), whatever its `aud`.
+async fn a_token_for_another_resource_is_introspected_and_revoked(backend: Backend) {
+    let (app, client_id, secret) = setup(backend).await;
+    let code = code_with(&app, &client_id, &[("scope", "cases:read"), ("resource", MCP)]).await;
+    let (_, tokens) = exchange(&app, (&client_id, &secret), &code, &[]).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let post = |path: String| {
+        app.http
+            .post(app.url(&path))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("token", token)])
+            .send()
+    };
+    let introspect = app.state.config.paths.introspect.clone();
+    let (status, answer) = read_json(post(introspect.clone()).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (answer["active"].as_bool(), answer["aud"].as_str()),
+        (Some(true), Some(MCP)),
+        "{answer}"
+    );
+    let response = post(app.state.config.paths.revoke.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, answer) = read_json(post(introspect).await.unwrap()).await;
+    assert_eq!(answer["active"], false, "revoked: {answer}");
 }
 
 /// The consent page names each resource by its configured name with its
