@@ -115,7 +115,7 @@ pub async fn authorization_code(
     )?;
 
     let scopes = ScopeSet::from_tokens(&code.scopes).map_err(OAuthError::server_error)?;
-    // RFC 8707 §2.2: the one resource of the code's this token is for.
+    // RFC 8707 §2.2: the one of the code's resources this token is for.
     let target = resource::for_token(
         config,
         Granted::Grant(&code.resources),
