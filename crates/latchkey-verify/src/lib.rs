@@ -13,6 +13,9 @@
 //! challenge, `403 insufficient_scope` naming the scope, and a bare
 //! `WWW-Authenticate: Bearer` when no credential was sent.
 //!
+//! A resource's RFC 9728 metadata document and the `resource_metadata`
+//! its refusals point to are [`ProtectedResource`]'s (see [`resource`]).
+//!
 //! The crate knows nothing of Latchkey's storage: the server implements
 //! [`Authority`] over its database, and another service can implement it
 //! over introspection or its own view of the data.
@@ -48,6 +51,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
+
+pub mod resource;
+pub use resource::{Challenge, ProtectedResource, add_resource_metadata};
 
 /// The JOSE `typ` of Latchkey access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -175,33 +181,42 @@ fn invalid(description: &str) -> GuardError {
     GuardError::InvalidToken(description.to_owned())
 }
 
+impl GuardError {
+    /// The `WWW-Authenticate` challenge of this refusal (RFC 6750 §3):
+    /// bare without a credential, `invalid_token` with its description,
+    /// `insufficient_scope` naming the scope. [`ProtectedResource::challenge`]
+    /// adds where the resource's metadata is.
+    pub fn challenge(&self) -> Challenge {
+        match self {
+            Self::Missing | Self::Unavailable => Challenge::bearer(),
+            Self::InvalidToken(description) => Challenge::bearer().error("invalid_token", description),
+            Self::InsufficientScope(scope) => Challenge::bearer()
+                .error("insufficient_scope", self.to_string())
+                .scope(scope),
+        }
+    }
+}
+
 impl IntoResponse for GuardError {
+    /// The RFC 6750 answer; the error itself rides along in the response's
+    /// extensions, so [`add_resource_metadata`] can complete the challenge.
     fn into_response(self) -> Response {
-        let escaped = |text: &str| text.replace(['"', '\\'], "'");
-        let (status, challenge, body) = match &self {
-            Self::Missing => (StatusCode::UNAUTHORIZED, "Bearer".to_owned(), None),
+        let (status, body) = match &self {
+            Self::Missing => (StatusCode::UNAUTHORIZED, None),
             Self::InvalidToken(description) => (
                 StatusCode::UNAUTHORIZED,
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    escaped(description)
-                ),
                 Some(("invalid_token", description.clone())),
             ),
-            Self::InsufficientScope(scope) => (
+            Self::InsufficientScope(_) => (
                 StatusCode::FORBIDDEN,
-                format!(
-                    "Bearer error=\"insufficient_scope\", error_description=\"this request needs the {0} scope\", scope=\"{0}\"",
-                    escaped(scope)
-                ),
                 Some(("insufficient_scope", self.to_string())),
             ),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Bearer".to_owned(),
                 Some(("temporarily_unavailable", self.to_string())),
             ),
         };
+        let challenge = self.challenge();
         let mut response = match body {
             Some((error, description)) => {
                 let json = serde_json::json!({"error": error, "error_description": description}).to_string();
@@ -209,9 +224,10 @@ impl IntoResponse for GuardError {
             }
             None => status.into_response(),
         };
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
+        if let Some(value) = challenge.header_value() {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
+        response.extensions_mut().insert(self);
         response
     }
 }
@@ -362,7 +378,8 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
 pub struct Policy {
     /// The expected `iss`.
     pub issuer: String,
-    /// The expected `aud`, if checked.
+    /// The expected `aud`, if checked: the resource's own identifier
+    /// (RFC 8707), so a token issued for another resource is refused.
     pub audience: Option<String>,
     /// The claim carrying the organization (Latchkey's `claims.tenant_id`).
     pub tenant_claim: String,
@@ -416,7 +433,10 @@ pub fn read_access_token(policy: &Policy, keys: &KeySet, token: &str) -> Result<
     if let Some(audience) = &policy.audience
         && !audience_matches(claims.get("aud"), audience)
     {
-        return Err(invalid("the token is meant for another audience"));
+        // RFC 8707: a token names the one resource it is for.
+        return Err(GuardError::InvalidToken(format!(
+            "the token is for another resource: its aud is not {audience}"
+        )));
     }
     let exp = claims
         .get("exp")
@@ -819,6 +839,29 @@ mod tests {
                 2000
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn a_token_for_another_resource_is_refused_naming_this_one() {
+        let (pair, keys) = signer();
+        let mut other = claims();
+        other["aud"] = "https://mcp.example.com".into();
+        let error =
+            verify_access_token(&policy(), &keys, &sign(&pair, ACCESS_TOKEN_TYP, &other), 2000).unwrap_err();
+        assert_eq!(
+            error,
+            GuardError::InvalidToken(
+                "the token is for another resource: its aud is not https://id.example".into()
+            )
+        );
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            response.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer error=\"invalid_token\"")
         );
     }
 

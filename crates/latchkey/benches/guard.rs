@@ -103,6 +103,7 @@ async fn fixture() -> Fixture {
                 code_challenge: None,
                 code_challenge_method: None,
                 nonce: None,
+                resources: Vec::new(),
                 auth_time: now,
                 created_at: now,
                 expires_at: now + 600,
@@ -116,6 +117,7 @@ async fn fixture() -> Fixture {
                 user_id: user.id.clone(),
                 organization_id: "org".into(),
                 scopes: scopes.to_vec(),
+                resources: Vec::new(),
                 auth_time: now,
                 created_at: now,
                 revoked_at: None,
@@ -129,7 +131,10 @@ async fn fixture() -> Fixture {
                 &keys.ring(),
                 &subject,
                 &client.client_id,
-                &scopes,
+                &latchkey::oauth::resource::Target {
+                    audience: config.resources.api().identifier.clone(),
+                    scopes: scopes.clone(),
+                },
                 &grant.id,
                 now,
             )

@@ -101,7 +101,9 @@ impl App {
             .map_err(|e| StartError::Store(StoreError::Backend(Box::new(e))))?;
         let policy = latchkey_verify::Policy {
             issuer: config.issuer.clone(),
-            audience: Some(config.issuer.clone()),
+            // RFC 8707: the example API (and userinfo) take tokens for the
+            // example API's resource, the default audience.
+            audience: Some(config.resources.api().identifier.clone()),
             tenant_claim: config.claims.tenant_id.clone(),
             leeway_seconds: seconds(config.tokens.leeway),
             api_key_prefix: config.prefixes.api_key.clone(),

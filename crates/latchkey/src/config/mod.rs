@@ -104,6 +104,102 @@ pub struct ScopeDefinition {
     pub sensitive: bool,
 }
 
+/// A protected resource access tokens may be issued for (RFC 8707): one
+/// `[[resources]]` table, or the example API's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The absolute URL clients name in `resource` and tokens carry in
+    /// `aud`, as configured.
+    pub identifier: String,
+    /// Shown on the consent screen.
+    pub name: String,
+    /// The scopes that belong to it; empty: every scope no other resource
+    /// declares.
+    pub scopes: Vec<String>,
+    /// `identifier` as requests are compared with it
+    /// ([`crate::oauth::resource::canonical`]).
+    canonical: String,
+}
+
+impl Resource {
+    /// The identifier's host (and port), as the consent screen shows it.
+    pub fn host(&self) -> String {
+        match url::Url::parse(&self.identifier) {
+            Ok(url) => match (url.host_str(), url.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_owned(),
+                (None, _) => self.identifier.clone(),
+            },
+            Err(_) => self.identifier.clone(),
+        }
+    }
+}
+
+/// Every resource tokens may be issued for: the configured ones and the
+/// example API (`/api/v1`), which is the configured resource whose
+/// identifier is the issuer or the issuer's `/api/v1` URL, or else an
+/// implicit one identified by the issuer — the audience of every token
+/// before resource indicators, and still of tokens whose requests name no
+/// resource.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    all: Vec<Resource>,
+    api: usize,
+    configured: bool,
+}
+
+impl Resources {
+    /// The example API's resource: the default audience.
+    pub fn api(&self) -> &Resource {
+        &self.all[self.api]
+    }
+
+    /// Every resource, the example API's included.
+    pub fn iter(&self) -> impl Iterator<Item = &Resource> {
+        self.all.iter()
+    }
+
+    /// Whether `[[resources]]` was configured at all.
+    pub fn configured(&self) -> bool {
+        self.configured
+    }
+
+    /// The resource a canonical identifier names.
+    pub fn find(&self, canonical: &str) -> Option<&Resource> {
+        self.all.iter().find(|r| r.canonical == canonical)
+    }
+
+    /// The resource with exactly this configured identifier (as grants
+    /// remember it).
+    pub fn by_identifier(&self, identifier: &str) -> Option<&Resource> {
+        self.all.iter().find(|r| r.identifier == identifier)
+    }
+
+    /// Whether an access token for `resource` may carry `scope`: one of
+    /// its declared scopes, or, when it declares none, any scope that no
+    /// other resource declares.
+    pub fn belongs(&self, resource: &Resource, scope: &str) -> bool {
+        if resource.scopes.is_empty() {
+            !self.all.iter().any(|other| {
+                other.identifier != resource.identifier && other.scopes.iter().any(|s| s == scope)
+            })
+        } else {
+            resource.scopes.iter().any(|s| s == scope)
+        }
+    }
+
+    /// The scopes of the vocabulary that belong to `resource`, OpenID
+    /// Connect's excepted: what its metadata lists as `scopes_supported`.
+    pub fn scopes_of(&self, resource: &Resource, vocabulary: &[ScopeDefinition]) -> Vec<String> {
+        vocabulary
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|name| !crate::oauth::scope::is_openid_scope(name) && self.belongs(resource, name))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 /// Names of the claims that carry the tenant and the member's role.
 #[derive(Debug, Clone)]
 pub struct ClaimNames {
@@ -342,6 +438,8 @@ pub struct Config {
     pub branding: Branding,
     pub paths: Paths,
     pub scopes: Vec<ScopeDefinition>,
+    /// The protected resources (RFC 8707), the example API's included.
+    pub resources: Resources,
     pub claims: ClaimNames,
     pub tokens: TokenPolicy,
     pub prefixes: Prefixes,
@@ -518,6 +616,106 @@ mod tests {
         let bad_name =
             "[[scopes]]\nname=\"openid\"\ndescription=\"a\"\n[[scopes]]\nname=\"a b\"\ndescription=\"b\"";
         assert!(from_toml(bad_name).is_err());
+    }
+
+    const MCP: &str = "[[resources]]\nidentifier = \"https://mcp.example.com\"\nname = \"Case assistant\"\nscopes = [\"cases:read\"]\n";
+
+    #[test]
+    fn without_resources_the_example_api_is_the_issuer() {
+        let config = from_toml("").unwrap();
+        let api = config.resources.api();
+        assert_eq!(api.identifier, "http://localhost:3001");
+        assert_eq!(api.name, "Latchkey API");
+        assert!(!config.resources.configured());
+        let config = from_toml(MCP).unwrap();
+        assert!(config.resources.configured());
+        assert_eq!(config.resources.iter().count(), 2);
+        assert_eq!(config.resources.api().identifier, "http://localhost:3001");
+        assert_eq!(
+            config.resources.find("https://mcp.example.com").unwrap().name,
+            "Case assistant"
+        );
+    }
+
+    #[test]
+    fn a_resource_at_the_api_path_is_the_example_api() {
+        let text = "[[resources]]\nidentifier = \"http://localhost:3001/api/v1\"\nname = \"Cases API\"\nscopes = \"cases:read, cases:write\"\n";
+        let config = from_toml(text).unwrap();
+        let api = config.resources.api();
+        assert_eq!(
+            (api.identifier.as_str(), api.name.as_str()),
+            ("http://localhost:3001/api/v1", "Cases API")
+        );
+        assert_eq!(api.scopes, ["cases:read", "cases:write"]);
+        assert_eq!(config.resources.iter().count(), 1, "no implicit one beside it");
+        let both = format!("{text}[[resources]]\nidentifier = \"http://localhost:3001/\"\nname = \"x\"\n");
+        assert!(
+            from_toml(&both)
+                .unwrap_err()
+                .to_string()
+                .contains("example API twice")
+        );
+    }
+
+    #[test]
+    fn bad_resources_are_refused_naming_the_problem() {
+        for (text, problem) in [
+            ("identifier = \"/mcp\"\nname = \"x\"", "not an absolute URL"),
+            (
+                "identifier = \"https://mcp.example.com/#a\"\nname = \"x\"",
+                "no query or fragment",
+            ),
+            (
+                "identifier = \"https://mcp.example.com/?a=b\"\nname = \"x\"",
+                "no query or fragment",
+            ),
+            (
+                "identifier = \"http://mcp.example.com\"\nname = \"x\"",
+                "must use https",
+            ),
+            (
+                "identifier = \"https://m.example.com\"\nname = \" \"",
+                "empty `name`",
+            ),
+            (
+                "identifier = \"https://m.example.com\"\nname = \"x\"\nscopes = [\"nope\"]",
+                "not in `scopes`",
+            ),
+            (
+                "identifier = \"https://m.example.com\"\nname = \"x\"\nscopes = [\"openid\"]",
+                "OpenID Connect scope",
+            ),
+            (
+                "identifier = \"https://MCP.example.com/\"\nname = \"x\"",
+                "listed twice",
+            ),
+        ] {
+            let error = from_toml(&format!("{MCP}[[resources]]\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("`resources`") && error.contains(problem),
+                "{text}: {error}"
+            );
+        }
+        let missing = from_toml("[[resources]]\nidentifier = \"https://m.example.com\"").unwrap_err();
+        assert!(missing.to_string().contains("name"), "{missing}");
+    }
+
+    #[test]
+    fn scopes_belong_to_the_resources_that_declare_them() {
+        let config = from_toml(MCP).unwrap();
+        let resources = &config.resources;
+        let mcp = resources.find("https://mcp.example.com").unwrap();
+        let api = resources.api();
+        assert!(resources.belongs(mcp, "cases:read") && !resources.belongs(mcp, "user:read"));
+        assert!(!resources.belongs(api, "cases:read") && resources.belongs(api, "user:read"));
+        assert_eq!(resources.scopes_of(mcp, &config.scopes), ["cases:read"]);
+        assert_eq!(
+            resources.scopes_of(api, &config.scopes),
+            ["cases:write", "user:read", "firm:read"]
+        );
+        assert_eq!(mcp.host(), "mcp.example.com");
     }
 
     #[test]

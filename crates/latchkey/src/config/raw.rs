@@ -35,6 +35,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub paths: RawPaths,
     pub scopes: Option<Vec<RawScope>>,
+    /// `[[resources]]`: the protected resources of RFC 8707.
+    pub resources: Option<Vec<RawResource>>,
     #[serde(default)]
     pub claims: RawClaims,
     #[serde(default)]
@@ -141,6 +143,18 @@ pub struct RawScope {
     /// approval; `false` when absent.
     #[serde(default)]
     pub sensitive: bool,
+}
+
+/// One `[[resources]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResource {
+    pub identifier: String,
+    pub name: String,
+    /// A TOML list, or comma-separated; absent or empty: every scope no
+    /// other resource declares.
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -357,6 +371,7 @@ impl RawConfig {
         let branding = RawBranding::validate(self.branding)?;
         let paths = self.paths.validate()?;
         let scopes = validate_scopes(self.scopes)?;
+        let resources = validate_resources(self.resources, &issuer, &scopes, &branding)?;
         let claims = self.claims.validate()?;
         let tokens = self.tokens.validate()?;
         let prefixes = self.prefixes.validate()?;
@@ -477,6 +492,7 @@ impl RawConfig {
             branding,
             paths,
             scopes,
+            resources,
             claims,
             tokens,
             prefixes,
@@ -634,6 +650,7 @@ impl RawPaths {
                 ));
             }
             if reserved.contains(&path.as_str())
+                || path.starts_with(latchkey_verify::resource::WELL_KNOWN_PATH)
                 || path.starts_with("/api/v1/")
                 || path.starts_with("/static/")
             {
@@ -689,6 +706,98 @@ fn validate_scopes(raw: Option<Vec<RawScope>>) -> Result<Vec<ScopeDefinition>, C
     }
     Ok(scopes)
 }
+
+/// `[[resources]]`: absolute http(s) URLs without query or fragment (http
+/// only on loopback hosts, as for the issuer), each once, named, with
+/// scopes of the vocabulary (OpenID Connect's scopes belong to no
+/// resource). The example API is the one whose identifier is the issuer or
+/// its `/api/v1` URL; without one, an implicit resource named after the
+/// product stands for it, identified by the issuer.
+fn validate_resources(
+    raw: Option<Vec<RawResource>>,
+    issuer: &str,
+    vocabulary: &[ScopeDefinition],
+    branding: &Branding,
+) -> Result<Resources, ConfigError> {
+    use crate::oauth::resource::canonical;
+    let configured = raw.is_some();
+    let mut all: Vec<Resource> = Vec::new();
+    for resource in raw.unwrap_or_default() {
+        let identifier = resource.identifier.trim().to_owned();
+        let problem = |what: &str| {
+            invalid(
+                "resources",
+                format!("has the identifier `{identifier}`, which {what}"),
+            )
+        };
+        let url = Url::parse(&identifier).map_err(|_| problem("is not an absolute URL"))?;
+        if url.query().is_some() || url.fragment().is_some() || identifier.contains('#') {
+            return Err(problem("must have no query or fragment (RFC 8707 §2)"));
+        }
+        let loopback = is_loopback_host(url.host_str().unwrap_or_default());
+        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) || url.host_str().is_none() {
+            return Err(problem(
+                "must use https (http only for localhost, 127.0.0.1 or [::1])",
+            ));
+        }
+        let canonical = canonical(&identifier).map_err(problem)?;
+        if all.iter().any(|r| r.canonical == canonical) {
+            return Err(problem("is listed twice"));
+        }
+        if resource.name.trim().is_empty() {
+            return Err(problem("has an empty `name` (the consent screen shows it)"));
+        }
+        let scopes = resource.scopes.unwrap_or_default();
+        for scope in &scopes {
+            if crate::oauth::scope::is_openid_scope(scope) {
+                return Err(problem(&format!(
+                    "lists `{scope}`, an OpenID Connect scope: those belong to no resource"
+                )));
+            }
+            if vocabulary.iter().all(|s| s.name != *scope) {
+                return Err(problem(&format!("lists `{scope}`, which is not in `scopes`")));
+            }
+        }
+        all.push(Resource {
+            identifier,
+            name: resource.name.trim().to_owned(),
+            scopes,
+            canonical,
+        });
+    }
+    let api_urls = [canonical(issuer), canonical(&format!("{issuer}{API_PATH}"))];
+    let mut api_resources = all
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            api_urls
+                .iter()
+                .any(|url| url.as_deref() == Ok(r.canonical.as_str()))
+        })
+        .map(|(index, _)| index);
+    let api = match (api_resources.next(), api_resources.next()) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "resources",
+                format!("names the example API twice: use either `{issuer}` or `{issuer}{API_PATH}`"),
+            ));
+        }
+        (Some(index), None) => index,
+        (None, _) => {
+            all.push(Resource {
+                identifier: issuer.to_owned(),
+                name: format!("{} API", branding.product_name),
+                scopes: Vec::new(),
+                canonical: canonical(issuer).unwrap_or_else(|_| issuer.to_owned()),
+            });
+            all.len() - 1
+        }
+    };
+    Ok(Resources { all, api, configured })
+}
+
+/// Where the example API is served, below the issuer.
+pub const API_PATH: &str = "/api/v1";
 
 impl RawClaims {
     fn validate(self) -> Result<ClaimNames, ConfigError> {

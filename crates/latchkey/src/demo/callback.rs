@@ -122,6 +122,7 @@ pub async fn complete(
         code: &code,
         redirect_uri: Some(&demo.redirect_uri),
         code_verifier: Some(&demo.code_verifier),
+        resources: &[],
     };
     let tokens = exchange::authorization_code(store, config, ring, metrics, &client, grant, now)
         .await

@@ -1,6 +1,6 @@
 //! Authorization codes (RFC 6749 §4.1.2): random, single use, short-lived,
 //! bound to the client, redirect URI, PKCE challenge, nonce, scopes,
-//! organization, user and `auth_time`. Only the digest is stored.
+//! resources (RFC 8707), organization, user and `auth_time`. Only the digest is stored.
 
 use crate::config::{Config, seconds};
 use crate::oauth::authorize::AuthorizationRequest;
@@ -33,6 +33,7 @@ pub async fn issue(
             .as_ref()
             .map(|(_, m)| m.as_str().to_owned()),
         nonce: request.nonce.clone(),
+        resources: request.resources.clone(),
         auth_time,
         created_at: now,
         expires_at: now + ttl,

@@ -54,8 +54,9 @@ pub async fn remembered(
         .collect())
 }
 
-/// Records the user's approval in `organization_id` (adding to what they
-/// granted before). `false` when the user is not a member there.
+/// Records the user's approval in `organization_id` (adding its scopes and
+/// resources to what they granted before). `false` when the user is not a
+/// member there.
 pub async fn approve(
     store: &dyn Store,
     request: &AuthorizationRequest,
@@ -84,5 +85,37 @@ pub async fn approve(
     store
         .upsert_consent(user_id, organization_id, client_id, &scopes, now)
         .await?;
+    if !request.resources.is_empty() {
+        let mut resources = store
+            .find_consent_resources(user_id, organization_id, client_id)
+            .await?;
+        for resource in &request.resources {
+            if !resources.contains(resource) {
+                resources.push(resource.clone());
+            }
+        }
+        store
+            .set_consent_resources(user_id, organization_id, client_id, &resources)
+            .await?;
+    }
     Ok(true)
+}
+
+/// Whether the user's remembered consent to the request's client in
+/// `organization_id` covers every resource the request names (RFC 8707):
+/// a consent given for one resource does not reach another. A request
+/// naming none is covered without a look.
+pub async fn covers_resources(
+    store: &dyn Store,
+    request: &AuthorizationRequest,
+    user_id: &str,
+    organization_id: &str,
+) -> Result<bool, StoreError> {
+    if request.resources.is_empty() {
+        return Ok(true);
+    }
+    let consented = store
+        .find_consent_resources(user_id, organization_id, &request.client.client_id)
+        .await?;
+    Ok(request.resources.iter().all(|r| consented.contains(r)))
 }

@@ -8,6 +8,7 @@ use crate::keys::{Alg, KeyRing};
 use crate::metrics::Metrics;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::{self, ChallengeMethod};
+use crate::oauth::resource::{self, Granted, Target};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::TokenResponse;
 use crate::secret::{Secret, generate_token};
@@ -22,6 +23,8 @@ pub struct CodeGrant<'a> {
     pub code: &'a Secret,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a Secret>,
+    /// The `resource` values of the token request (RFC 8707 §2.2).
+    pub resources: &'a [String],
 }
 
 /// The presented refresh token grant, with the scope it may narrow to.
@@ -29,6 +32,8 @@ pub struct CodeGrant<'a> {
 pub struct RefreshGrant<'a> {
     pub refresh_token: &'a Secret,
     pub scope: Option<&'a str>,
+    /// The `resource` values of the token request (RFC 8707 §2.2).
+    pub resources: &'a [String],
 }
 
 /// Whether a grant with these scopes gets a refresh token.
@@ -110,6 +115,13 @@ pub async fn authorization_code(
     )?;
 
     let scopes = ScopeSet::from_tokens(&code.scopes).map_err(OAuthError::server_error)?;
+    // RFC 8707 §2.2: the one of the code's resources this token is for.
+    let target = resource::for_token(
+        config,
+        Granted::Grant(&code.resources),
+        &values(grant.resources),
+        &scopes,
+    )?;
     let subject = Subject::load(store, &code.user_id, &code.organization_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user or organization of this code no longer exists"))?;
@@ -119,6 +131,7 @@ pub async fn authorization_code(
         user_id: code.user_id.clone(),
         organization_id: code.organization_id.clone(),
         scopes: code.scopes.clone(),
+        resources: code.resources.clone(),
         auth_time: code.auth_time,
         created_at: now,
         revoked_at: None,
@@ -164,6 +177,7 @@ pub async fn authorization_code(
         Minting {
             client_id: &client.client_id,
             scopes: &scopes,
+            target: &target,
             grant_id: &grant_record.id,
             auth_time: code.auth_time,
             nonce: code.nonce.as_deref(),
@@ -358,6 +372,7 @@ pub async fn refresh_token(
     let RefreshGrant {
         refresh_token: presented,
         scope,
+        resources,
     } = grant;
     let digest = presented.digest();
     // The token, its grant and the grant's subject, read at one moment.
@@ -392,6 +407,13 @@ pub async fn refresh_token(
     };
     let granted = ScopeSet::from_tokens(&token.scopes).map_err(OAuthError::server_error)?;
     let scopes = narrowed_scope(&granted, scope)?;
+    // RFC 8707 §2.2: a refresh may narrow to one of the granted resources.
+    let target = resource::for_token(
+        config,
+        Granted::Grant(&grant.resources),
+        &values(resources),
+        &scopes,
+    )?;
     let subject = subject.map(Subject::from).ok_or_else(|| {
         OAuthError::invalid_grant("the user or organization of this grant no longer exists")
     })?;
@@ -430,6 +452,7 @@ pub async fn refresh_token(
         Minting {
             client_id: &client.client_id,
             scopes: &scopes,
+            target: &target,
             grant_id: &grant.id,
             auth_time: grant.auth_time,
             nonce: None,
@@ -464,10 +487,19 @@ fn narrowed_scope(granted: &ScopeSet, requested: Option<&str>) -> Result<ScopeSe
     }
 }
 
+/// The `resource` values as the rules take them.
+fn values(resources: &[String]) -> Vec<&str> {
+    resources.iter().map(String::as_str).collect()
+}
+
 /// What the minted tokens say.
 struct Minting<'a> {
     client_id: &'a str,
+    /// The scopes of the grant (or of the refresh's narrowing): the ID
+    /// token's.
     scopes: &'a ScopeSet,
+    /// The access token's audience and scopes.
+    target: &'a Target,
     grant_id: &'a str,
     auth_time: i64,
     nonce: Option<&'a str>,
@@ -498,7 +530,7 @@ fn respond(
         ring,
         subject,
         minting.client_id,
-        minting.scopes,
+        minting.target,
         minting.grant_id,
         now,
     )?);
@@ -522,7 +554,7 @@ fn respond(
         token_type: "Bearer",
         expires_in: seconds(config.tokens.access_token_ttl),
         refresh_token,
-        scope: config.scope_string(minting.scopes),
+        scope: config.scope_string(&minting.target.scopes),
         id_token,
     })
 }

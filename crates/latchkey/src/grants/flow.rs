@@ -123,7 +123,8 @@ async fn choose(
         }
     };
     // SPEC 6: consent is skipped when the user already granted this client,
-    // in this organization, every requested scope, unless prompt=consent.
+    // in this organization, every requested scope (and every requested
+    // resource, RFC 8707), unless prompt=consent.
     // With several organizations to choose from there is no "this
     // organization" until the user picks one.
     if let [only] = offered.as_slice()
@@ -132,7 +133,7 @@ async fn choose(
         let covered = consents
             .iter()
             .any(|c| c.organization_id == only.organization.id && request.scopes.is_subset(&c.scopes));
-        if covered {
+        if covered && consent::covers_resources(store, request, user_id, &only.organization.id).await? {
             return Ok(Step::Issue {
                 organization_id: only.organization.id.clone(),
             });
@@ -282,6 +283,7 @@ mod tests {
             max_age: None,
             login_hint: None,
             organization_id: None,
+            resources: Vec::new(),
         }
     }
 
@@ -397,6 +399,40 @@ mod tests {
         again.prompt.consent = true;
         let step = next_step(store.as_ref(), &again, Some(&alice), NOW).await;
         assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
+    }
+
+    #[tokio::test]
+    async fn a_consent_covers_only_the_resources_it_was_given_for() {
+        let store = store().await;
+        let store = store.as_ref();
+        remove_from_birch(store).await;
+        let alice = session("alice", NOW);
+        let asking = |resources: &[&str]| {
+            let mut request = request("openid");
+            request.resources = resources.iter().map(|r| (*r).to_owned()).collect();
+            request
+        };
+        let approve = || Answer::Approve {
+            organization_id: ACME.into(),
+        };
+        let (mcp, billing) = ("https://mcp.example.com", "https://billing.example.com");
+        let step = answer(store, &asking(&[mcp]), Some(&alice), approve(), NOW).await;
+        assert!(matches!(step, Step::Issue { .. }), "{step:?}");
+        for covered in [asking(&[mcp]), asking(&[])] {
+            let step = next_step(store, &covered, Some(&alice), NOW).await;
+            assert!(matches!(step, Step::Issue { .. }), "{step:?}");
+        }
+        // Same scopes, another resource: the page again.
+        let step = next_step(store, &asking(&[billing]), Some(&alice), NOW).await;
+        assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
+        let step = answer(store, &asking(&[billing]), Some(&alice), approve(), NOW).await;
+        assert!(matches!(step, Step::Issue { .. }), "{step:?}");
+        let step = next_step(store, &asking(&[mcp, billing]), Some(&alice), NOW).await;
+        assert!(matches!(step, Step::Issue { .. }), "{step:?}");
+        assert_eq!(
+            store.find_consent_resources("alice", ACME, CLIENT).await.unwrap(),
+            [mcp, billing]
+        );
     }
 
     #[tokio::test]

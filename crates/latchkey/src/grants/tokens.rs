@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{AccessTokenClaims, Config, seconds};
 use crate::keys::{Alg, KeyError, KeyRing};
+use crate::oauth::resource::Target;
 use crate::oauth::scope::ScopeSet;
 use crate::secret::{Secret, random_bytes};
 use crate::store::{OrganizationRecord, Store, SubjectRecord, UserRecord};
@@ -105,7 +106,9 @@ const ALL_CLAIMS: AccessTokenClaims = AccessTokenClaims {
 };
 
 /// RFC 9068 §2.2: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`,
-/// `scope`, plus the tenant id claim and the optional claims configured.
+/// `scope`, plus the tenant id claim and the optional claims configured;
+/// `target` (RFC 8707) is the one resource the token is for (`aud`) and
+/// the scopes it carries.
 /// The `jti` is the grant id followed by characters of the token's own, so
 /// the guard finds the grant for its liveness check (SPEC 7) without a
 /// second claim.
@@ -114,14 +117,15 @@ pub fn access_token(
     ring: &KeyRing,
     subject: &Subject,
     client_id: &str,
-    scopes: &ScopeSet,
+    target: &Target,
     grant_id: &str,
     now: i64,
 ) -> Result<String, KeyError> {
+    let Target { audience, scopes } = target;
     let mut claims = Map::new();
     claims.insert("iss".into(), config.issuer.clone().into());
     claims.insert("sub".into(), subject.user.id.clone().into());
-    claims.insert("aud".into(), config.issuer.clone().into());
+    claims.insert("aud".into(), audience.as_str().into());
     claims.insert("client_id".into(), client_id.into());
     claims.insert("scope".into(), config.scope_string(scopes).into());
     claims.insert("iat".into(), now.into());

@@ -2,13 +2,19 @@
 //! and API keys are for. Every handler takes the [`Authenticated`] caller
 //! from the reusable guard, requires its scope, and reads or writes only
 //! the caller's organization. Answers use the admin API's envelope.
+//!
+//! The API is a protected resource as MCP clients expect one: its RFC 9728
+//! metadata is served at the well-known path its identifier gives (and at
+//! the bare well-known path), and every refusal of the guard points to it
+//! (`resource_metadata`) — both built by latchkey-verify's
+//! [`ProtectedResource`], as any of the platform's services would.
 
 use axum::Router;
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use latchkey_verify::{Authenticated, Guard};
+use latchkey_verify::{Authenticated, Guard, ProtectedResource, add_resource_metadata};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -24,7 +30,35 @@ impl FromRef<AppState> for Arc<Guard> {
     }
 }
 
-pub fn router() -> Router<AppState> {
+/// The example API's RFC 9728 metadata: its resource (the default
+/// audience), this server as its authorization server, the scopes that
+/// belong to it, and its name.
+pub fn protected_resource(config: &crate::config::Config) -> ProtectedResource {
+    let api = config.resources.api();
+    ProtectedResource::new(api.identifier.clone(), config.issuer.clone())
+        .scopes_supported(config.resources.scopes_of(api, &config.scopes))
+        .resource_name(api.name.clone())
+}
+
+/// The metadata routes: the RFC 9728 location of the API's identifier,
+/// and the bare well-known path that MCP clients try last (the same
+/// document, when the identifier has a path).
+pub fn metadata_routes(resource: &Arc<ProtectedResource>) -> Router<AppState> {
+    let mut routes = Router::new();
+    let mut paths = vec![resource.metadata_path()];
+    if paths[0] != latchkey_verify::resource::WELL_KNOWN_PATH {
+        paths.push(latchkey_verify::resource::WELL_KNOWN_PATH.to_owned());
+    }
+    for path in paths {
+        let resource = Arc::clone(resource);
+        routes = routes.route(&path, get(move || async move { resource.metadata_response() }));
+    }
+    routes
+}
+
+/// The API's routes; every refusal of the guard carries
+/// `resource_metadata` (RFC 9728 §5.1).
+pub fn router(resource: Arc<ProtectedResource>) -> Router<AppState> {
     Router::new()
         .route("/cases", get(list_cases).post(create_case))
         .route("/cases/{id}", get(show_case))
@@ -33,6 +67,10 @@ pub fn router() -> Router<AppState> {
         .route("/invoices", post(create_invoice))
         .route("/me", get(me))
         .route("/firm", get(firm))
+        .layer(axum::middleware::map_response_with_state(
+            resource,
+            add_resource_metadata,
+        ))
 }
 
 impl From<ResourceError> for ApiError {

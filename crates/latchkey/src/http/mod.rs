@@ -119,9 +119,11 @@ pub fn router(state: AppState) -> Router {
                     .delete(oauth::register::delete),
             );
     }
+    let resource = Arc::new(api::protected_resource(&state.config));
     routes
+        .merge(api::metadata_routes(&resource))
         .nest("/api/v1/admin", admin_api::router(state.clone()))
-        .nest("/api/v1", api::router())
+        .nest(crate::config::API_PATH, api::router(resource))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))

@@ -50,6 +50,9 @@ pub struct AuthorizationRequest {
     /// The organization the client asks to act on (`organization_id`);
     /// whether the user belongs to it is decided after sign-in.
     pub organization_id: Option<String>,
+    /// The resources asked for (RFC 8707), as their configured
+    /// identifiers; empty when the request named none.
+    pub resources: Vec<String>,
 }
 
 /// Why an authorization request failed.
@@ -92,25 +95,35 @@ impl AuthorizeError {
 
 /// The request's parameters, with duplicates remembered (RFC 6749 §3.1:
 /// a parameter must not appear more than once; an empty value counts as
-/// absent).
+/// absent), and the values of those that may repeat (`resource`).
 struct Params<'a> {
     values: HashMap<&'a str, &'a str>,
     repeated: Vec<&'a str>,
+    resources: Vec<&'a str>,
 }
 
 impl<'a> Params<'a> {
     fn new(pairs: &'a [(String, String)]) -> Self {
         let mut values = HashMap::new();
         let mut repeated = Vec::new();
+        let mut resources = Vec::new();
         for (name, value) in pairs {
             if value.is_empty() {
+                continue;
+            }
+            if name == super::resource::PARAMETER {
+                resources.push(value.as_str());
                 continue;
             }
             if values.insert(name.as_str(), value.as_str()).is_some() && !repeated.contains(&name.as_str()) {
                 repeated.push(name.as_str());
             }
         }
-        Self { values, repeated }
+        Self {
+            values,
+            repeated,
+            resources,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&'a str> {
@@ -185,6 +198,7 @@ pub async fn validate(
             return Err(fail(not_allowed(store, &client, &scope).await));
         }
     };
+    let resources = super::resource::for_authorization(config, &params.resources, &scopes).map_err(&fail)?;
     let code_challenge = pkce_challenge(config, &client, &params).map_err(&fail)?;
     let prompt = parse_prompt(params.get("prompt")).map_err(&fail)?;
     let max_age = match params.get("max_age") {
@@ -226,6 +240,7 @@ pub async fn validate(
         max_age,
         login_hint,
         organization_id,
+        resources,
     })
 }
 

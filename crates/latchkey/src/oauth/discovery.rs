@@ -37,6 +37,10 @@ pub struct ServerMetadata {
     /// RFC 7591 §3 / RFC 8414 §2: only when clients may register themselves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// RFC 9728 §4: the resources tokens may be issued for (RFC 8707
+    /// `resource`); listed only when `[[resources]]` is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protected_resources: Vec<String>,
 }
 
 /// Claims Latchkey can put in ID tokens and userinfo, the configured tenant
@@ -98,6 +102,11 @@ impl ServerMetadata {
                 .mode
                 .is_enabled()
                 .then(|| config.url(&config.paths.register)),
+            protected_resources: if config.resources.configured() {
+                config.resources.iter().map(|r| r.identifier.clone()).collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -1,5 +1,5 @@
-//! OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; OpenID
-//! Connect Core §3.1.2.6; RFC 7591 §3.2.2) and the one error type protocol functions return.
+//! OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7591 §3.2.2; RFC 8707 §2;
+//! OpenID Connect Core §3.1.2.6) and the one error type protocol functions return.
 //! The description is for the client; the cause, if any, is for the log.
 //! Mapping to HTTP happens once, in `http/`.
 
@@ -15,6 +15,9 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     UnsupportedResponseType,
     InvalidScope,
+    /// RFC 8707 §2: the requested resource is invalid, missing, unknown,
+    /// or malformed.
+    InvalidTarget,
     AccessDenied,
     LoginRequired,
     ConsentRequired,
@@ -40,6 +43,7 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::AccessDenied => "access_denied",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",

@@ -8,6 +8,7 @@ pub mod error;
 pub mod grant_type;
 pub mod params;
 pub mod pkce;
+pub mod resource;
 pub mod revoke;
 pub mod scope;
 pub mod token;

@@ -1,12 +1,20 @@
 //! Request parameters as name/value pairs (RFC 6749 §3.1, §3.2): an empty
-//! value counts as absent, and a parameter must not appear twice.
+//! value counts as absent, and a parameter must not appear twice — except
+//! the ones defined to repeat ([`REPEATABLE`]).
 
 use super::error::OAuthError;
 
-/// Refuses a request in which a non-empty parameter appears twice.
+/// Parameters that may appear more than once: `resource` (RFC 8707 §2).
+pub const REPEATABLE: [&str; 1] = [super::resource::PARAMETER];
+
+/// Refuses a request in which a non-empty parameter appears twice, unless
+/// it is one of [`REPEATABLE`].
 pub fn reject_repeated(pairs: &[(String, String)]) -> Result<(), OAuthError> {
     let mut seen: Vec<&str> = Vec::with_capacity(pairs.len());
-    for (name, _) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+    for (name, _) in pairs
+        .iter()
+        .filter(|(n, v)| !v.is_empty() && !REPEATABLE.contains(&n.as_str()))
+    {
         if seen.contains(&name.as_str()) {
             return Err(OAuthError::invalid_request(format!(
                 "the parameter {name} is given more than once"
@@ -23,6 +31,15 @@ pub fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, v)| n == name && !v.is_empty())
         .map(|(_, v)| v.as_str())
+}
+
+/// Every non-empty value of `name`, in order (for [`REPEATABLE`] ones).
+pub fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(n, v)| n == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Owned pairs from borrowed ones, for tests that build requests.

@@ -12,6 +12,16 @@ pub fn is_valid_scope_token(token: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// The OpenID Connect scopes: they concern the authorization server (ID
+/// tokens, userinfo, refresh tokens), never a resource server, so they
+/// belong to no configured resource and go with a request for any.
+pub const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Whether `scope` is one of [`OPENID_SCOPES`].
+pub fn is_openid_scope(scope: &str) -> bool {
+    OPENID_SCOPES.contains(&scope)
+}
+
 /// A set of scope tokens, kept in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSet(BTreeSet<String>);

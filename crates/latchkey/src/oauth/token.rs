@@ -42,6 +42,9 @@ impl GrantRequest {
 pub struct TokenRequest {
     pub credentials: ClientCredentials,
     pub grant: GrantRequest,
+    /// The `resource` values (RFC 8707 §2.2), for any grant type; the
+    /// rules are [`super::resource::for_token`]'s.
+    pub resources: Vec<String>,
 }
 
 /// RFC 6749 §5.1, and OpenID Connect Core §3.1.3.3 for `id_token`.
@@ -65,7 +68,7 @@ pub struct TokenResponse {
 }
 
 /// Parses a token request. Empty values count as absent; a repeated
-/// parameter is `invalid_request` (RFC 6749 §3.2).
+/// parameter is `invalid_request` (RFC 6749 §3.2), except `resource`.
 pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
     params::reject_repeated(pairs)?;
     let get = |name: &str| params::get(pairs, name);
@@ -101,7 +104,15 @@ pub fn parse(pairs: &[(String, String)], authorization: Option<&str>) -> Result<
             ));
         }
     };
-    Ok(TokenRequest { credentials, grant })
+    let resources = params::all(pairs, super::resource::PARAMETER)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Ok(TokenRequest {
+        credentials,
+        grant,
+        resources,
+    })
 }
 
 #[cfg(test)]

@@ -744,7 +744,8 @@ impl HotPath for Direct {
                     code.created_at,
                     code.expires_at,
                     code.consumed_at,
-                    code.grant_id
+                    code.grant_id,
+                    to_json_list(&code.resources)?
                 ],
             )?;
             Ok(())
@@ -800,7 +801,8 @@ impl HotPath for Direct {
                     to_json_list(&g.scopes)?,
                     g.auth_time,
                     g.created_at,
-                    g.revoked_at
+                    g.revoked_at,
+                    to_json_list(&g.resources)?
                 ],
             )?;
             if let Some(refresh) = &refresh {

@@ -20,6 +20,9 @@ pub struct GrantRecord {
     pub user_id: String,
     pub organization_id: String,
     pub scopes: Vec<String>,
+    /// The resources the authorization named (RFC 8707), as configured
+    /// identifiers; empty when it named none.
+    pub resources: Vec<String>,
     pub auth_time: i64,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
@@ -56,6 +59,8 @@ pub struct AuthorizationCodeRecord {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub nonce: Option<String>,
+    /// The resources the authorization request named (RFC 8707).
+    pub resources: Vec<String>,
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
@@ -147,6 +152,25 @@ pub trait GrantStore: Send + Sync {
         scopes: &[String],
         now: i64,
     ) -> Result<(), StoreError>;
+
+    /// The resources (RFC 8707) the user consented to for the client in
+    /// the organization; empty when the consent named none, or there is
+    /// no consent.
+    async fn find_consent_resources(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Replaces the resources of an existing consent (its scopes stay);
+    /// `false` when there is no such consent.
+    async fn set_consent_resources(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+        client_id: &str,
+        resources: &[String],
+    ) -> Result<bool, StoreError>;
 
     async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
     async fn find_authorization_code(
@@ -267,6 +291,7 @@ pub(super) fn grant<R: SqlRow>(row: &R) -> Result<GrantRecord, StoreError> {
         user_id: row.read("user_id")?,
         organization_id: row.read("organization_id")?,
         scopes: json_list(row, "scopes")?,
+        resources: json_list(row, "resources")?,
         auth_time: row.read("auth_time")?,
         created_at: row.read("created_at")?,
         revoked_at: row.read("revoked_at")?,
@@ -285,6 +310,7 @@ pub(super) fn authorization_code<R: SqlRow>(row: &R) -> Result<AuthorizationCode
         code_challenge: row.read("code_challenge")?,
         code_challenge_method: row.read("code_challenge_method")?,
         nonce: row.read("nonce")?,
+        resources: json_list(row, "resources")?,
         auth_time: row.read("auth_time")?,
         created_at: row.read("created_at")?,
         expires_at: row.read("expires_at")?,
@@ -397,6 +423,47 @@ macro_rules! impl_grant_store {
                     .await
                     .map_err(map_sqlx)?;
                     Ok(())
+                }
+
+                async fn find_consent_resources(
+                    &self,
+                    user_id: &str,
+                    organization_id: &str,
+                    client_id: &str,
+                ) -> Result<Vec<String>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT resources FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3",
+                    )
+                    .bind(user_id)
+                    .bind(organization_id)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    match row {
+                        Some(row) => $crate::store::sql::json_list(&row, "resources"),
+                        None => Ok(Vec::new()),
+                    }
+                }
+
+                async fn set_consent_resources(
+                    &self,
+                    user_id: &str,
+                    organization_id: &str,
+                    client_id: &str,
+                    resources: &[String],
+                ) -> Result<bool, StoreError> {
+                    let result = sqlx::query(
+                        "UPDATE consents SET resources = $1 WHERE user_id = $2 AND organization_id = $3 AND client_id = $4",
+                    )
+                    .bind(to_json_list(resources)?)
+                    .bind(user_id)
+                    .bind(organization_id)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(changed(result))
                 }
 
                 async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {

@@ -50,6 +50,11 @@ pub const SQLITE: Embedded = &[
         include_str!("../../migrations/sqlite/0007_client_credentials.sql"),
     ),
     (
+        8,
+        "resources",
+        include_str!("../../migrations/sqlite/0008_resources.sql"),
+    ),
+    (
         9,
         "dynamic registration",
         include_str!("../../migrations/sqlite/0009_dynamic_registration.sql"),
@@ -91,6 +96,11 @@ pub const POSTGRES: Embedded = &[
         7,
         "client credentials",
         include_str!("../../migrations/postgres/0007_client_credentials.sql"),
+    ),
+    (
+        8,
+        "resources",
+        include_str!("../../migrations/postgres/0008_resources.sql"),
     ),
     (
         9,

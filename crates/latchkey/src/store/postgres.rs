@@ -186,6 +186,7 @@ impl HotPath for PostgresStore {
             .bind(c.expires_at)
             .bind(c.consumed_at)
             .bind(&c.grant_id)
+            .bind(to_json_list(&c.resources)?)
             .execute(&self.pool)
             .await
             .map_err(map_sqlx)?;
@@ -230,6 +231,7 @@ impl HotPath for PostgresStore {
             .bind(refresh.map(|r| r.expires_at))
             .bind(refresh.and_then(|r| r.used_at))
             .bind(refresh.map(|r| r.grant_id.as_str()))
+            .bind(to_json_list(&g.resources)?)
             .fetch_one(&self.pool)
             .await
             .map_err(map_sqlx)?;

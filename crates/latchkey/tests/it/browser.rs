@@ -780,3 +780,56 @@ async fn an_app_page_shows_machine_access_and_replays_in_chromium() {
         browser.close().await;
     }
 }
+
+/// The consent page of an authorization naming two resources (RFC 8707),
+/// at 1280 and 375 px: each resource by its configured name with its host,
+/// the page still fitting the width, Approve in view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_page_names_the_resources_in_chromium() {
+    use crate::resources::{BILLING, MCP, with_resources};
+    let app = TestApp::spawn_with(Backend::Sqlite, with_resources()).await;
+    app.seed_demo().await;
+    let client = app
+        .create_client(json!({
+            "name": "Claude",
+            "redirectUris": [CALLBACK],
+            "allowed_scopes": ["openid", "cases:read", "firm:read"],
+        }))
+        .await;
+    let url = crate::seed_integrations::authorize_url(
+        &app,
+        &[
+            ("response_type", "code"),
+            ("client_id", client["clientId"].as_str().unwrap()),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid cases:read firm:read"),
+            ("resource", MCP),
+            ("resource", BILLING),
+        ],
+    );
+    for width in [1280, 375] {
+        let browser = Browser::start_at(width).await;
+        browser.go(&url).await;
+        browser.sign_in_as_alice().await;
+        browser
+            .client()
+            .find(Locator::Css("button[name=decision][value=approve]"))
+            .await
+            .unwrap();
+        let shown = browser.text("ul.resources").await;
+        for expected in [
+            "Case assistant",
+            "mcp.example.com",
+            "Billing",
+            "billing.example.com",
+        ] {
+            assert!(shown.contains(expected), "{expected:?} not in {shown}");
+        }
+        assert!(browser.fits_width().await, "the consent page fits {width} px");
+        browser.shoot("consent-resources", width).await;
+        browser.click("button[name=decision][value=approve]").await;
+        let landed = browser.landed(CALLBACK).await;
+        assert!(query_of(landed.as_str()).contains_key("code"));
+        browser.close().await;
+    }
+}

@@ -143,6 +143,7 @@ async fn refresh_at(
     let grant = latchkey::grants::exchange::RefreshGrant {
         refresh_token: &token,
         scope: None,
+        resources: &[],
     };
     let metrics = app.state.metrics.as_ref();
     latchkey::grants::exchange::refresh_token(store, &app.state.config, &ring, metrics, &client, grant, now)

@@ -32,6 +32,7 @@ mod rate_limits;
 mod refresh_grace;
 mod registration;
 mod relying_party;
+mod resources;
 mod scope_approval;
 mod secrets_in_logs;
 mod seed_integrations;

@@ -269,6 +269,11 @@ async fn every_route_under_every_credential(backend: Backend) {
         (Method::GET, "/api/v1/me".into(), "user:read", None),
         (Method::GET, "/api/v1/firm".into(), "firm:read", None),
     ];
+    // RFC 9728 §5.1: every refusal points to the API's metadata.
+    let metadata = format!(
+        "resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+        app.base_url
+    );
     for (method, path, scope, body) in &routes {
         let label = format!("{method} {path}");
         // The owner's token works.
@@ -277,7 +282,11 @@ async fn every_route_under_every_credential(backend: Backend) {
         assert_eq!(ok["success"], true, "{label}");
 
         let (status, challenge, _) = call(&app, method, path, *body, None).await;
-        assert_eq!((status, challenge.as_str()), (401, "Bearer"), "{label}: no token");
+        assert_eq!(
+            (status, challenge),
+            (401, format!("Bearer {metadata}")),
+            "{label}: no token"
+        );
 
         for (name, token) in [
             ("expired", &expired),
@@ -288,7 +297,8 @@ async fn every_route_under_every_credential(backend: Backend) {
             let (status, challenge, error) = call(&app, method, path, *body, Some(token)).await;
             assert_eq!(status, 401, "{label}: {name}");
             assert!(
-                challenge.starts_with("Bearer error=\"invalid_token\", error_description="),
+                challenge.starts_with("Bearer error=\"invalid_token\", error_description=")
+                    && challenge.ends_with(&format!(", {metadata}")),
                 "{label}: {name}: {challenge}"
             );
             assert_eq!(error["error"], "invalid_token", "{label}: {name}");
@@ -297,7 +307,9 @@ async fn every_route_under_every_credential(backend: Backend) {
         let (status, challenge, error) = call(&app, method, path, *body, Some(&narrow_token)).await;
         assert_eq!(status, 403, "{label}: missing scope");
         assert!(
-            challenge.contains("insufficient_scope") && challenge.contains(&format!("scope=\"{scope}\"")),
+            challenge.contains("insufficient_scope")
+                && challenge.contains(&format!("scope=\"{scope}\""))
+                && challenge.ends_with(&metadata),
             "{label}: {challenge}"
         );
         assert!(error["error_description"].as_str().unwrap().contains(scope));

@@ -147,7 +147,10 @@ fn realistic_access_token(config: &Config, ring: &KeyRing) -> String {
         ring,
         &realistic_subject(),
         &client_id,
-        &scopes,
+        &latchkey::oauth::resource::Target {
+            audience: config.resources.api().identifier.clone(),
+            scopes,
+        },
         &tokens::new_grant_id(),
         now,
     )

@@ -294,6 +294,12 @@ fn consent_page(
         user_name: signed_in.user.name.clone(),
         user_email: signed_in.user.email.clone(),
         scopes: scope_views(config, &request.scopes.to_vec()),
+        resources: request
+            .resources
+            .iter()
+            .filter_map(|identifier| config.resources.by_identifier(identifier))
+            .map(|resource| (resource.name.clone(), resource.host()))
+            .collect(),
         destination: destination(&request.redirect_uri),
         unverified: !client.origin.is_verified(),
         fields,

@@ -52,6 +52,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnsupportedGrantType
         | ErrorCode::UnsupportedResponseType
         | ErrorCode::InvalidScope
+        | ErrorCode::InvalidTarget
         | ErrorCode::AccessDenied
         | ErrorCode::LoginRequired
         | ErrorCode::ConsentRequired
@@ -109,19 +110,16 @@ pub fn bearer_error(error: Option<&OAuthError>) -> Response {
         return response;
     };
     log_cause(error);
-    let escaped = error.description.replace(['"', '\\'], "'");
+    let challenge = latchkey_verify::Challenge::bearer();
     let challenge = match error.code {
-        ErrorCode::InsufficientScope => {
-            format!("Bearer error=\"insufficient_scope\", error_description=\"{escaped}\", scope=\"openid\"")
-        }
-        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => "Bearer".to_owned(),
-        _ => format!(
-            "Bearer error=\"{}\", error_description=\"{escaped}\"",
-            error.code.as_str()
-        ),
+        ErrorCode::InsufficientScope => challenge
+            .error(error.code.as_str(), &error.description)
+            .scope("openid"),
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => challenge,
+        _ => challenge.error(error.code.as_str(), &error.description),
     };
     let mut response = json_error(error, false);
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
+    if let Some(value) = challenge.header_value() {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     response

@@ -58,6 +58,7 @@ async fn exchange_request(
                 code,
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_ref(),
+                resources: &request.resources,
             };
             let issued =
                 exchange::authorization_code(store, &state.config, &ring, metrics, &client, grant, now).await;
@@ -67,6 +68,7 @@ async fn exchange_request(
             let grant = RefreshGrant {
                 refresh_token,
                 scope: scope.as_deref(),
+                resources: &request.resources,
             };
             let issued =
                 exchange::refresh_token(store, &state.config, &ring, metrics, &client, grant, now).await;

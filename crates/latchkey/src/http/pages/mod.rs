@@ -96,6 +96,9 @@ pub struct ConsentPage {
     pub user_email: String,
     /// The requested scopes, in vocabulary order.
     pub scopes: Vec<ScopeView>,
+    /// (name, identifier's host) of the resources the request names
+    /// (RFC 8707), in the order asked; empty when it named none.
+    pub resources: Vec<(String, String)>,
     /// Where the answer sends the browser (the redirect URI's host).
     pub destination: String,
     /// The platform has not verified the app (it registered itself): the
@@ -185,6 +188,7 @@ fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, S
             | ErrorCode::UnsupportedGrantType
             | ErrorCode::UnsupportedResponseType
             | ErrorCode::InvalidScope
+            | ErrorCode::InvalidTarget
             | ErrorCode::AccessDenied
             | ErrorCode::LoginRequired
             | ErrorCode::ConsentRequired

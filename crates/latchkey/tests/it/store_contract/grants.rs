@@ -16,6 +16,7 @@ use crate::helpers::Backend;
 
 backend_tests!(
     consents_are_replaced_and_keep_their_first_approval_time,
+    consents_remember_their_resources_apart_from_their_scopes,
     a_clients_consents_list_newest_first_then_by_organization_name,
     authorization_codes_round_trip_every_field,
     a_code_exchanges_once_and_a_replay_names_the_first_grant,
@@ -89,6 +90,85 @@ async fn consents_are_replaced_and_keep_their_first_approval_time(backend: Backe
     ));
 }
 
+/// RFC 8707: the resources of a consent are read and replaced on their
+/// own; a consent's scopes, replaced, leave them; a missing consent has
+/// none and takes none.
+async fn consents_remember_their_resources_apart_from_their_scopes(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    seed(store.as_ref()).await;
+    let resources = strings(&["https://mcp.example.com", ODD_TEXT]);
+    assert!(
+        store
+            .find_consent_resources("u1", "o1", "c1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .set_consent_resources("u1", "o1", "c1", &resources)
+            .await
+            .unwrap(),
+        "no consent to add them to"
+    );
+    assert!(
+        store
+            .find_consent_resources("u1", "o1", "c1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let openid = strings(&["openid"]);
+    store.upsert_consent("u1", "o1", "c1", &openid, 10).await.unwrap();
+    assert!(
+        store
+            .find_consent_resources("u1", "o1", "c1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .set_consent_resources("u1", "o1", "c1", &resources)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_consent_resources("u1", "o1", "c1").await.unwrap(),
+        resources,
+        "in the order given"
+    );
+    store
+        .upsert_consent("u1", "o1", "c1", &strings(&["openid", "email"]), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_consent_resources("u1", "o1", "c1").await.unwrap(),
+        resources,
+        "new scopes keep the resources"
+    );
+    assert!(
+        store
+            .find_consent_resources("u1", "o2", "c1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.set_consent_resources("u1", "o1", "c1", &[]).await.unwrap());
+    assert!(
+        store
+            .find_consent_resources("u1", "o1", "c1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.find_consent("u1", "o1", "c1").await.unwrap(),
+        Some(strings(&["openid", "email"]))
+    );
+}
+
 /// One client's consents across organizations: newest approval first,
 /// ties in organization-name order; other clients' consents are not listed.
 async fn a_clients_consents_list_newest_first_then_by_organization_name(backend: Backend) {
@@ -145,6 +225,7 @@ async fn authorization_codes_round_trip_every_field(backend: Backend) {
         code_challenge: None,
         code_challenge_method: None,
         nonce: None,
+        resources: vec![],
         auth_time: i64::MIN,
         created_at: -1,
         expires_at: i64::MAX,
@@ -152,6 +233,7 @@ async fn authorization_codes_round_trip_every_field(backend: Backend) {
     };
     let consumed = AuthorizationCodeRecord {
         nonce: Some(ODD_TEXT.into()),
+        resources: strings(&[ODD_TEXT]),
         scopes: strings(&[ODD_TEXT]),
         consumed_at: Some(i64::MAX),
         grant_id: Some("ü-grant".into()),
