@@ -15,6 +15,7 @@ use crate::config::{Config, seconds};
 use crate::keys::KeyRing;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grant_type::{self, GrantType};
+use crate::oauth::resource::{self, Granted, Target};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::TokenResponse;
 use crate::secret::Secret;
@@ -80,15 +81,16 @@ fn requested_scopes(client: &ClientRecord, scope: Option<&str>) -> Result<ScopeS
 }
 
 /// Issues a client_credentials access token to an authenticated `client`
-/// for `audience` (its `aud`): checks, then the grant row committed, then
-/// signing. Audited as `grant.created`.
+/// for the resource its request names (RFC 8707 `resource`, at most one;
+/// none means the example API): checks, then the grant row committed,
+/// then signing. Audited as `grant.created`.
 pub async fn issue(
     store: &dyn Store,
     config: &Config,
     ring: &KeyRing,
     client: &ClientRecord,
     scope: Option<&str>,
-    audience: &str,
+    resources: &[String],
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     grant_type::require_allowed(client, GrantType::ClientCredentials)?;
@@ -110,7 +112,23 @@ pub async fn issue(
             "this client has no owning organization for its tokens to act for",
         )
     })?;
-    let scopes = requested_scopes(client, scope)?;
+    let requested = requested_scopes(client, scope)?;
+    let values: Vec<&str> = resources.iter().map(String::as_str).collect();
+    let Target { audience, scopes } = resource::for_token(config, Granted::Any, &values, &requested)?;
+    if let Some(other) = requested.missing_from(&scopes).next().filter(|_| scope.is_some()) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!(
+                "scope `{other}` does not belong to resource `{audience}`; ask for it without this resource or in a token of its own"
+            ),
+        ));
+    }
+    if scopes.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("none of this client's API scopes belongs to resource `{audience}`"),
+        ));
+    }
     let ttl = seconds(config.tokens.access_token_ttl);
     let grant = ClientCredentialsGrantRecord {
         id: tokens::new_grant_id(),
@@ -141,7 +159,7 @@ pub async fn issue(
     let mut claims = Map::new();
     claims.insert("iss".into(), config.issuer.clone().into());
     claims.insert("sub".into(), client.client_id.clone().into());
-    claims.insert("aud".into(), audience.into());
+    claims.insert("aud".into(), audience.clone().into());
     claims.insert("client_id".into(), client.client_id.clone().into());
     claims.insert("scope".into(), config.scope_string(&scopes).into());
     claims.insert("iat".into(), now.into());

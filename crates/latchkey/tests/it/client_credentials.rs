@@ -26,6 +26,7 @@ backend_tests!(
     client_credentials_tokens_end_at_once_and_introspect,
     admin_api_validates_grant_types_and_organization,
     cli_sets_grant_types_and_organization,
+    client_credentials_token_is_for_the_resource_it_names,
 );
 
 /// A new organization; its id.
@@ -775,4 +776,83 @@ async fn cli_sets_grant_types_and_organization(backend: Backend) {
         (status, body["error"].as_str()),
         (400, Some("unauthorized_client"))
     );
+}
+
+/// RFC 8707 on client_credentials: `resource` makes the token's `aud` that
+/// resource and narrows it to the resource's scopes; a scope of another
+/// resource, an unknown resource and two at once are refused; without
+/// `resource` the token is the example API's, which accepts it.
+async fn client_credentials_token_is_for_the_resource_it_names(backend: Backend) {
+    use crate::resources::{BILLING, MCP, with_resources};
+    let app = TestApp::spawn_with(backend, with_resources()).await;
+    let organization = organization(&app, "Acme Machines").await;
+    let machine = machine_client(&app, &organization, "client_secret_post").await;
+    let request = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let machine = &machine;
+        async move {
+            let mut form: Vec<(&str, &str)> = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", machine.0.as_str()),
+                ("client_secret", machine.1.as_str()),
+            ];
+            form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            let (status, body, _) = token_form(app, &form).await;
+            (status, body)
+        }
+    };
+
+    // No scope: the client's API scopes that belong to the MCP resource.
+    let (status, body) = request(vec![("resource", MCP.to_owned())]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "cases:read");
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], MCP);
+    assert_eq!(claims["scope"], "cases:read");
+    // The example API refuses a token for another resource.
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(api(&app, Method::GET, "/api/v1/cases", token, None).await.0, 401);
+
+    let (status, body) = request(vec![
+        ("resource", BILLING.to_owned()),
+        ("scope", "firm:read".to_owned()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(jwt_claims(body["access_token"].as_str().unwrap())["aud"], BILLING);
+
+    for (fields, error, says) in [
+        (
+            vec![
+                ("resource", MCP.to_owned()),
+                ("scope", "cases:read firm:read".to_owned()),
+            ],
+            "invalid_scope",
+            "does not belong to resource",
+        ),
+        (
+            vec![("resource", "https://unknown.example.com".to_owned())],
+            "invalid_target",
+            "",
+        ),
+        (
+            vec![("resource", MCP.to_owned()), ("resource", BILLING.to_owned())],
+            "invalid_target",
+            "one resource",
+        ),
+    ] {
+        let (status, body) = request(fields.clone()).await;
+        assert_eq!(status, 400, "{fields:?}: {body}");
+        assert_eq!(body["error"], error, "{fields:?}: {body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(says),
+            "{fields:?}: {body}"
+        );
+    }
+
+    // No resource: the example API's token, which it accepts.
+    let (status, body) = request(vec![("scope", "cases:read".to_owned())]).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(api(&app, Method::GET, "/api/v1/cases", token, None).await.0, 200);
 }

@@ -76,14 +76,13 @@ async fn exchange_request(
         }
         GrantRequest::ClientCredentials { scope } => {
             let config = &state.config;
-            // The audience of today's tokens: the issuer.
             let issued = client_credentials::issue(
                 store,
                 config,
                 &ring,
                 &client,
                 scope.as_deref(),
-                &config.issuer,
+                &request.resources,
                 now,
             )
             .await;
