@@ -571,6 +571,26 @@ mod tests {
         );
     }
 
+    /// Lists given as one comma-separated string (as an environment
+    /// variable gives them) read like TOML arrays.
+    #[test]
+    fn auth_methods_and_trusted_proxies_read_from_one_string() {
+        let config = from_toml(
+            "[oauth]\ntoken_endpoint_auth_methods = \"client_secret_basic, client_secret_post\"\n\
+             [rate_limits]\ntrusted_proxies = \"10.0.0.1,10.0.0.2\"",
+        )
+        .unwrap();
+        assert_eq!(config.oauth.token_endpoint_auth_methods.len(), 2);
+        assert!(
+            !config
+                .oauth
+                .token_endpoint_auth_methods
+                .iter()
+                .any(|m| m.as_str() == "none")
+        );
+        assert_eq!(config.rate_limits.trusted_proxies.len(), 2);
+    }
+
     #[test]
     fn issuer_with_trailing_slash_is_refused_naming_the_key() {
         let error = from_toml(r#"issuer = "https://example.com/""#).unwrap_err();

@@ -199,6 +199,7 @@ pub struct RawPrefixes {
 #[serde(deny_unknown_fields)]
 pub struct RawOAuth {
     pub require_pkce_for_all: Option<bool>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
     pub token_endpoint_auth_methods: Option<Vec<String>>,
     /// `off` (default), `open` or `initial_access_token`.
     pub dynamic_client_registration: Option<String>,
@@ -235,6 +236,7 @@ pub struct RawRateLimits {
     pub userinfo_per_minute: Option<u32>,
     pub revoke_per_minute: Option<u32>,
     pub register_per_minute: Option<u32>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
     pub trusted_proxies: Option<Vec<String>>,
 }
 
