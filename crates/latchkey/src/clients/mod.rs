@@ -13,6 +13,7 @@ use crate::keys::Alg;
 use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
+pub mod metadata_document;
 pub mod redirect_uri;
 pub mod scope_review;
 

@@ -44,6 +44,11 @@ pub const SQLITE: Embedded = &[
         "id token alg",
         include_str!("../../migrations/sqlite/0006_id_token_alg.sql"),
     ),
+    (
+        10,
+        "client metadata documents",
+        include_str!("../../migrations/sqlite/0010_client_metadata_documents.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -76,6 +81,11 @@ pub const POSTGRES: Embedded = &[
         6,
         "id token alg",
         include_str!("../../migrations/postgres/0006_id_token_alg.sql"),
+    ),
+    (
+        10,
+        "client metadata documents",
+        include_str!("../../migrations/postgres/0010_client_metadata_documents.sql"),
     ),
 ];
 

@@ -1,7 +1,7 @@
 //! Storage: the [`Store`] trait, the sum of one trait per area whose
 //! methods are named for domain operations ([`ClientStore`] in `clients.rs`,
 //! [`AccountStore`] in `accounts.rs`, [`GrantStore`] in `grants.rs`,
-//! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
+//! [`ClientDocumentStore`] in `client_documents.rs`, [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`), and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -20,6 +20,7 @@ use crate::config::DatabaseSettings;
 
 mod accounts;
 mod audit;
+mod client_documents;
 mod clients;
 mod direct;
 mod grants;
@@ -36,6 +37,7 @@ pub use accounts::{
     SubjectRecord, UserRecord,
 };
 pub use audit::{AuditEvent, AuditStore};
+pub use client_documents::{ClientDocumentRecord, ClientDocumentStore};
 pub use clients::{ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus};
 pub use grants::{
     AuthorizationCodeRecord, CodeExchange, ConnectedApp, GrantRecord, GrantStore, PurgeCounts,
@@ -67,7 +69,16 @@ pub enum StoreError {
 /// method on `dyn Store` with its area's trait in scope.
 #[async_trait]
 pub trait Store:
-    ClientStore + AccountStore + GrantStore + KeyStore + AuditStore + ResourceStore + Send + Sync + 'static
+    ClientStore
+    + ClientDocumentStore
+    + AccountStore
+    + GrantStore
+    + KeyStore
+    + AuditStore
+    + ResourceStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

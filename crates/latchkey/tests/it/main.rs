@@ -15,6 +15,7 @@ mod authorization;
 mod body_limits;
 mod browser;
 mod cli;
+mod client_id_metadata;
 mod connections;
 mod demo_callback;
 mod discovery;

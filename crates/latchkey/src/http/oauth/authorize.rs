@@ -61,7 +61,15 @@ fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), 
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+    let validated = authorize::validate(
+        state.store.as_ref(),
+        &state.config,
+        &state.url_clients,
+        &pairs,
+        unix_now(),
+    )
+    .await;
+    let request = match validated {
         Ok(request) => request,
         Err(error) => return fail(state, headers, error),
     };
@@ -83,7 +91,15 @@ pub async fn decide(
     form: CsrfForm,
 ) -> Response {
     let pairs = without_login_prompt(&form.0);
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+    let validated = authorize::validate(
+        state.store.as_ref(),
+        &state.config,
+        &state.url_clients,
+        &pairs,
+        unix_now(),
+    )
+    .await;
+    let request = match validated {
         Ok(request) => request,
         Err(error) => return fail(&state, &headers, error),
     };
@@ -295,6 +311,7 @@ fn consent_page(
         user_email: signed_in.user.email.clone(),
         scopes: scope_views(config, &request.scopes.to_vec()),
         destination: destination(&request.redirect_uri),
+        unverified_host: crate::clients::metadata_document::display_host(&client.client_id),
         fields,
         organizations: memberships
             .iter()

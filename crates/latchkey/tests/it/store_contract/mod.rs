@@ -21,6 +21,7 @@ use crate::backend_tests;
 use crate::helpers::{Backend, TestDatabase};
 
 mod accounts;
+mod client_documents;
 mod clients;
 mod grants;
 mod housekeeping;
