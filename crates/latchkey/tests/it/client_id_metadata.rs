@@ -482,6 +482,10 @@ async fn bad_documents_and_addresses_are_refused_on_the_error_page_and_nothing_i
             &format!("http://localhost:{port}/target.json"),
             "client_id host `localhost` is blocked",
         ),
+        (
+            &format!("https://127.0.0.1:{port}/target.json"),
+            "its TLS connection failed",
+        ),
         ("http://example.com/client.json", "must use https"),
         ("https://example.com", "must have a path"),
         (
