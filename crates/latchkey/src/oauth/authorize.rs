@@ -247,10 +247,15 @@ async fn verify_client(
             "client_id is required",
         ));
     };
-    // A repeated redirect_uri is refused once the client is known.
-    let redirect_uri = params
-        .get("redirect_uri")
-        .filter(|_| !params.is_repeated("redirect_uri"));
+    // A client known by URL is stored only for a request whose redirect
+    // URI its document lists, so that URI must be unambiguous first.
+    if metadata_document::is_url(client_id) && params.is_repeated("redirect_uri") {
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "redirect_uri is given more than once",
+        ));
+    }
+    let redirect_uri = params.get("redirect_uri");
     let client = url_clients
         .find(store, config, client_id, redirect_uri, now)
         .await

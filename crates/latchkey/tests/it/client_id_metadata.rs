@@ -583,6 +583,24 @@ async fn a_redirect_uri_the_document_does_not_list_is_refused_and_nothing_is_sto
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("lists several"));
     assert_nothing_stored(&app, &client_id).await;
+
+    // Given twice, even with listed URIs: refused before anything is fetched.
+    let mut twice = pairs.clone();
+    twice.push(("redirect_uri".into(), REDIRECT_URI.into()));
+    twice.push(("redirect_uri".into(), "http://localhost:3000/other".into()));
+    url.query_pairs_mut().clear().extend_pairs(&twice);
+    let fetched = documents.hits("/two.json");
+    let response = no_redirects().get(url.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("redirect_uri is given more than once")
+    );
+    assert_eq!(documents.hits("/two.json"), fetched);
+    assert_nothing_stored(&app, &client_id).await;
 }
 
 /// The sign-in redirect an authorization request for a good client gets.
