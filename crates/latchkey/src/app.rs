@@ -15,6 +15,7 @@ use crate::demo;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError, Keys, MasterKeyError};
 use crate::metrics::{Metrics, ScrapeSource};
+use crate::oauth::client_id_metadata::UrlClients;
 use crate::oauth::discovery::ServerMetadata;
 use crate::secret::MasterKey;
 use crate::store::{self, Store, StoreError};
@@ -29,6 +30,8 @@ pub enum StartError {
     MasterKey(#[from] MasterKeyError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("cannot set up fetching client metadata documents: {0}")]
+    Outbound(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -117,6 +120,7 @@ impl App {
             config.rate_limits.clone(),
         ));
         let passwords = Arc::new(Passwords::start(config.passwords.workers, config.passwords.queue));
+        let url_clients = Arc::new(UrlClients::new(&config).map_err(StartError::Outbound)?);
         let metrics = Arc::new(Metrics::new(Arc::new(Gauges {
             store: Arc::clone(&store),
             passwords: Arc::clone(&passwords),
@@ -133,6 +137,7 @@ impl App {
             rate_limiter,
             guard,
             metrics,
+            url_clients,
             demo: None,
         };
         Ok(Self {

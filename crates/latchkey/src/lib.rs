@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod resources;
 pub mod secret;
 pub mod store;

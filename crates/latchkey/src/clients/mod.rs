@@ -15,6 +15,7 @@ use crate::secret::{Secret, generate_identifier, generate_token};
 use crate::store::{ClientRecord, Store, StoreError};
 
 pub mod initial_access;
+pub mod metadata_document;
 pub mod redirect_uri;
 pub mod registration;
 pub mod scope_review;

@@ -285,6 +285,8 @@ pub struct OAuthPolicy {
     pub token_endpoint_auth_methods: Vec<String>,
     /// Dynamic client registration (RFC 7591 / RFC 7592) and its policy.
     pub registration: RegistrationPolicy,
+    /// Clients known by the URL of their metadata document.
+    pub client_id_metadata: ClientIdMetadataPolicy,
 }
 
 /// Whether clients may register themselves (`oauth.dynamic_client_registration`).
@@ -329,6 +331,41 @@ impl RegistrationPolicy {
                 Some(prefix) => scheme.starts_with(prefix),
                 None => *allowed == scheme,
             })
+    }
+}
+
+/// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
+/// whether an https `client_id` is fetched as the client's registration,
+/// and the bounds of those fetches.
+#[derive(Debug, Clone)]
+pub struct ClientIdMetadataPolicy {
+    pub enabled: bool,
+    /// Lets `http://127.0.0.1:PORT/…`, `http://localhost:PORT/…` and
+    /// loopback addresses through (development and tests only).
+    pub allow_loopback: bool,
+    /// Hosts whose documents are refused: a name blocks its subdomains
+    /// too; lowercase.
+    pub blocked_hosts: Vec<String>,
+    /// The whole fetch (connection, TLS, headers, body).
+    pub timeout: Duration,
+    /// The largest document accepted, in bytes.
+    pub max_bytes: usize,
+    /// Bounds on how long a fetched document is used before it is fetched
+    /// again, whatever its `Cache-Control` says.
+    pub min_cache: Duration,
+    pub max_cache: Duration,
+}
+
+impl ClientIdMetadataPolicy {
+    /// Whether `host` (lowercase, as a URL's host) is blocked: listed, or a
+    /// subdomain of a listed name.
+    pub fn is_blocked(&self, host: &str) -> bool {
+        self.blocked_hosts.iter().any(|blocked| {
+            host == blocked
+                || host
+                    .strip_suffix(blocked.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
     }
 }
 
@@ -736,6 +773,79 @@ mod tests {
             ["cases:write", "user:read", "firm:read"]
         );
         assert_eq!(mcp.host(), "mcp.example.com");
+    }
+
+    #[test]
+    fn client_id_metadata_documents_are_off_by_default_with_documented_bounds() {
+        let policy = from_toml("").unwrap().oauth.client_id_metadata;
+        assert!(!policy.enabled);
+        assert!(!policy.allow_loopback);
+        assert!(policy.blocked_hosts.is_empty());
+        assert_eq!(policy.timeout, Duration::from_secs(5));
+        assert_eq!(policy.max_bytes, 5120);
+        assert_eq!(policy.min_cache, Duration::from_secs(300));
+        assert_eq!(policy.max_cache, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn client_id_metadata_settings_are_checked() {
+        let on = "[oauth]\nclient_id_metadata_documents = true\n";
+        assert!(from_toml(on).unwrap().oauth.client_id_metadata.enabled);
+        let without_none = format!("{on}token_endpoint_auth_methods = [\"client_secret_basic\"]");
+        let error = from_toml(&without_none).unwrap_err().to_string();
+        assert!(
+            error.contains("oauth.client_id_metadata_documents") && error.contains("none"),
+            "{error}"
+        );
+        for (setting, key) in [
+            (
+                "client_id_metadata_max_bytes = 100",
+                "client_id_metadata_max_bytes",
+            ),
+            (
+                "client_id_metadata_max_bytes = 1000000",
+                "client_id_metadata_max_bytes",
+            ),
+            (
+                "client_id_metadata_timeout_seconds = 0",
+                "client_id_metadata_timeout_seconds",
+            ),
+            (
+                "client_id_metadata_timeout_seconds = 60",
+                "client_id_metadata_timeout_seconds",
+            ),
+            (
+                "client_id_metadata_min_cache_seconds = 600\nclient_id_metadata_max_cache_seconds = 60",
+                "client_id_metadata_min_cache_seconds",
+            ),
+            (
+                "client_id_metadata_blocked_hosts = [\"https://evil.example/\"]",
+                "client_id_metadata_blocked_hosts",
+            ),
+            (
+                "client_id_metadata_blocked_hosts = [\"\"]",
+                "client_id_metadata_blocked_hosts",
+            ),
+        ] {
+            let error = from_toml(&format!("{on}{setting}")).unwrap_err().to_string();
+            assert!(error.contains(key), "{setting}: {error}");
+        }
+    }
+
+    #[test]
+    fn blocked_hosts_block_their_subdomains_too() {
+        let text = "[oauth]\nclient_id_metadata_blocked_hosts = [\"Evil.Example\", \"203.0.113.9\", \"[2001:db8::1]\"]";
+        let policy = from_toml(text).unwrap().oauth.client_id_metadata;
+        assert_eq!(
+            policy.blocked_hosts,
+            ["evil.example", "203.0.113.9", "[2001:db8::1]"]
+        );
+        assert!(policy.is_blocked("evil.example"));
+        assert!(policy.is_blocked("agents.evil.example"));
+        assert!(!policy.is_blocked("notevil.example"));
+        assert!(!policy.is_blocked("evil.example.org"));
+        assert!(policy.is_blocked("203.0.113.9"));
+        assert!(policy.is_blocked("[2001:db8::1]"));
     }
 
     #[test]

@@ -208,6 +208,14 @@ pub struct RawOAuth {
     #[serde(default, deserialize_with = "list_or_comma_string")]
     pub registration_private_use_schemes: Option<Vec<String>>,
     pub registration_unused_lifetime_seconds: Option<u64>,
+    pub client_id_metadata_documents: Option<bool>,
+    pub client_id_metadata_allow_loopback: Option<bool>,
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub client_id_metadata_blocked_hosts: Option<Vec<String>>,
+    pub client_id_metadata_timeout_seconds: Option<u64>,
+    pub client_id_metadata_max_bytes: Option<usize>,
+    pub client_id_metadata_min_cache_seconds: Option<u64>,
+    pub client_id_metadata_max_cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1072,10 +1080,51 @@ impl RawOAuth {
                 86_400,
             )?,
         };
+        let client_id_metadata = ClientIdMetadataPolicy {
+            enabled: self.client_id_metadata_documents.unwrap_or(false),
+            allow_loopback: self.client_id_metadata_allow_loopback.unwrap_or(false),
+            blocked_hosts: blocked_hosts(self.client_id_metadata_blocked_hosts.unwrap_or_default())?,
+            timeout: Duration::from_secs(within(
+                "oauth.client_id_metadata_timeout_seconds",
+                self.client_id_metadata_timeout_seconds.unwrap_or(5),
+                1..=30,
+            )?),
+            max_bytes: within(
+                "oauth.client_id_metadata_max_bytes",
+                self.client_id_metadata_max_bytes.unwrap_or(5 * 1024),
+                1024..=64 * 1024,
+            )?,
+            min_cache: Duration::from_secs(within(
+                "oauth.client_id_metadata_min_cache_seconds",
+                self.client_id_metadata_min_cache_seconds.unwrap_or(300),
+                0..=86_400,
+            )?),
+            max_cache: Duration::from_secs(within(
+                "oauth.client_id_metadata_max_cache_seconds",
+                self.client_id_metadata_max_cache_seconds.unwrap_or(86_400),
+                0..=604_800,
+            )?),
+        };
+        if client_id_metadata.min_cache > client_id_metadata.max_cache {
+            return Err(invalid(
+                "oauth.client_id_metadata_min_cache_seconds",
+                "must not exceed oauth.client_id_metadata_max_cache_seconds",
+            ));
+        }
+        // Metadata-document clients are public clients: discovery must
+        // list `none` for MCP clients to use them, and they must be able
+        // to authenticate with it.
+        if client_id_metadata.enabled && !methods.iter().any(|m| m == "none") {
+            return Err(invalid(
+                "oauth.client_id_metadata_documents",
+                "needs `none` in oauth.token_endpoint_auth_methods: clients known by a metadata document are public clients",
+            ));
+        }
         Ok(OAuthPolicy {
             require_pkce_for_all: self.require_pkce_for_all.unwrap_or(false),
             token_endpoint_auth_methods: methods,
             registration,
+            client_id_metadata,
         })
     }
 }
@@ -1145,6 +1194,48 @@ fn private_use_schemes(listed: Option<Vec<String>>) -> Result<Vec<String>, Confi
         schemes.push(lowered);
     }
     Ok(schemes)
+}
+
+/// `value` when it lies in `range`, else an error naming `key` and the range.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            key,
+            format!("is {value}; it must be from {} to {}", range.start(), range.end()),
+        ))
+    }
+}
+
+/// Blocked hosts: each a host name (which blocks its subdomains too) or an
+/// IP address, as a URL would write it; kept lowercase.
+fn blocked_hosts(entries: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "oauth.client_id_metadata_blocked_hosts";
+    entries
+        .iter()
+        .map(|entry| {
+            let text = entry.trim().trim_end_matches('.').to_ascii_lowercase();
+            let host = url::Host::parse(&text).map_err(|_| {
+                invalid(
+                    KEY,
+                    format!("has `{entry}`, which is not a host name or IP address (write `example.com`, not a URL)"),
+                )
+            })?;
+            let host = host.to_string();
+            if host != text || text.is_empty() {
+                return Err(invalid(
+                    KEY,
+                    format!("has `{entry}`, which is not a host name or IP address (write `example.com`, not a URL)"),
+                ));
+            }
+            Ok(host)
+        })
+        .collect()
 }
 
 impl RawRateLimits {

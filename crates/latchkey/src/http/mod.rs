@@ -55,6 +55,9 @@ pub struct AppState {
     pub guard: Arc<latchkey_verify::Guard>,
     /// Counters of requests, tokens and replays; served on `metrics.bind`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Clients known by the URL of their metadata document: their fetches
+    /// and what is remembered of them.
+    pub url_clients: Arc<crate::oauth::client_id_metadata::UrlClients>,
     /// The demo app whose callback page `serve --demo` serves; `None`
     /// otherwise, and then the page does not exist.
     pub demo: Option<Arc<crate::demo::DemoClient>>,

@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use url::Url;
 
+use super::client_id_metadata::UrlClients;
 use super::error::{ErrorCode, OAuthError};
 use super::pkce::{self, ChallengeMethod};
 use super::scope::ScopeSet;
+use crate::clients::metadata_document;
 use crate::clients::redirect_uri;
 use crate::config::Config;
 use crate::store::{ClientRecord, ScopeReviewStatus, Store};
@@ -136,14 +138,16 @@ impl<'a> Params<'a> {
 }
 
 /// Validates an authorization request given as name/value pairs (query or
-/// form body).
+/// form body). A `client_id` that is a URL is resolved by `url_clients`.
 pub async fn validate(
     store: &dyn Store,
     config: &Config,
+    url_clients: &UrlClients,
     pairs: &[(String, String)],
+    now: i64,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let params = Params::new(pairs);
-    let client = verify_client(store, &params).await?;
+    let client = verify_client(store, config, url_clients, &params, now).await?;
     let (redirect_uri, redirect_uri_given) =
         verify_redirect_uri(&client, &params).map_err(|e| e.for_app(&client))?;
 
@@ -244,7 +248,13 @@ pub async fn validate(
     })
 }
 
-async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientRecord, AuthorizeError> {
+async fn verify_client(
+    store: &dyn Store,
+    config: &Config,
+    url_clients: &UrlClients,
+    params: &Params<'_>,
+    now: i64,
+) -> Result<ClientRecord, AuthorizeError> {
     if params.is_repeated("client_id") {
         return Err(AuthorizeError::page(
             ErrorCode::InvalidRequest,
@@ -257,12 +267,22 @@ async fn verify_client(store: &dyn Store, params: &Params<'_>) -> Result<ClientR
             "client_id is required",
         ));
     };
-    let client = store
-        .find_client(client_id)
+    // A client known by URL is stored only for a request whose redirect
+    // URI its document lists, so that URI must be unambiguous first.
+    if metadata_document::is_url(client_id) && params.is_repeated("redirect_uri") {
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "redirect_uri is given more than once",
+        ));
+    }
+    let redirect_uri = params.get("redirect_uri");
+    let client = url_clients
+        .find(store, config, client_id, redirect_uri, now)
         .await
-        .map_err(|e| AuthorizeError::Page {
-            error: OAuthError::from(e),
-            app_name: None,
+        .map_err(|error| AuthorizeError::Page {
+            // A client known by URL is named by its host.
+            app_name: metadata_document::display_host(client_id),
+            error,
         })?
         .ok_or_else(|| {
             AuthorizeError::page(ErrorCode::InvalidClient, "client_id is not a registered client")

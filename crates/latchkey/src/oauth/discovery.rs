@@ -41,6 +41,10 @@ pub struct ServerMetadata {
     /// `resource`); listed only when `[[resources]]` is configured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protected_resources: Vec<String>,
+    /// draft-ietf-oauth-client-id-metadata-document § "Authorization Server
+    /// Metadata": present (true) only when URL client ids are accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id_metadata_document_supported: Option<bool>,
 }
 
 /// Claims Latchkey can put in ID tokens and userinfo, the configured tenant
@@ -107,6 +111,7 @@ impl ServerMetadata {
             } else {
                 Vec::new()
             },
+            client_id_metadata_document_supported: config.oauth.client_id_metadata.enabled.then_some(true),
         }
     }
 }
@@ -123,6 +128,22 @@ mod tests {
         assert_eq!(metadata.token_endpoint, "http://localhost:3001/api/oauth/token");
         assert_eq!(metadata.jwks_uri, "http://localhost:3001/.well-known/jwks.json");
         assert!(metadata.claims_supported.contains(&"firm_id".to_owned()));
+    }
+
+    #[test]
+    fn client_id_metadata_documents_are_advertised_only_when_on() {
+        let mut config = Config::default_config().unwrap();
+        let off = serde_json::to_value(ServerMetadata::from_config(&config, &[Alg::Rs256])).unwrap();
+        assert!(off.get("client_id_metadata_document_supported").is_none());
+        config.oauth.client_id_metadata.enabled = true;
+        let on = serde_json::to_value(ServerMetadata::from_config(&config, &[Alg::Rs256])).unwrap();
+        assert_eq!(on["client_id_metadata_document_supported"], true);
+        assert!(
+            on["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&"none".into())
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_id_metadata;
 pub mod discovery;
 pub mod error;
 pub mod grant_type;

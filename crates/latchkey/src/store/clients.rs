@@ -50,6 +50,9 @@ pub enum ClientOrigin {
     /// Registered by itself at the registration endpoint (RFC 7591): not
     /// verified by the platform.
     Dynamic,
+    /// Known by the URL of its Client ID Metadata Document, fetched by the
+    /// server: not verified by the platform.
+    MetadataDocument,
 }
 
 impl ClientOrigin {
@@ -57,6 +60,7 @@ impl ClientOrigin {
         match self {
             Self::Operator => "operator",
             Self::Dynamic => "dynamic",
+            Self::MetadataDocument => "metadata_document",
         }
     }
 
@@ -64,6 +68,7 @@ impl ClientOrigin {
         match text {
             "operator" => Some(Self::Operator),
             "dynamic" => Some(Self::Dynamic),
+            "metadata_document" => Some(Self::MetadataDocument),
             _ => None,
         }
     }

@@ -59,6 +59,11 @@ pub const SQLITE: Embedded = &[
         "dynamic registration",
         include_str!("../../migrations/sqlite/0009_dynamic_registration.sql"),
     ),
+    (
+        10,
+        "client metadata documents",
+        include_str!("../../migrations/sqlite/0010_client_metadata_documents.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -106,6 +111,11 @@ pub const POSTGRES: Embedded = &[
         9,
         "dynamic registration",
         include_str!("../../migrations/postgres/0009_dynamic_registration.sql"),
+    ),
+    (
+        10,
+        "client metadata documents",
+        include_str!("../../migrations/postgres/0010_client_metadata_documents.sql"),
     ),
 ];
 

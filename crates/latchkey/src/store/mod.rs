@@ -3,7 +3,8 @@
 //! [`AccountStore`] in `accounts.rs`, [`GrantStore`] in `grants.rs`,
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
-//! `registrations.rs`), and its two implementations,
+//! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`),
+//! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
 //! share their query text (written once, in each area's file, with the
@@ -21,6 +22,7 @@ use crate::config::DatabaseSettings;
 
 mod accounts;
 mod audit;
+mod client_documents;
 mod clients;
 mod direct;
 mod grants;
@@ -38,6 +40,7 @@ pub use accounts::{
     SubjectRecord, UserRecord,
 };
 pub use audit::{AuditEvent, AuditStore};
+pub use client_documents::{ClientDocumentRecord, ClientDocumentStore};
 pub use clients::{
     ClientOrigin, ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus,
 };
@@ -73,6 +76,7 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store:
     ClientStore
+    + ClientDocumentStore
     + AccountStore
     + GrantStore
     + KeyStore

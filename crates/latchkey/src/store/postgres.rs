@@ -68,6 +68,7 @@ impl PostgresStore {
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres);
 super::clients::impl_client_store!(PostgresStore, sqlx::Postgres);
+super::client_documents::impl_client_document_store!(PostgresStore, sqlx::Postgres);
 super::accounts::impl_account_store!(PostgresStore, sqlx::Postgres);
 super::grants::impl_grant_store!(PostgresStore, sqlx::Postgres);
 super::keys::impl_key_store!(PostgresStore, sqlx::Postgres);

@@ -73,6 +73,7 @@ impl SqliteStore {
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite);
 super::clients::impl_client_store!(SqliteStore, sqlx::Sqlite);
+super::client_documents::impl_client_document_store!(SqliteStore, sqlx::Sqlite);
 super::accounts::impl_account_store!(SqliteStore, sqlx::Sqlite);
 super::grants::impl_grant_store!(SqliteStore, sqlx::Sqlite);
 super::keys::impl_key_store!(SqliteStore, sqlx::Sqlite);

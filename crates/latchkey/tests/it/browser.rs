@@ -833,3 +833,80 @@ async fn the_consent_page_names_the_resources_in_chromium() {
         browser.close().await;
     }
 }
+
+/// A 40 px square logo for an app known by URL.
+const AGENT_LOGO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" viewBox="0 0 40 40"><rect width="40" height="40" rx="8" fill="#c96442"/><text x="20" y="27" font-size="20" font-family="sans-serif" text-anchor="middle" fill="#fff">A</text></svg>"##;
+
+/// An app known by the URL of its metadata document, in Chromium at 1280
+/// and 375 px: the consent screen names it from its document, shows its
+/// logo, homepage and host and says it is not verified, with Approve in
+/// view; Connected Apps lists it with its host. Screenshots:
+/// `consent-url-client-*.png`, `connected-apps-url-client-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_known_by_url_on_the_consent_screen_in_chromium() {
+    use crate::client_id_metadata::{DocumentServer, Serve, cimd_options};
+    let documents = DocumentServer::start().await;
+    documents.serve(
+        "/logo.svg",
+        Serve::Raw(200, "image/svg+xml", AGENT_LOGO.as_bytes().to_vec()),
+    );
+    let client_id = documents.serve_document(
+        "/agent/client.json",
+        json!({
+            "client_name": "Research Agent",
+            "client_uri": documents.url("/"),
+            "logo_uri": documents.url("/logo.svg"),
+            "redirect_uris": [CALLBACK],
+        }),
+    );
+    let host = documents.base.trim_start_matches("http://").to_owned();
+    let app = TestApp::spawn_with(Backend::Sqlite, cimd_options(|_| {})).await;
+    app.seed_demo().await;
+    for width in [1280, 375] {
+        let browser = Browser::start_at(width).await;
+        let (challenge, _) = openidconnect::PkceCodeChallenge::new_random_sha256();
+        let url = crate::seed_integrations::authorize_url(
+            &app,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", CALLBACK),
+                ("scope", "openid email cases:read"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        browser.go(&url).await;
+        assert_eq!(browser.text("h1").await, "Sign in to continue to Research Agent");
+        browser.sign_in_as_alice().await;
+        browser.wait_for_text("has not verified this app").await;
+        assert_eq!(browser.text("h1").await, "Research Agent");
+        let note = browser.text(".unverified").await;
+        assert!(note.contains("Latchkey has not verified this app"), "{note}");
+        assert!(note.contains(&host), "{note}");
+        assert!(browser.text(".destination").await.contains("127.0.0.1:9"));
+        let logo_loaded = browser
+            .client()
+            .execute(
+                "const i = document.querySelector('img.app-logo'); return i.complete && i.naturalWidth > 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(logo_loaded, json!(true), "the document's logo shows");
+        assert!(browser.fits_width().await, "the consent page fits {width} px");
+        assert!(browser.in_view("button[name=decision][value=approve]").await);
+        browser.shoot("consent-url-client", width).await;
+
+        browser.click("button[name=decision][value=approve]").await;
+        browser.landed(CALLBACK).await;
+        browser
+            .go(&format!("{}/settings/connected-apps", app.base_url))
+            .await;
+        browser.wait_for_text("Research Agent").await;
+        assert!(browser.text(".app-host").await.contains(&host));
+        assert!(browser.fits_width().await, "Connected Apps fits {width} px");
+        browser.shoot("connected-apps-url-client", width).await;
+        browser.close().await;
+    }
+}

@@ -16,6 +16,7 @@ mod body_limits;
 mod browser;
 mod cli;
 mod client_credentials;
+mod client_id_metadata;
 mod connections;
 mod demo_callback;
 mod discovery;

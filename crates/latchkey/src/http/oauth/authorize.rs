@@ -61,7 +61,15 @@ fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), 
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+    let validated = authorize::validate(
+        state.store.as_ref(),
+        &state.config,
+        &state.url_clients,
+        &pairs,
+        unix_now(),
+    )
+    .await;
+    let request = match validated {
         Ok(request) => request,
         Err(error) => return fail(state, headers, error),
     };
@@ -83,7 +91,15 @@ pub async fn decide(
     form: CsrfForm,
 ) -> Response {
     let pairs = without_login_prompt(&form.0);
-    let request = match authorize::validate(state.store.as_ref(), &state.config, &pairs).await {
+    let validated = authorize::validate(
+        state.store.as_ref(),
+        &state.config,
+        &state.url_clients,
+        &pairs,
+        unix_now(),
+    )
+    .await;
+    let request = match validated {
         Ok(request) => request,
         Err(error) => return fail(&state, &headers, error),
     };
@@ -302,6 +318,7 @@ fn consent_page(
             .collect(),
         destination: destination(&request.redirect_uri),
         unverified: !client.origin.is_verified(),
+        unverified_host: crate::clients::metadata_document::display_host(&client.client_id),
         fields,
         organizations: memberships
             .iter()

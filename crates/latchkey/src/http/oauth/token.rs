@@ -43,11 +43,16 @@ async fn exchange_request(
     request: &token::TokenRequest,
 ) -> Result<token::TokenResponse, OAuthError> {
     let store = state.store.as_ref();
+    let now = unix_now();
+    let client_id = request.credentials.client_id();
+    state
+        .url_clients
+        .refresh_expired(store, &state.config, client_id, now)
+        .await?;
     let client = client_auth::authenticate(store, &request.credentials).await?;
     grant_type::require_allowed(&client, request.grant.grant_type())?;
     let ring = state.keys.ring();
     let metrics = state.metrics.as_ref();
-    let now = unix_now();
     let (grant_type, issued) = match &request.grant {
         GrantRequest::AuthorizationCode {
             code,

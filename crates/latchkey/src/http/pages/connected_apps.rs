@@ -38,6 +38,7 @@ pub async fn show(
         .into_iter()
         .map(|app| ConnectedAppView {
             scopes: scope_views(config, &app.scopes),
+            host: crate::clients::metadata_document::display_host(&app.client_id),
             client_id: app.client_id,
             name: app.client_name,
             logo_url: app.client_logo_url,

@@ -104,6 +104,9 @@ pub struct ConsentPage {
     /// The platform has not verified the app (it registered itself): the
     /// page says so, with the destination.
     pub unverified: bool,
+    /// For an app the platform has not verified (known by the URL of its
+    /// metadata document): the host that describes it.
+    pub unverified_host: Option<String>,
     /// The authorization request's parameters, carried through the form.
     pub fields: Vec<(String, String)>,
     /// (id, name) of the organizations the user can choose.
@@ -154,7 +157,14 @@ impl AuthorizeErrorPage {
 fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, String) {
     let app = app_name.unwrap_or("The app");
     match (code, app_name) {
-        (ErrorCode::InvalidClient, _) => (
+        // A client_id URL whose metadata document was refused.
+        (ErrorCode::InvalidClient, Some(host)) => (
+            "This app could not be verified".into(),
+            format!(
+                "{product} could not read a valid description of the app at {host}, so it stopped here. You have not been signed in to it. If you expected this to work, tell the people who make the app."
+            ),
+        ),
+        (ErrorCode::InvalidClient, None) => (
             "This sign-in link does not work".into(),
             format!(
                 "The app that sent you here is not registered with {product}, so {product} cannot sign you in to it. The link may be out of date or mistyped."
@@ -210,6 +220,8 @@ fn explain(product: &str, code: ErrorCode, app_name: Option<&str>) -> (String, S
 pub struct ConnectedAppView {
     pub client_id: String,
     pub name: String,
+    /// The host of an app known by the URL of its metadata document.
+    pub host: Option<String>,
     pub logo_url: Option<String>,
     pub organization_id: String,
     pub organization_name: String,

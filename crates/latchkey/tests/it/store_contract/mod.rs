@@ -24,6 +24,7 @@ use crate::helpers::{Backend, TestDatabase};
 
 mod accounts;
 mod client_credentials;
+mod client_documents;
 mod clients;
 mod grants;
 mod housekeeping;
