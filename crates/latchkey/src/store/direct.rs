@@ -396,7 +396,7 @@ impl Writer {
         };
         let begun = connection
             .busy_timeout(wait)
-            .and_then(|()| connection.execute_batch("BEGIN IMMEDIATE"));
+            .and_then(|()| step(connection, "BEGIN IMMEDIATE"));
         // Inside the transaction nothing waits for a lock; reads in place
         // on this connection keep their short wait.
         let restored = connection.busy_timeout(read_busy_timeout(&self.options));
@@ -462,7 +462,7 @@ fn run_jobs(
         } else {
             "ROLLBACK"
         };
-        return match connection.execute_batch(end) {
+        return match step(connection, end) {
             Ok(()) => Ok(ran),
             Err(error) => Err((ran, map_error(error))),
         };
@@ -493,7 +493,7 @@ fn run_jobs(
             return Err((ran, error));
         }
     }
-    match connection.execute_batch("COMMIT") {
+    match step(connection, "COMMIT") {
         Ok(()) => Ok(ran),
         Err(error) => Err((ran, map_error(error))),
     }
@@ -633,6 +633,30 @@ fn query_one<T>(
         Some(row) => map(row).map(Some),
         None => Ok(None),
     }
+}
+
+/// A statement without parameters or rows (`BEGIN`, `COMMIT`, …), prepared
+/// once per connection: these run several times per request.
+fn step(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Reads in one read transaction: one snapshot for all of them. It ends
+/// whatever the reads gave (a read transaction left open would hold its
+/// snapshot, and the WAL, for good).
+fn in_snapshot<T>(
+    connection: &Connection,
+    read: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    step(connection, "BEGIN").map_err(map_error)?;
+    let result = read();
+    let ended = step(connection, "COMMIT");
+    if ended.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    let value = result?;
+    ended.map_err(map_error)?;
+    Ok(value)
 }
 
 fn execute(connection: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
@@ -860,24 +884,24 @@ impl HotPath for Direct {
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshContext>, StoreError> {
         self.read(|c| {
-            let snapshot = c.unchecked_transaction().map_err(map_error)?;
-            let Some(token) = query_one(&snapshot, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], |row| {
-                refresh_token(row)
-            })?
-            else {
-                return Ok(None);
-            };
-            let grant = query_one(&snapshot, hot::FIND_GRANT, [&token.grant_id], |row| grant(row))?;
-            let subject = match &grant {
-                Some(grant) => subject_in(&snapshot, &grant.user_id, &grant.organization_id)?,
-                None => None,
-            };
-            snapshot.commit().map_err(map_error)?;
-            Ok(Some(RefreshContext {
-                token,
-                grant,
-                subject,
-            }))
+            in_snapshot(c, || {
+                let Some(token) = query_one(c, hot::FIND_REFRESH_TOKEN, [&token_digest.0[..]], |row| {
+                    refresh_token(row)
+                })?
+                else {
+                    return Ok(None);
+                };
+                let grant = query_one(c, hot::FIND_GRANT, [&token.grant_id], |row| grant(row))?;
+                let subject = match &grant {
+                    Some(grant) => subject_in(c, &grant.user_id, &grant.organization_id)?,
+                    None => None,
+                };
+                Ok(Some(RefreshContext {
+                    token,
+                    grant,
+                    subject,
+                }))
+            })
         })
     }
 
@@ -955,6 +979,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A read that fails inside a snapshot still ends it: a read
+    /// transaction left open would pin its snapshot and the WAL.
+    #[test]
+    fn a_failed_read_ends_its_snapshot() {
+        let connection = Connection::open_in_memory().unwrap();
+        let failed: Result<(), StoreError> = in_snapshot(&connection, || {
+            assert!(!connection.is_autocommit(), "inside the snapshot");
+            Err(StoreError::Conflict)
+        });
+        assert!(matches!(failed, Err(StoreError::Conflict)));
+        assert!(connection.is_autocommit());
+        assert_eq!(in_snapshot(&connection, || Ok(7)).unwrap(), 7);
+        assert!(connection.is_autocommit());
     }
 
     /// A migrated database with organization `o1` and its API key `k1`,
