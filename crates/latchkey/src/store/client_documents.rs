@@ -55,9 +55,10 @@ macro_rules! impl_client_document_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
-            use latchkey_verify::Alg;
-            use $crate::store::client_documents::{ClientDocumentRecord, ClientDocumentStore, client_document};
-            use $crate::store::sql::{changed_ref, to_json_list};
+            use $crate::store::client_documents::{
+                ClientDocumentRecord, ClientDocumentStore, client_document,
+            };
+            use $crate::store::sql::to_json_list;
             use $crate::store::{ClientRecord, StoreError, map_sqlx};
 
             #[async_trait]
@@ -86,38 +87,15 @@ macro_rules! impl_client_document_store {
                     // lock from its first statement (a read upgraded later
                     // could fail at once beside another writer), and
                     // concurrent first saves wait for each other.
-                    let inserted = sqlx::query(
-                        "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
-                         logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                         organization_id, enabled, created_at, updated_at, id_token_signed_response_alg, \
-                         grant_types, origin) \
-                         VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                         ON CONFLICT (client_id) DO NOTHING",
-                    )
-                    .bind(&c.client_id)
-                    .bind(&c.name)
-                    .bind(&c.description)
-                    .bind(&c.homepage_url)
-                    .bind(&c.logo_url)
-                    .bind(to_json_list(&c.redirect_uris)?)
-                    .bind(to_json_list(&c.allowed_scopes)?)
-                    .bind(&c.token_endpoint_auth_method)
-                    .bind(&c.organization_id)
-                    .bind(c.enabled)
-                    .bind(c.created_at)
-                    .bind(c.updated_at)
-                    .bind(c.id_token_signed_response_alg.map(Alg::as_str))
-                    .bind(super::clients::grant_types_json(c)?)
-                    .bind(c.origin.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_sqlx)?;
-                    if !changed_ref(&inserted) {
-                        let known = sqlx::query("SELECT client_id FROM client_metadata_documents WHERE client_id = $1")
-                            .bind(&c.client_id)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(map_sqlx)?;
+                    let inserted = <$store>::insert_client_row_if_new(&mut tx, c).await?;
+                    if !inserted {
+                        let known = sqlx::query(
+                            "SELECT client_id FROM client_metadata_documents WHERE client_id = $1",
+                        )
+                        .bind(&c.client_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
                         if known.is_none() {
                             return Ok(false);
                         }

@@ -252,6 +252,20 @@ pub(super) fn client<R: SqlRow>(row: &R) -> Result<ClientRecord, StoreError> {
 }
 
 /// The client's grant types as stored: a JSON list of their names.
+/// A client row's columns, `$1`–`$16` (shared by every way a client is
+/// stored).
+pub(crate) const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
+     logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, enabled, created_at, \
+     updated_at, id_token_signed_response_alg, origin, grant_types) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// [`INSERT_CLIENT`] that leaves an existing row with the same id as it is.
+pub(crate) const INSERT_CLIENT_IF_NEW: &str = "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
+     logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, organization_id, enabled, created_at, \
+     updated_at, id_token_signed_response_alg, origin, grant_types) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+     ON CONFLICT (client_id) DO NOTHING";
+
 pub(super) fn grant_types_json(client: &ClientRecord) -> Result<String, StoreError> {
     let names: Vec<String> = client.grant_types.iter().map(|g| g.as_str().to_owned()).collect();
     super::sql::to_json_list(&names)
@@ -551,12 +565,24 @@ macro_rules! impl_client_store {
                     connection: &mut <$db as sqlx::Database>::Connection,
                     c: &ClientRecord,
                 ) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO clients (client_id, secret_digest, name, description, homepage_url, \
-                         logo_url, redirect_uris, allowed_scopes, token_endpoint_auth_method, \
-                         organization_id, enabled, created_at, updated_at, id_token_signed_response_alg, origin, \
-                         grant_types) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                    )
+                    <$store>::insert_client_row_as(connection, c, $crate::store::clients::INSERT_CLIENT).await.map(|_| ())
+                }
+
+                /// Inserts a client row unless one with its id exists; whether
+                /// it did. The metadata-document area shares it.
+                pub(crate) async fn insert_client_row_if_new(
+                    connection: &mut <$db as sqlx::Database>::Connection,
+                    c: &ClientRecord,
+                ) -> Result<bool, StoreError> {
+                    <$store>::insert_client_row_as(connection, c, $crate::store::clients::INSERT_CLIENT_IF_NEW).await
+                }
+
+                async fn insert_client_row_as(
+                    connection: &mut <$db as sqlx::Database>::Connection,
+                    c: &ClientRecord,
+                    sql: &'static str,
+                ) -> Result<bool, StoreError> {
+                    let inserted = sqlx::query(sql)
                     .bind(&c.client_id)
                     .bind(c.secret_digest.map(|d| d.0.to_vec()))
                     .bind(&c.name)
@@ -576,7 +602,7 @@ macro_rules! impl_client_store {
                     .execute(connection)
                     .await
                     .map_err(map_sqlx)?;
-                    Ok(())
+                    Ok(changed(inserted))
                 }
 
                 /// Writes a client's descriptive fields; the registration area
