@@ -130,6 +130,9 @@ trait Ran: Send {
     fn fail(self: Box<Self>, error: StoreError);
 }
 
+/// The writes of a batch that ran, in order.
+type RanWrites = Vec<Box<dyn Ran>>;
+
 struct Pending<T, F> {
     write: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
@@ -448,10 +451,7 @@ impl Writer {
 /// runs as the transaction itself (rolled back when it fails); writes
 /// together each run in a savepoint. `Err` when the transaction as a
 /// whole failed: nothing of it was written.
-fn run_jobs(
-    connection: &Connection,
-    jobs: Vec<Box<dyn Job>>,
-) -> Result<Vec<Box<dyn Ran>>, (Vec<Box<dyn Ran>>, StoreError)> {
+fn run_jobs(connection: &Connection, jobs: Vec<Box<dyn Job>>) -> Result<RanWrites, (RanWrites, StoreError)> {
     let mut ran = Vec::with_capacity(jobs.len());
     if jobs.len() == 1 {
         for job in jobs {
@@ -1079,6 +1079,10 @@ mod tests {
     /// Writes that wait for the writer together commit together, and the
     /// one that fails (a duplicate key) undoes only itself.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(
+        clippy::await_holding_lock,
+        reason = "the test holds the writer connection so that the writes queue; they wait in blocking threads"
+    )]
     async fn writes_that_wait_together_commit_together_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("direct.db");
