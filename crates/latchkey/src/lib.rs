@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod dashboard;
+pub mod delegate;
 pub mod demo;
 pub mod grants;
 pub mod http;

@@ -52,7 +52,7 @@ pub struct NewUser {
 /// The longest email address (RFC 5321 §4.5.3.1.3 less the angle brackets).
 const MAX_EMAIL_CHARS: usize = 254;
 
-fn validate_email(email: &str) -> Result<String, AccountError> {
+pub(crate) fn validate_email(email: &str) -> Result<String, AccountError> {
     // The limit applies to what was sent, before trimming, as the admin
     // API's schema (`maxLength`) says.
     if email.chars().count() > MAX_EMAIL_CHARS {
@@ -98,7 +98,7 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// A required one-line text: at most `max` characters as sent — an
 /// over-long value is refused, never trimmed into shape — then trimmed,
 /// and not empty.
-fn validate_label(field: &'static str, value: &str, max: usize) -> Result<String, AccountError> {
+pub(crate) fn validate_label(field: &'static str, value: &str, max: usize) -> Result<String, AccountError> {
     if value.chars().count() > max {
         return Err(invalid(
             field,

@@ -42,16 +42,23 @@ pub async fn check_credentials(
 
 /// Starts a session for `user_id`; the returned secret goes in the cookie.
 pub async fn start(store: &dyn Store, user_id: &str, now: i64) -> Result<Secret, StoreError> {
+    let (id, session) = new_session(user_id, now, now);
+    store.insert_session(&session).await?;
+    Ok(id)
+}
+
+/// A session, not stored yet, for `user_id` who authenticated at
+/// `auth_time`: the secret for the cookie and the record to store.
+pub fn new_session(user_id: &str, auth_time: i64, now: i64) -> (Secret, SessionRecord) {
     let id = generate_token(SESSION_PREFIX);
     let session = SessionRecord {
         id_digest: id.digest(),
         user_id: user_id.to_owned(),
-        auth_time: now,
+        auth_time,
         created_at: now,
         expires_at: now + SESSION_TTL_SECONDS,
     };
-    store.insert_session(&session).await?;
-    Ok(id)
+    (id, session)
 }
 
 /// The live session a cookie value names, with its user.

@@ -23,6 +23,7 @@ fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("`{key}` {problem}"))
 }
 
+mod login;
 mod raw;
 
 /// A configured duration in whole seconds, as token claims and stored
@@ -31,6 +32,7 @@ pub fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+pub use login::*;
 pub use raw::*;
 
 /// Whether refresh tokens come with every code exchange or only when the
@@ -488,6 +490,8 @@ pub struct Config {
     pub dashboard: Dashboard,
     pub server: ServerLimits,
     pub metrics: MetricsSettings,
+    /// How people sign in: Latchkey's page or the platform's login.
+    pub login: Login,
 }
 
 /// Where `GET /metrics` is served; `None` (the default) serves it nowhere.

@@ -61,6 +61,8 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub login: RawLogin,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -512,6 +514,7 @@ impl RawConfig {
             housekeeping,
             passwords,
             dashboard: self.dashboard.validate()?,
+            login: self.login.validate()?,
             server: ServerLimits {
                 max_connections: match self.server.max_connections {
                     None => 1024,

@@ -77,6 +77,34 @@ pub fn clear_session(config: &Config) -> Option<HeaderValue> {
     build(config, SESSION_COOKIE, String::new(), Some(0))
 }
 
+/// The cookie binding a delegated sign-in to this browser: its value is
+/// the secret whose digest is stored with each login challenge.
+const DELEGATE_COOKIE: &str = "latchkey_delegate";
+
+/// The delegated sign-in cookie's value, if the request carries one.
+pub fn delegate_browser_value(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read(headers, &name(config, DELEGATE_COOKIE))
+}
+
+/// `Set-Cookie` for the delegated sign-in cookie, living `max_age`
+/// seconds. With an https issuer it is `SameSite=None` (and `Secure`), so
+/// that the platform may send the person back with a cross-site POST;
+/// with an http one (development) browsers refuse that, so it is `Lax`
+/// and the platform sends them back with a GET.
+pub fn delegate_browser(config: &Config, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let mut cookie = Cookie::new(name(config, DELEGATE_COOKIE), value.to_owned());
+    cookie.set_http_only(true);
+    cookie.set_same_site(if is_https(config) {
+        SameSite::None
+    } else {
+        SameSite::Lax
+    });
+    cookie.set_path("/");
+    cookie.set_secure(is_https(config));
+    cookie.set_max_age(cookie::time::Duration::seconds(max_age));
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
 fn csrf_nonce(config: &Config, headers: &HeaderMap) -> Option<String> {
     read(headers, &name(config, CSRF_COOKIE)).filter(|v| v.len() >= MIN_CSRF_NONCE)
 }

@@ -111,6 +111,13 @@ pub fn router(state: AppState) -> Router {
     if state.demo.is_some() {
         routes = routes.route(crate::demo::CALLBACK_PATH, get(pages::demo::callback));
     }
+    // Only delegated sign-in has the platform's way back.
+    if let crate::config::LoginMode::Delegate(_) = &state.config.login.mode {
+        routes = routes.route(
+            &pages::delegate::return_path(&state.config),
+            get(pages::delegate::finish_get).post(pages::delegate::finish_post),
+        );
+    }
     // Without dynamic registration the endpoints do not exist.
     if state.config.oauth.registration.mode.is_enabled() {
         routes = routes

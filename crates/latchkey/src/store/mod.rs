@@ -3,7 +3,8 @@
 //! [`AccountStore`] in `accounts.rs`, [`GrantStore`] in `grants.rs`,
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
-//! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`),
+//! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
+//! [`DelegateStore`] in `delegate.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -24,6 +25,7 @@ mod accounts;
 mod audit;
 mod client_documents;
 mod clients;
+pub(crate) mod delegate;
 mod direct;
 mod grants;
 pub(crate) mod hot;
@@ -43,6 +45,9 @@ pub use audit::{AuditEvent, AuditStore};
 pub use client_documents::{ClientDocumentRecord, ClientDocumentStore};
 pub use clients::{
     ClientOrigin, ClientRecord, ClientStore, ScopeReviewListing, ScopeReviewRecord, ScopeReviewStatus,
+};
+pub use delegate::{
+    DelegateStore, DelegatedMembership, DelegatedOutcome, DelegatedSignIn, LoginChallengeRecord,
 };
 pub use grants::{
     AuthorizationCodeRecord, ClientCredentialsGrantRecord, CodeExchange, ConnectedApp, GrantRecord,
@@ -83,6 +88,7 @@ pub trait Store:
     + AuditStore
     + ResourceStore
     + RegistrationStore
+    + DelegateStore
     + Send
     + Sync
     + 'static

@@ -75,6 +75,7 @@ super::keys::impl_key_store!(PostgresStore, sqlx::Postgres);
 super::audit::impl_audit_store!(PostgresStore, sqlx::Postgres);
 super::resources::impl_resource_store!(PostgresStore, sqlx::Postgres);
 super::registrations::impl_registration_store!(PostgresStore, sqlx::Postgres);
+super::delegate::impl_delegate_store!(PostgresStore, sqlx::Postgres);
 
 async fn insert_refresh_token(
     connection: &mut sqlx::PgConnection,

@@ -80,3 +80,4 @@ super::keys::impl_key_store!(SqliteStore, sqlx::Sqlite);
 super::audit::impl_audit_store!(SqliteStore, sqlx::Sqlite);
 super::resources::impl_resource_store!(SqliteStore, sqlx::Sqlite);
 super::registrations::impl_registration_store!(SqliteStore, sqlx::Sqlite);
+super::delegate::impl_delegate_store!(SqliteStore, sqlx::Sqlite);

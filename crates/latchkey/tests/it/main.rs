@@ -18,6 +18,7 @@ mod cli;
 mod client_credentials;
 mod client_id_metadata;
 mod connections;
+mod delegated_sign_in;
 mod demo_callback;
 mod discovery;
 mod failing_storage;

@@ -15,6 +15,7 @@ use super::extract::{CsrfForm, SignedIn};
 use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
 use crate::accounts::sessions::{self, CheckError};
+use crate::config::LoginMode;
 use crate::http::{AppState, cookies, form_pairs, pair, query_pairs};
 use crate::oauth::params;
 use crate::secret::Secret;
@@ -102,6 +103,10 @@ pub async fn show(
 ) -> Response {
     let pairs = query_pairs(query);
     let return_to = return_to::or_home(&state.config.issuer, pair(&pairs, "return_to"));
+    // With delegated sign-in the platform's login takes this page's place.
+    if let LoginMode::Delegate(settings) = &state.config.login.mode {
+        return super::delegate::begin(&state, &headers, settings, &return_to).await;
+    }
     let email = pair(&pairs, "login_hint")
         .map(str::to_owned)
         .or_else(|| signed_in.as_ref().map(|s| s.user.email.clone()))
@@ -121,6 +126,10 @@ pub async fn submit(
     form: CsrfForm,
 ) -> Response {
     let config = &state.config;
+    if let LoginMode::Delegate(_) = &config.login.mode {
+        let message = "Passwords are not accepted here: people sign in at the platform. Go back to the app and sign in again.";
+        return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", message);
+    }
     let email = form.text("email").trim().to_owned();
     let password = Secret::new(form.text("password"));
     let return_to = return_to::or_home(&state.config.issuer, form.get("return_to"));

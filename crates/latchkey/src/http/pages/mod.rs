@@ -15,6 +15,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod api_keys;
 pub mod connected_apps;
+pub mod delegate;
 pub mod demo;
 pub mod extract;
 pub mod login;

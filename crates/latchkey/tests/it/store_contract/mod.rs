@@ -7,7 +7,8 @@
 //! exchange, connected apps), `tokens` (grant revocation, access-token
 //! liveness and revocation, refresh tokens and their rotation),
 //! `housekeeping` (audit events, the example API's records, purging) and
-//! `registrations` (dynamic registrations, initial access tokens).
+//! `registrations` (dynamic registrations, initial access tokens) and
+//! `delegate` (login challenges and delegated sign-ins).
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ mod accounts;
 mod client_credentials;
 mod client_documents;
 mod clients;
+mod delegate;
 mod grants;
 mod housekeeping;
 mod registrations;
