@@ -64,6 +64,11 @@ pub const SQLITE: Embedded = &[
         "client metadata documents",
         include_str!("../../migrations/sqlite/0010_client_metadata_documents.sql"),
     ),
+    (
+        13,
+        "session details",
+        include_str!("../../migrations/sqlite/0013_session_details.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -116,6 +121,11 @@ pub const POSTGRES: Embedded = &[
         10,
         "client metadata documents",
         include_str!("../../migrations/postgres/0010_client_metadata_documents.sql"),
+    ),
+    (
+        13,
+        "session details",
+        include_str!("../../migrations/postgres/0013_session_details.sql"),
     ),
 ];
 
