@@ -1,6 +1,7 @@
 //! The audit log: grants created and revoked, secret rotations, app
 //! disable/enable/delete, the operator's approvals and denials of sensitive
-//! scopes, API keys made and revoked, replay detections and refresh retries
+//! scopes, API keys made and revoked, browser sessions a user signed out of,
+//! replay detections and refresh retries
 //! inside the grace window — who, what, when, never a secret. Recording is best
 //! effort: a failure is logged, and the action it describes stands. Also
 //! the rule for how many events one listing returns.

@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
+pub mod user_agent;
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,19 @@
 //! Signing in checks the password with argon2id; any wrong credential gets
 //! the same answer, and a missing user costs the same hash as a wrong
 //! password so timing does not reveal which emails exist.
+//!
+//! The user sees their live sessions (the browser each began in, when, and
+//! when it was last used — recorded at most once a minute) and ends any of
+//! the others, or all of them. A session is named on the page by a public
+//! id derived from its digest, which tells nothing about the cookie.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::password::{HashError, Passwords};
-use crate::secret::{Secret, generate_token};
+use super::user_agent;
+use crate::audit::{self, Actor};
+use crate::secret::{Secret, TokenDigest, generate_token};
 use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 
 /// How long a session lasts without signing in again.
@@ -40,16 +50,31 @@ pub async fn check_credentials(
     }
 }
 
-/// Starts a session for `user_id`; the returned secret goes in the cookie.
-pub async fn start(store: &dyn Store, user_id: &str, now: i64) -> Result<Secret, StoreError> {
-    let (id, session) = new_session(user_id, now, now);
+/// How long a session's recorded last use may lag behind.
+pub const LAST_SEEN_GRANULARITY_SECONDS: i64 = 60;
+
+/// Starts a session for `user_id` in the browser whose `User-Agent` header
+/// this is; the returned secret goes in the cookie.
+pub async fn start(
+    store: &dyn Store,
+    user_id: &str,
+    user_agent: Option<&str>,
+    now: i64,
+) -> Result<Secret, StoreError> {
+    let (id, session) = new_session(user_id, user_agent, now, now);
     store.insert_session(&session).await?;
     Ok(id)
 }
 
 /// A session, not stored yet, for `user_id` who authenticated at
-/// `auth_time`: the secret for the cookie and the record to store.
-pub fn new_session(user_id: &str, auth_time: i64, now: i64) -> (Secret, SessionRecord) {
+/// `auth_time` in the browser whose `User-Agent` header this is: the
+/// secret for the cookie and the record to store.
+pub fn new_session(
+    user_id: &str,
+    user_agent: Option<&str>,
+    auth_time: i64,
+    now: i64,
+) -> (Secret, SessionRecord) {
     let id = generate_token(SESSION_PREFIX);
     let session = SessionRecord {
         id_digest: id.digest(),
@@ -57,11 +82,15 @@ pub fn new_session(user_id: &str, auth_time: i64, now: i64) -> (Secret, SessionR
         auth_time,
         created_at: now,
         expires_at: now + SESSION_TTL_SECONDS,
+        user_agent: user_agent.and_then(user_agent::for_storage),
+        last_seen_at: None,
     };
     (id, session)
 }
 
-/// The live session a cookie value names, with its user.
+/// The live session a cookie value names, with its user. Records the use
+/// when the last one recorded is a minute old or more (a failure to record
+/// it is logged; the session stands).
 pub async fn resume(
     store: &dyn Store,
     cookie_value: &str,
@@ -73,6 +102,12 @@ pub async fn resume(
     if session.expires_at <= now {
         return Ok(None);
     }
+    let last_seen = session.last_seen_at.unwrap_or(session.created_at);
+    if now - last_seen >= LAST_SEEN_GRANULARITY_SECONDS
+        && let Err(error) = store.touch_session(&session.id_digest, now).await
+    {
+        tracing::warn!(%error, "recording a session's use failed");
+    }
     Ok(store
         .find_user(&session.user_id)
         .await?
@@ -83,4 +118,109 @@ pub async fn resume(
 pub async fn end(store: &dyn Store, cookie_value: &str) -> Result<(), StoreError> {
     store.delete_session(&Secret::new(cookie_value).digest()).await?;
     Ok(())
+}
+
+/// The name of a session on the account page: derived from its digest
+/// (so nothing is stored for it), and no help in finding the cookie.
+pub fn public_id(id_digest: &TokenDigest) -> String {
+    let derived = TokenDigest::of(&format!(
+        "session-public-id:{}",
+        URL_SAFE_NO_PAD.encode(id_digest.0)
+    ));
+    URL_SAFE_NO_PAD.encode(&derived.0[..16])
+}
+
+/// A live session as its user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSession {
+    pub public_id: String,
+    /// Browser and system ("Firefox on Linux").
+    pub device: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The session of the browser asking.
+    pub current: bool,
+}
+
+/// The user's live sessions, the current one first, then the most
+/// recently used.
+pub async fn list(
+    store: &dyn Store,
+    user_id: &str,
+    current: &TokenDigest,
+    now: i64,
+) -> Result<Vec<ActiveSession>, StoreError> {
+    let mut sessions: Vec<ActiveSession> = store
+        .list_user_sessions(user_id, now)
+        .await?
+        .into_iter()
+        .map(|session| ActiveSession {
+            public_id: public_id(&session.id_digest),
+            device: user_agent::describe(session.user_agent.as_deref()),
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at.unwrap_or(session.created_at),
+            current: session.id_digest.matches(current),
+        })
+        .collect();
+    sessions.sort_by_key(|session| !session.current);
+    Ok(sessions)
+}
+
+/// Ends the user's session named `public_id`, which must be another than
+/// `current`; `false` (nothing changes) when the user has no such other
+/// live session. Audited.
+pub async fn end_other(
+    store: &dyn Store,
+    user_id: &str,
+    current: &TokenDigest,
+    public_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let target = store
+        .list_user_sessions(user_id, now)
+        .await?
+        .into_iter()
+        .find(|session| {
+            !session.id_digest.matches(current) && self::public_id(&session.id_digest) == public_id
+        });
+    let Some(target) = target else {
+        return Ok(false);
+    };
+    let ended = store.delete_user_session(user_id, &target.id_digest).await?;
+    if ended {
+        let details = serde_json::json!({
+            "session": public_id,
+            "reason": "signed out from another session",
+        });
+        record_ended(store, user_id, details, now).await;
+    }
+    Ok(ended)
+}
+
+/// Ends every session of the user except `current`; how many. Audited
+/// when any ended.
+pub async fn end_all_others(
+    store: &dyn Store,
+    user_id: &str,
+    current: &TokenDigest,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let ended = store.delete_other_sessions(user_id, current).await?;
+    if ended > 0 {
+        let details = serde_json::json!({
+            "count": ended,
+            "reason": "signed out of all other sessions",
+        });
+        record_ended(store, user_id, details, now).await;
+    }
+    Ok(ended)
+}
+
+async fn record_ended(store: &dyn Store, user_id: &str, details: serde_json::Value, now: i64) {
+    let subject = audit::Subject {
+        user_id: Some(user_id),
+        ..audit::Subject::default()
+    };
+    let actor = Actor::User(user_id.to_owned());
+    audit::record(store, &actor, "session.ended", subject, details, now).await;
 }

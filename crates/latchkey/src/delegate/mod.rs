@@ -107,7 +107,7 @@ fn refused(text: impl Into<String>) -> DelegateError {
 const START_AGAIN: &str = "Go back to the app and sign in again.";
 
 /// Completes a sign-in with the platform's `token`, in the browser whose
-/// secret is `browser`: verifies it against `settings` and `issuer`
+/// secret is `browser` (and whose `User-Agent` is `user_agent`): verifies it against `settings` and `issuer`
 /// (Latchkey's, the audience), then writes the user, their memberships and
 /// a session in one transaction, and audits it.
 pub async fn complete(
@@ -117,6 +117,7 @@ pub async fn complete(
     leeway: i64,
     token: &str,
     browser: Option<&str>,
+    user_agent: Option<&str>,
     now: i64,
 ) -> Result<Completed, DelegateError> {
     let expected = Expected {
@@ -131,7 +132,7 @@ pub async fn complete(
         Some(listed) => Some(memberships_for(store, listed, now).await?),
         None => None,
     };
-    let (session_secret, session) = new_session(&user.id, assertion.auth_time, now);
+    let (session_secret, session) = new_session(&user.id, user_agent, assertion.auth_time, now);
     let sign_in = DelegatedSignIn {
         challenge_digest: challenge.challenge_digest,
         jti_digest: TokenDigest::of(&assertion.jti),

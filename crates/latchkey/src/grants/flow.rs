@@ -294,6 +294,8 @@ mod tests {
             auth_time,
             created_at: auth_time,
             expires_at: auth_time + 3600,
+            user_agent: None,
+            last_seen_at: None,
         }
     }
 

@@ -98,6 +98,18 @@ pub fn router(state: AppState) -> Router {
             &format!("{}/connected-apps/revoke", paths.settings),
             get(pages::connected_apps::back_to_page).post(pages::connected_apps::revoke),
         )
+        .route(
+            &format!("{}/sessions", paths.settings),
+            get(pages::sessions::show),
+        )
+        .route(
+            &format!("{}/sessions/end", paths.settings),
+            get(pages::sessions::back_to_page).post(pages::sessions::end),
+        )
+        .route(
+            &format!("{}/sessions/end-others", paths.settings),
+            get(pages::sessions::back_to_page).post(pages::sessions::end_others),
+        )
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/static/copy.js", get(pages::copy_script))

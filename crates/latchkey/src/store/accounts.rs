@@ -78,6 +78,11 @@ pub struct SessionRecord {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The browser's `User-Agent` at sign-in, truncated; `None` without one.
+    pub user_agent: Option<String>,
+    /// The last recorded use (recorded at most once a minute); `None`
+    /// until the first, when `created_at` is the last use.
+    pub last_seen_at: Option<i64>,
 }
 
 /// An API key: a bearer credential bound to one organization and scopes.
@@ -135,6 +140,20 @@ pub trait AccountStore: Send + Sync {
     /// The session with this digest, expired or not.
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError>;
     async fn delete_session(&self, id_digest: &TokenDigest) -> Result<bool, StoreError>;
+    /// The user's sessions that have not expired at `now`, the most
+    /// recently used first.
+    async fn list_user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Records a use of the session at `now`, at most once a minute: only
+    /// when its last recorded use (or, before any, its creation) is 60 s or
+    /// more before `now`. `true` when written. Of concurrent callers in the
+    /// same minute at most one writes.
+    async fn touch_session(&self, id_digest: &TokenDigest, now: i64) -> Result<bool, StoreError>;
+    /// Deletes the session with this digest if it is `user_id`'s; `false`
+    /// (nothing deleted) when there is no such session of this user.
+    async fn delete_user_session(&self, user_id: &str, id_digest: &TokenDigest) -> Result<bool, StoreError>;
+    /// Deletes every session of `user_id` except the one with digest
+    /// `keep` (one statement); how many were deleted.
+    async fn delete_other_sessions(&self, user_id: &str, keep: &TokenDigest) -> Result<u64, StoreError>;
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
     async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError>;
@@ -218,6 +237,8 @@ pub(super) fn session<R: SqlRow>(row: &R) -> Result<SessionRecord, StoreError> {
         auth_time: row.read("auth_time")?,
         created_at: row.read("created_at")?,
         expires_at: row.read("expires_at")?,
+        user_agent: row.read("user_agent")?,
+        last_seen_at: row.read("last_seen_at")?,
     })
 }
 
@@ -228,7 +249,7 @@ macro_rules! impl_account_store {
         const _: () = {
             use async_trait::async_trait;
             use $crate::secret::TokenDigest;
-            use $crate::store::accounts::{admin_key, api_key, membership, organization, user};
+            use $crate::store::accounts::{admin_key, api_key, membership, organization, session, user};
             use $crate::store::sql::{all, changed, to_json_list};
             use $crate::store::{
                 AccountStore, AdminKeyRecord, ApiKeyRecord, MembershipRecord, OrganizationRecord, SessionRecord,
@@ -414,14 +435,16 @@ macro_rules! impl_account_store {
 
                 async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
                     sqlx::query(
-                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at, \
+                         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(s.id_digest.0.to_vec())
                     .bind(&s.user_id)
                     .bind(s.auth_time)
                     .bind(s.created_at)
                     .bind(s.expires_at)
+                    .bind(s.user_agent.as_deref())
+                    .bind(s.last_seen_at)
                     .execute(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
@@ -439,6 +462,54 @@ macro_rules! impl_account_store {
                         .await
                         .map_err(map_sqlx)?;
                     Ok(changed(result))
+                }
+
+                async fn list_user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id_digest, user_id, auth_time, created_at, expires_at, user_agent, last_seen_at \
+                         FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+                         ORDER BY COALESCE(last_seen_at, created_at) DESC, created_at DESC, id_digest",
+                    )
+                    .bind(user_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    all(rows, session)
+                }
+
+                async fn touch_session(&self, id_digest: &TokenDigest, now: i64) -> Result<bool, StoreError> {
+                    let result = sqlx::query(
+                        "UPDATE sessions SET last_seen_at = $1 WHERE id_digest = $2 \
+                         AND COALESCE(last_seen_at, created_at) <= $3",
+                    )
+                    .bind(now)
+                    .bind(id_digest.0.to_vec())
+                    .bind(now.saturating_sub(60))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(changed(result))
+                }
+
+                async fn delete_user_session(&self, user_id: &str, id_digest: &TokenDigest) -> Result<bool, StoreError> {
+                    let result = sqlx::query("DELETE FROM sessions WHERE id_digest = $1 AND user_id = $2")
+                        .bind(id_digest.0.to_vec())
+                        .bind(user_id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_sqlx)?;
+                    Ok(changed(result))
+                }
+
+                async fn delete_other_sessions(&self, user_id: &str, keep: &TokenDigest) -> Result<u64, StoreError> {
+                    let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_digest <> $2")
+                        .bind(user_id)
+                        .bind(keep.0.to_vec())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_sqlx)?;
+                    Ok(result.rows_affected())
                 }
 
                 async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<(), StoreError> {

@@ -326,14 +326,16 @@ macro_rules! impl_delegate_store {
                     }
                     let session = &s.session;
                     sqlx::query(
-                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at, \
+                         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(session.id_digest.0.to_vec())
                     .bind(&session.user_id)
                     .bind(session.auth_time)
                     .bind(session.created_at)
                     .bind(session.expires_at)
+                    .bind(&session.user_agent)
+                    .bind(session.last_seen_at)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_sqlx)?;

@@ -90,8 +90,8 @@ pub(crate) const FIND_SUBJECT: &str = "SELECT u.id, u.email, u.name, u.email_ver
      FROM users u JOIN organizations o ON u.id = $1 AND o.id = $2 \
      LEFT JOIN memberships m ON m.user_id = u.id AND m.organization_id = o.id";
 
-pub(crate) const FIND_SESSION: &str = "SELECT id_digest, user_id, auth_time, created_at, expires_at FROM sessions \
-     WHERE id_digest = $1";
+pub(crate) const FIND_SESSION: &str = "SELECT id_digest, user_id, auth_time, created_at, expires_at, \
+     user_agent, last_seen_at FROM sessions WHERE id_digest = $1";
 
 pub(crate) const FIND_CONSENT: &str =
     "SELECT scopes FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3";

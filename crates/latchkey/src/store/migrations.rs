@@ -69,6 +69,11 @@ pub const SQLITE: Embedded = &[
         "delegated sign in",
         include_str!("../../migrations/sqlite/0012_delegated_sign_in.sql"),
     ),
+    (
+        13,
+        "session details",
+        include_str!("../../migrations/sqlite/0013_session_details.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -126,6 +131,11 @@ pub const POSTGRES: Embedded = &[
         12,
         "delegated sign in",
         include_str!("../../migrations/postgres/0012_delegated_sign_in.sql"),
+    ),
+    (
+        13,
+        "session details",
+        include_str!("../../migrations/postgres/0013_session_details.sql"),
     ),
 ];
 

@@ -910,3 +910,63 @@ async fn an_app_known_by_url_on_the_consent_screen_in_chromium() {
         browser.close().await;
     }
 }
+
+/// Settings → Sessions in Chromium: this browser marked, another
+/// browser (a scripted one) signed out with its row's "Sign out", which
+/// ends that browser's session at once. Screenshots `sessions-1280.png`,
+/// `sessions-ended-1280.png` and `sessions-375.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_ended_in_chromium() {
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let base = &app.base_url;
+    let scripted = |user_agent: &'static str| async move {
+        let mut agent = crate::user_agent::UserAgent::identified_as(base, user_agent);
+        let login = agent.get("/login").await;
+        assert_eq!(agent.sign_in(&login, ALICE.0, ALICE.1).await.status, 303);
+        agent
+    };
+    let mut firefox = scripted(FIREFOX).await;
+    let _phone = scripted(IPHONE).await;
+
+    let browser = Browser::start_at(1280).await;
+    browser.go(&format!("{base}/settings/sessions")).await;
+    browser.sign_in_as_alice().await;
+    browser.landed(&format!("{base}/settings/sessions")).await;
+    let main = browser.text("main").await;
+    assert!(main.contains("Headless Chrome on Linux This device"), "{main}");
+    assert!(
+        main.contains("Firefox on Linux") && main.contains("Safari on iOS"),
+        "{main}"
+    );
+    browser.shoot("sessions", 1280).await;
+
+    let button = "//button[starts-with(@aria-label, 'Sign out Firefox on Linux')]";
+    browser
+        .client()
+        .find(Locator::XPath(button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("Signed out of 1 session.").await;
+    assert!(!browser.text("main").await.contains("Firefox"));
+    browser.shoot("sessions-ended", 1280).await;
+    assert_eq!(firefox.get("/settings/sessions").await.status, 303, "signed out");
+    browser.close().await;
+
+    let phone = Browser::start_at(375).await;
+    phone.go(&format!("{base}/settings/sessions")).await;
+    phone.sign_in_as_alice().await;
+    phone.landed(&format!("{base}/settings/sessions")).await;
+    assert!(phone.fits_width().await, "the sessions page fits 375 px");
+    phone.shoot("sessions", 375).await;
+    phone.press("Sign out of all other sessions").await;
+    phone.wait_for_text("Signed out of 2 sessions.").await;
+    assert!(phone.fits_width().await);
+    phone.shoot("sessions-ended", 375).await;
+    phone.close().await;
+}

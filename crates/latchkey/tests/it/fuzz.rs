@@ -214,7 +214,7 @@ impl Fixture {
     pub async fn new_session(&mut self) -> String {
         let now = latchkey::unix_now();
         let store = self.app.state.store.clone();
-        let started = latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, now).await;
+        let started = latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, None, now).await;
         let session = match started {
             Ok(session) => session,
             Err(latchkey::store::StoreError::MissingReference) => {
@@ -225,7 +225,7 @@ impl Fixture {
                     .unwrap()
                     .unwrap();
                 self.alice_id = alice.id;
-                latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, now)
+                latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, None, now)
                     .await
                     .unwrap()
             }

@@ -38,6 +38,7 @@ mod resources;
 mod scope_approval;
 mod secrets_in_logs;
 mod seed_integrations;
+mod sessions_pages;
 mod store_contract;
 mod token_endpoint;
 mod token_shapes;

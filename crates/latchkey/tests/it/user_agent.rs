@@ -160,6 +160,20 @@ impl UserAgent {
         }
     }
 
+    /// A user agent that sends `user_agent` as its `User-Agent` header.
+    pub fn identified_as(base_url: &str, user_agent: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(user_agent)
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base_url: base_url.to_owned(),
+            cookies: HashMap::new(),
+        }
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with('/') {
             format!("{}{url}", self.base_url)

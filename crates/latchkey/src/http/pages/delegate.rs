@@ -79,6 +79,9 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         }
     };
     let browser = cookies::delegate_browser_value(config, headers);
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
     let completed = delegate::complete(
         state.store.as_ref(),
         settings,
@@ -86,6 +89,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         seconds(config.tokens.leeway),
         token,
         browser.as_deref(),
+        user_agent,
         unix_now(),
     )
     .await;

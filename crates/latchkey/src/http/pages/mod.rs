@@ -22,6 +22,7 @@ pub mod login;
 pub mod oauth_app_form;
 pub mod oauth_apps;
 pub mod return_to;
+pub mod sessions;
 pub mod settings;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
@@ -241,6 +242,37 @@ pub struct ConnectedAppsPage {
     pub tenant_word: String,
     /// The app just revoked, to confirm it.
     pub revoked: Option<String>,
+}
+
+/// A live session as the sessions page lists it.
+pub struct SessionView {
+    /// The public id the page posts to end it.
+    pub id: String,
+    pub device: String,
+    pub created: String,
+    pub last_seen: String,
+    /// This browser's own session.
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub brand: Brand,
+    pub chrome: settings::Chrome,
+    pub end_action: String,
+    pub end_others_action: String,
+    /// This browser's session first.
+    pub sessions: Vec<SessionView>,
+    /// The confirmation of a sign-out just done.
+    pub notice: Option<String>,
+}
+
+impl SessionsPage {
+    /// Whether any session but this browser's is listed.
+    pub fn has_others(&self) -> bool {
+        self.sessions.iter().any(|session| !session.current)
+    }
 }
 
 #[derive(Template)]

@@ -18,6 +18,7 @@ use crate::http::{AppState, cookies};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     ConnectedApps,
+    Sessions,
     OAuthApps,
     ApiKeys,
 }
@@ -26,6 +27,7 @@ impl Section {
     fn label(self) -> &'static str {
         match self {
             Self::ConnectedApps => "Connected Apps",
+            Self::Sessions => "Sessions",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -34,6 +36,7 @@ impl Section {
     fn slug(self) -> &'static str {
         match self {
             Self::ConnectedApps => "connected-apps",
+            Self::Sessions => "sessions",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -47,7 +50,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps => false,
+            Self::ConnectedApps | Self::Sessions => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -86,15 +89,20 @@ pub fn chrome(
 ) -> (Chrome, Option<HeaderValue>) {
     let config = &state.config;
     let is_admin = !administered(config, memberships).is_empty();
-    let nav = [Section::ConnectedApps, Section::OAuthApps, Section::ApiKeys]
-        .into_iter()
-        .filter(|section| is_admin || !section.for_admins() || *section == current)
-        .map(|section| NavItem {
-            label: section.label(),
-            href: section.path(config),
-            current: section == current,
-        })
-        .collect();
+    let nav = [
+        Section::ConnectedApps,
+        Section::Sessions,
+        Section::OAuthApps,
+        Section::ApiKeys,
+    ]
+    .into_iter()
+    .filter(|section| is_admin || !section.for_admins() || *section == current)
+    .map(|section| NavItem {
+        label: section.label(),
+        href: section.path(config),
+        current: section == current,
+    })
+    .collect();
     let (csrf_token, set_csrf) = cookies::csrf_token(&state.form_key, config, headers);
     let chrome = Chrome {
         user_name: signed_in.user.name.clone(),

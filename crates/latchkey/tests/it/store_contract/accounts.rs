@@ -25,6 +25,10 @@ backend_tests!(
     signing_keys_round_trip_list_oldest_first_and_retire_once,
     admin_keys_are_found_by_digest_and_unique,
     sessions_are_found_by_digest_expired_or_not,
+    a_users_live_sessions_list_most_recently_used_first,
+    a_session_use_is_recorded_at_most_once_a_minute,
+    a_session_is_deleted_by_its_user_only,
+    all_other_sessions_of_a_user_are_deleted_in_one_go,
     api_keys_are_found_by_digest_revoked_once_and_touched_at_most_once_a_minute,
 );
 
@@ -35,6 +39,8 @@ fn session(value: &str, user_id: &str, expires_at: i64) -> SessionRecord {
         auth_time: 10,
         created_at: 10,
         expires_at,
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
+        last_seen_at: None,
     }
 }
 
@@ -541,6 +547,8 @@ async fn sessions_are_found_by_digest_expired_or_not(backend: Backend) {
         auth_time: i64::MIN,
         created_at: -1,
         expires_at: i64::MAX,
+        user_agent: Some(ODD_TEXT.into()),
+        last_seen_at: Some(i64::MAX),
     };
     store.insert_session(&expired).await.unwrap();
     store.insert_session(&unusual).await.unwrap();
@@ -732,4 +740,168 @@ async fn a_subject_is_the_user_the_organization_and_the_role_there(backend: Back
     assert_eq!(store.find_subject("u1", "nowhere").await.unwrap(), None);
     store.delete_organization("o1").await.unwrap();
     assert_eq!(store.find_subject("u1", "o1").await.unwrap(), None);
+}
+
+async fn a_users_live_sessions_list_most_recently_used_first(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "u1@example.com")).await.unwrap();
+    store.insert_user(&user("u2", "u2@example.com")).await.unwrap();
+    assert!(store.list_user_sessions("u1", 100).await.unwrap().is_empty());
+    let mut used_late = session("late", "u1", 1_000);
+    used_late.last_seen_at = Some(500);
+    let mut used_early = session("early", "u1", 1_000);
+    used_early.created_at = 20;
+    used_early.last_seen_at = Some(200);
+    // Never touched: its creation (300) is its last use.
+    let mut untouched = session("untouched", "u1", 1_000);
+    untouched.created_at = 300;
+    untouched.user_agent = None;
+    let expired = session("expired", "u1", 100);
+    let edge = session("edge", "u1", 101);
+    for s in [
+        &used_early,
+        &untouched,
+        &used_late,
+        &expired,
+        &edge,
+        &session("theirs", "u2", 1_000),
+    ] {
+        store.insert_session(s).await.unwrap();
+    }
+
+    let listed = store.list_user_sessions("u1", 100).await.unwrap();
+    assert_eq!(listed, vec![used_late.clone(), untouched, used_early, edge]);
+    // Expiry is exclusive: a session expiring at `now` is over.
+    let later = store.list_user_sessions("u1", 101).await.unwrap();
+    assert_eq!(later.len(), 3);
+    assert_eq!(store.list_user_sessions("nobody", 100).await.unwrap(), vec![]);
+    assert_eq!(
+        listed[0].user_agent, used_late.user_agent,
+        "the user agent round-trips"
+    );
+}
+
+async fn a_session_use_is_recorded_at_most_once_a_minute(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "u1@example.com")).await.unwrap();
+    store.insert_session(&session("s", "u1", 100_000)).await.unwrap(); // created at 10
+    let digest = TokenDigest::of("s");
+    let last_seen = |store: std::sync::Arc<dyn latchkey::store::Store>| async move {
+        store
+            .find_session(&TokenDigest::of("s"))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at
+    };
+
+    // Before any recorded use, the creation counts as the last one.
+    assert!(!store.touch_session(&digest, 69).await.unwrap());
+    assert_eq!(last_seen(store.clone()).await, None);
+    assert!(store.touch_session(&digest, 70).await.unwrap());
+    assert_eq!(last_seen(store.clone()).await, Some(70));
+    // Within the minute after: nothing written.
+    for now in [70, 100, 129] {
+        assert!(!store.touch_session(&digest, now).await.unwrap(), "{now}");
+    }
+    assert_eq!(last_seen(store.clone()).await, Some(70));
+    // A minute on: written.
+    assert!(store.touch_session(&digest, 130).await.unwrap());
+    assert_eq!(last_seen(store.clone()).await, Some(130));
+    assert!(store.touch_session(&digest, 10_000).await.unwrap());
+    assert_eq!(last_seen(store.clone()).await, Some(10_000));
+    // An unknown session: nothing to write.
+    assert!(
+        !store
+            .touch_session(&TokenDigest::of("other"), 20_000)
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_session_is_deleted_by_its_user_only(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "u1@example.com")).await.unwrap();
+    store.insert_user(&user("u2", "u2@example.com")).await.unwrap();
+    store.insert_session(&session("mine", "u1", 1_000)).await.unwrap();
+    store
+        .insert_session(&session("theirs", "u2", 1_000))
+        .await
+        .unwrap();
+
+    assert!(
+        !store
+            .delete_user_session("u1", &TokenDigest::of("theirs"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_session(&TokenDigest::of("theirs"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !store
+            .delete_user_session("u1", &TokenDigest::of("unknown"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_user_session("u1", &TokenDigest::of("mine"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_session(&TokenDigest::of("mine")).await.unwrap(), None);
+    assert!(
+        !store
+            .delete_user_session("u1", &TokenDigest::of("mine"))
+            .await
+            .unwrap()
+    );
+}
+
+async fn all_other_sessions_of_a_user_are_deleted_in_one_go(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "u1@example.com")).await.unwrap();
+    store.insert_user(&user("u2", "u2@example.com")).await.unwrap();
+    for (value, user_id) in [
+        ("keep", "u1"),
+        ("a", "u1"),
+        ("b", "u1"),
+        ("old", "u1"),
+        ("theirs", "u2"),
+    ] {
+        let expires_at = if value == "old" { 5 } else { 1_000 };
+        store
+            .insert_session(&session(value, user_id, expires_at))
+            .await
+            .unwrap();
+    }
+    let keep = TokenDigest::of("keep");
+    // Expired ones go too.
+    assert_eq!(store.delete_other_sessions("u1", &keep).await.unwrap(), 3);
+    assert!(store.find_session(&keep).await.unwrap().is_some());
+    for gone in ["a", "b", "old"] {
+        assert_eq!(store.find_session(&TokenDigest::of(gone)).await.unwrap(), None);
+    }
+    assert!(
+        store
+            .find_session(&TokenDigest::of("theirs"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.delete_other_sessions("u1", &keep).await.unwrap(), 0);
+    // A digest that is none of the user's sessions keeps nothing.
+    assert_eq!(
+        store
+            .delete_other_sessions("u2", &TokenDigest::of("keep"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.find_session(&keep).await.unwrap().is_some());
 }

@@ -42,6 +42,8 @@ fn session(name: &str, user_id: &str) -> SessionRecord {
         auth_time: 90,
         created_at: 100,
         expires_at: 1000,
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
+        last_seen_at: None,
     }
 }
 

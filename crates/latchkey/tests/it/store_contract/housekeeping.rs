@@ -382,6 +382,8 @@ async fn purging_removes_only_what_expired_and_counts_it(backend: Backend) {
         auth_time: 1,
         created_at: 1,
         expires_at,
+        user_agent: None,
+        last_seen_at: None,
     };
     store.insert_session(&session("s-old", 9_999)).await.unwrap();
     store.insert_session(&session("s-edge", 10_000)).await.unwrap();
