@@ -2,7 +2,12 @@
 //! settings OWASP's password storage guidance lists, the same work as
 //! 19 MiB with t=2 in less memory), computed on a fixed set of worker
 //! threads behind a short bounded queue. Stored hashes with other
-//! parameters (older ones, imported ones) verify with their own. Each
+//! parameters or algorithms (older ones, imported ones: bcrypt, scrypt,
+//! PBKDF2-SHA256, see [`super::hash_formats`]) verify with their own, on
+//! the same workers, and a successful check can ask for the password's
+//! fresh argon2id hash in the same job ([`Passwords::verify_and_upgrade`]).
+//! A hash that does not parse (a user without a password) costs the same
+//! decoy check as an unknown email. Each
 //! computation holds its memory, and an unauthenticated sign-in
 //! can start one, so their number is the one thing that bounds the
 //! server's memory under a flood: when every worker is busy and the queue
@@ -24,6 +29,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
+use super::hash_formats;
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,12 +47,24 @@ enum Job {
         reply: oneshot::Sender<Result<String, HashError>>,
     },
     /// `hash: None` verifies against a decoy, so an unknown email costs
-    /// the same as a wrong password.
+    /// the same as a wrong password. With `upgrade`, a match on a hash
+    /// that is not [`is_current`] also hashes the password anew.
     Verify {
         password: Secret,
         hash: Option<String>,
-        reply: oneshot::Sender<bool>,
+        upgrade: bool,
+        reply: oneshot::Sender<Verified>,
     },
+}
+
+/// What a password check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub matches: bool,
+    /// The password's fresh argon2id hash, when it matched a hash that is
+    /// not current and an upgrade was asked for (`None` if hashing failed:
+    /// the old hash stays, the check still stands).
+    pub upgraded: Option<String>,
 }
 
 /// How long a worker keeps its argon2 memory after its last job: a burst
@@ -141,10 +159,31 @@ impl Passwords {
     /// Whether `password` matches the PHC string `hash` (malformed hashes
     /// never match); with `None`, a decoy check that never matches.
     pub async fn verify(&self, password: Secret, hash: Option<String>) -> Result<bool, HashError> {
+        Ok(self.check(password, hash, false).await?.matches)
+    }
+
+    /// [`Passwords::verify`], and on a match against a hash that is not
+    /// [`is_current`] (an imported or older one), the password's fresh
+    /// argon2id hash, computed in the same job.
+    pub async fn verify_and_upgrade(
+        &self,
+        password: Secret,
+        hash: Option<String>,
+    ) -> Result<Verified, HashError> {
+        self.check(password, hash, true).await
+    }
+
+    async fn check(
+        &self,
+        password: Secret,
+        hash: Option<String>,
+        upgrade: bool,
+    ) -> Result<Verified, HashError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify {
             password,
             hash,
+            upgrade,
             reply,
         })?;
         answer.await.map_err(|_| HashError::Failed)
@@ -162,7 +201,7 @@ impl Drop for Passwords {
 
 /// The largest argon2 memory cost a stored hash may ask for, in KiB; a
 /// hash asking for more never matches rather than allocating it.
-const MAX_MEMORY_KIB: u32 = 64 * 1024;
+const MAX_MEMORY_KIB: u32 = hash_formats::MAX_ARGON2_MEMORY_KIB;
 
 /// A worker's argon2 working memory, grown to the largest cost seen and
 /// given back after [`KEEP_MEMORY_IDLE`] without work.
@@ -221,25 +260,49 @@ fn work(shared: &Shared) {
             Job::Verify {
                 password,
                 hash,
+                upgrade,
                 reply,
             } => {
-                let matches = match &hash {
-                    Some(phc) => verify_now(&mut memory, &password, phc),
-                    None => {
-                        let decoy = decoy_hash(&mut memory);
-                        verify_now(&mut memory, &password, decoy);
-                        false
+                let matches = verify_any(&mut memory, &password, hash.as_deref());
+                let upgraded = match &hash {
+                    Some(hash) if matches && upgrade && !is_current(hash) => {
+                        hash_now(&mut memory, &password).ok()
                     }
+                    _ => None,
                 };
-                let _ = reply.send(matches);
+                let _ = reply.send(Verified { matches, upgraded });
             }
         }
     }
 }
 
 /// The parameters of new hashes: 12 MiB, three passes, one lane.
+const NEW_MEMORY_KIB: u32 = 12 * 1024;
+const NEW_PASSES: u32 = 3;
+
 fn new_hash_params() -> Result<Params, argon2::Error> {
-    Params::new(12 * 1024, 3, 1, None)
+    Params::new(NEW_MEMORY_KIB, NEW_PASSES, 1, None)
+}
+
+/// Whether `hash` is argon2id with the parameters of new hashes (else a
+/// successful sign-in replaces it).
+pub fn is_current(hash: &str) -> bool {
+    hash.starts_with(&format!("$argon2id$v=19$m={NEW_MEMORY_KIB},t={NEW_PASSES},p=1$"))
+}
+
+/// Whether `password` matches `hash` in whichever supported format it is;
+/// `None` or a hash that does not parse costs a decoy argon2 check and
+/// never matches.
+fn verify_any(memory: &mut Memory, password: &Secret, hash: Option<&str>) -> bool {
+    match hash.map(hash_formats::parse) {
+        Some(Ok(hash_formats::Parsed::Argon2)) => hash.is_some_and(|phc| verify_now(memory, password, phc)),
+        Some(Ok(other)) => hash_formats::verify_other(&other, password),
+        Some(Err(_)) | None => {
+            let decoy = decoy_hash(memory);
+            verify_now(memory, password, decoy);
+            false
+        }
+    }
 }
 
 /// The PHC string of argon2id with [`new_hash_params`] and a fresh
@@ -345,6 +408,51 @@ mod tests {
             let older = argon.hash_password(b"an older password").unwrap().to_string();
             assert_eq!(verify("an older password", Some(older.clone())).await, Ok(true));
             assert_eq!(verify("not this one", Some(older)).await, Ok(false));
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_match_on_a_hash_that_is_not_current_is_upgraded() {
+        let passwords = Passwords::start(1, 4);
+        let password = "an imported password";
+        let check = |hash: &str| passwords.verify_and_upgrade(Secret::new(password), Some(hash.to_owned()));
+        let bcrypt = bcrypt::hash(password, 4).unwrap();
+        let verified = check(&bcrypt).await.unwrap();
+        assert!(verified.matches);
+        let upgraded = verified.upgraded.unwrap();
+        assert!(is_current(&upgraded), "{upgraded}");
+        assert_eq!(
+            passwords
+                .verify(Secret::new(password), Some(upgraded.clone()))
+                .await,
+            Ok(true)
+        );
+        assert_eq!(
+            check(&upgraded).await.unwrap(),
+            Verified {
+                matches: true,
+                upgraded: None
+            },
+            "a current hash stays"
+        );
+        let wrong = passwords
+            .verify_and_upgrade(Secret::new("another password"), Some(bcrypt))
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong,
+            Verified {
+                matches: false,
+                upgraded: None
+            }
+        );
+        // No hash (a user imported without one) never matches, not even
+        // an empty password.
+        for attempt in ["", password] {
+            let none = passwords
+                .verify_and_upgrade(Secret::new(attempt), Some(String::new()))
+                .await;
+            assert!(!none.unwrap().matches);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Browser sessions (SPEC 4): an opaque random id in a cookie, only its
 //! digest stored, with the time the user authenticated (`auth_time`).
-//! Signing in checks the password with argon2id; any wrong credential gets
+//! Signing in checks the password with argon2id (or the algorithm of an
+//! imported hash, then replaced by argon2id); any wrong credential gets
 //! the same answer, and a missing user costs the same hash as a wrong
 //! password so timing does not reveal which emails exist.
 //!
@@ -12,9 +13,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::hash_formats;
 use super::password::{HashError, Passwords};
 use super::user_agent;
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, Subject};
 use crate::secret::{Secret, TokenDigest, generate_token};
 use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 
@@ -34,19 +36,60 @@ pub enum CheckError {
     Store(#[from] StoreError),
 }
 
-/// The user whose email and password these are, or `None`.
+/// The user whose email and password these are, or `None`. A matching
+/// hash that is not current (imported from another system, or made with
+/// older parameters) is replaced by the password's argon2id hash, and the
+/// replacement audited (never the hash); failing to store it leaves the
+/// old hash, and the sign-in stands. A wrong password changes nothing.
 pub async fn check_credentials(
     store: &dyn Store,
     passwords: &Passwords,
     email: &str,
     password_attempt: Secret,
+    now: i64,
 ) -> Result<Option<UserRecord>, CheckError> {
     let user = store.find_user_by_email(email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    match passwords.verify(password_attempt, hash).await {
-        Ok(matches) => Ok(user.filter(|_| matches)),
-        Err(HashError::Busy) => Err(CheckError::Busy),
-        Err(HashError::Failed) => Err(CheckError::Hashing),
+    let verified = match passwords.verify_and_upgrade(password_attempt, hash).await {
+        Ok(verified) => verified,
+        Err(HashError::Busy) => return Err(CheckError::Busy),
+        Err(HashError::Failed) => return Err(CheckError::Hashing),
+    };
+    let Some(mut user) = user.filter(|_| verified.matches) else {
+        return Ok(None);
+    };
+    if let Some(upgraded) = verified.upgraded {
+        upgrade_hash(store, &mut user, upgraded, now).await;
+    }
+    Ok(Some(user))
+}
+
+/// Stores `upgraded` in place of the user's hash, if nobody changed it
+/// meanwhile, and audits it.
+async fn upgrade_hash(store: &dyn Store, user: &mut UserRecord, upgraded: String, now: i64) {
+    let from = hash_formats::check(&user.password_hash).map_or("unknown", |algorithm| algorithm.label());
+    match store
+        .replace_password_hash(&user.id, &user.password_hash, &upgraded, now)
+        .await
+    {
+        Ok(true) => {
+            user.password_hash = upgraded;
+            user.updated_at = now;
+            audit::record(
+                store,
+                &Actor::User(user.id.clone()),
+                "user.password_rehashed",
+                Subject {
+                    user_id: Some(&user.id),
+                    ..Subject::default()
+                },
+                serde_json::json!({"from": from, "to": "argon2id"}),
+                now,
+            )
+            .await;
+        }
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "storing a rehashed password failed; the old hash stays"),
     }
 }
 

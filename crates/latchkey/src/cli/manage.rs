@@ -286,6 +286,7 @@ pub(super) async fn run_users(store: &dyn Store, command: UsersCommand) -> CliRe
                 .map_err(|e| e.to_string())?;
             println!("user {user_id} deleted");
         }
+        UsersCommand::Import { file } => super::import::run(store, &file).await?,
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::app::{self, App};
 use crate::config::Config;
 use crate::{demo, unix_now};
 
+mod import;
 mod manage;
 
 use manage::{
@@ -177,6 +178,14 @@ pub(crate) enum UsersCommand {
     },
     Delete {
         user_id: String,
+    },
+    /// Import users from a JSON Lines file (`-` for stdin), one user per
+    /// line: {"email", "name", "emailVerified", "passwordHash",
+    /// "organizations": [{"name" or "id", "role"}]}. Each line is reported;
+    /// a bad line is skipped, an existing email left as it is.
+    Import {
+        /// The JSON Lines file, or `-` for stdin.
+        file: PathBuf,
     },
 }
 

@@ -16,7 +16,10 @@ pub struct UserRecord {
     pub email: String,
     pub name: String,
     pub email_verified: bool,
-    /// argon2id PHC string.
+    /// argon2id PHC string, or an imported hash in one of
+    /// `accounts::hash_formats` (replaced by argon2id at the next
+    /// sign-in); empty for a user imported without one, who cannot sign
+    /// in with a password.
     pub password_hash: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -110,6 +113,28 @@ pub trait AccountStore: Send + Sync {
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
     /// Removes the user and their memberships.
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces the user's password hash with `new_hash` (and sets
+    /// `updated_at`) only if it is still `expected`: of two concurrent
+    /// replacements of the same hash, one wins. `false` when the user is
+    /// gone or the hash has changed.
+    async fn replace_password_hash(
+        &self,
+        user_id: &str,
+        expected: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// One transaction: inserts `organizations`, then the user, then
+    /// `memberships`; either all of it is written or nothing. `Conflict`
+    /// when the email (case-insensitively) or an id exists,
+    /// `MissingReference` when a membership names an organization that
+    /// does not exist.
+    async fn import_user(
+        &self,
+        user: &UserRecord,
+        organizations: &[OrganizationRecord],
+        memberships: &[MembershipRecord],
+    ) -> Result<(), StoreError>;
 
     async fn insert_organization(&self, organization: &OrganizationRecord) -> Result<(), StoreError>;
     async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError>;
@@ -311,6 +336,75 @@ macro_rules! impl_account_store {
                         .await
                         .map_err(map_sqlx)?;
                     Ok(changed(result))
+                }
+
+                async fn replace_password_hash(
+                    &self,
+                    user_id: &str,
+                    expected: &str,
+                    new_hash: &str,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let result = sqlx::query(
+                        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+                    )
+                    .bind(new_hash)
+                    .bind(now)
+                    .bind(user_id)
+                    .bind(expected)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                    Ok(changed(result))
+                }
+
+                async fn import_user(
+                    &self,
+                    u: &UserRecord,
+                    organizations: &[OrganizationRecord],
+                    memberships: &[MembershipRecord],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+                    for o in organizations {
+                        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+                            .bind(&o.id)
+                            .bind(&o.name)
+                            .bind(o.created_at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_sqlx)?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO users (id, email, email_normalized, name, email_verified, password_hash, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&u.id)
+                    .bind(&u.email)
+                    .bind(u.email.to_lowercase())
+                    .bind(&u.name)
+                    .bind(u.email_verified)
+                    .bind(&u.password_hash)
+                    .bind(u.created_at)
+                    .bind(u.updated_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+                    for m in memberships {
+                        sqlx::query(
+                            "INSERT INTO memberships (organization_id, user_id, role, created_at) \
+                             VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+                        )
+                        .bind(&m.organization_id)
+                        .bind(&m.user_id)
+                        .bind(&m.role)
+                        .bind(m.created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                    }
+                    tx.commit().await.map_err(map_sqlx)?;
+                    Ok(())
                 }
 
                 async fn insert_organization(&self, o: &OrganizationRecord) -> Result<(), StoreError> {

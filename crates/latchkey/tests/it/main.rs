@@ -25,6 +25,7 @@ mod failing_storage;
 mod fuzz;
 mod health;
 mod hostile_load;
+mod import_users;
 mod lifecycle;
 mod metrics;
 mod oauth_apps_pages;

@@ -4,7 +4,8 @@
 //! exchange with PKCE, a refresh, userinfo, introspection, revocation, a
 //! replayed refresh token, API keys on the protected API, dynamic client
 //! registration with an initial access token and its management with the
-//! registration access token, sign-out — and then its whole stderr is
+//! registration access token, a user imported with a bcrypt hash signing
+//! in (the hash replaced by argon2id), sign-out — and then its whole stderr is
 //! searched for every secret it saw.
 
 use reqwest::Method;
@@ -342,6 +343,43 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         ("client_credentials access token", machine_token.clone()),
     ]);
 
+    // A user imported with a bcrypt hash: a wrong password, then the old
+    // one, which replaces the hash with argon2id.
+    let imported_password = generate_token("imported-").expose().to_owned();
+    let imported_hash = bcrypt::hash(&imported_password, 4).unwrap();
+    server
+        .admin(
+            Method::POST,
+            "/users",
+            Some(json!({"email": "imported@example.com", "name": "Imported", "passwordHash": imported_hash})),
+        )
+        .await;
+    let mut imported = UserAgent::new(&server.base_url);
+    let login = imported.get("/login").await;
+    let refused = imported
+        .sign_in(&login, "imported@example.com", &wrong_password)
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let signed_in = imported
+        .sign_in(&login, "imported@example.com", &imported_password)
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let store = latchkey::store::open(&latchkey::config::DatabaseSettings::new(database.url.clone()))
+        .await
+        .unwrap();
+    let rehashed = store
+        .find_user_by_email("imported@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(rehashed.starts_with("$argon2id$"), "the hash was replaced");
+    secrets.extend([
+        ("imported password", imported_password),
+        ("imported password hash", imported_hash),
+        ("argon2id hash that replaced it", rehashed),
+    ]);
+
     // Sign-out with the CSRF token.
     let page = agent.get("/logout").await;
     let fields = crate::user_agent::hidden_inputs(&page.body);
@@ -356,7 +394,8 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         log.contains("latchkey listening on")
             && log.contains(" DEBUG sqlx::query")
             && log.contains("method=POST path=/api/oauth/token status=200")
-            && log.contains(&format!("client_id=Some(\"{client_id}\")")),
+            && log.contains(&format!("client_id=Some(\"{client_id}\")"))
+            && log.contains("action=\"user.password_rehashed\""),
         "the log holds debug output of the flow:\n{log}"
     );
     for (name, value) in &secrets {

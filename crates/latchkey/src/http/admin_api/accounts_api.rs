@@ -7,7 +7,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, success, success_with_secret, timestamp};
-use crate::accounts::{self, NewUser, api_keys};
+use crate::accounts::import::{self, Credential, Directory, Imported, ImportedUser};
+use crate::accounts::{self, AccountError, NewUser, api_keys};
 use crate::audit::Actor;
 use crate::grants::connected;
 use crate::http::AppState;
@@ -20,7 +21,12 @@ use crate::unix_now;
 pub struct CreateUser {
     email: String,
     name: String,
-    password: Secret,
+    #[serde(default)]
+    password: Option<Secret>,
+    /// A hash made elsewhere (`accounts::hash_formats`), instead of
+    /// `password`.
+    #[serde(default, rename = "passwordHash", alias = "password_hash")]
+    password_hash: Option<Secret>,
     #[serde(default, rename = "emailVerified", alias = "email_verified")]
     email_verified: bool,
 }
@@ -116,13 +122,37 @@ pub async fn create_user(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<Response, ApiError> {
-    let new = NewUser {
-        email: body.email,
-        name: body.name,
-        password: body.password,
-        email_verified: body.email_verified,
+    let store = state.store.as_ref();
+    let user = match import::credential(body.password, body.password_hash)? {
+        Credential::Password(password) => {
+            let new = NewUser {
+                email: body.email,
+                name: body.name,
+                password,
+                email_verified: body.email_verified,
+            };
+            accounts::create_user(store, &state.passwords, new, unix_now()).await?
+        }
+        Credential::Hash(hash) => {
+            let new = ImportedUser {
+                email: body.email,
+                name: body.name,
+                email_verified: body.email_verified,
+                password_hash: Some(hash),
+                organizations: Vec::new(),
+            };
+            match import::import_user(store, &mut Directory::default(), new, unix_now()).await? {
+                Imported::Created { user, .. } => user,
+                Imported::Exists(existing) => {
+                    return Err(AccountError::Conflict(format!(
+                        "a user with the email `{}` exists",
+                        existing.email
+                    ))
+                    .into());
+                }
+            }
+        }
     };
-    let user = accounts::create_user(state.store.as_ref(), &state.passwords, new, unix_now()).await?;
     Ok(success(
         StatusCode::CREATED,
         UserView::from(user),
@@ -460,7 +490,18 @@ mod tests {
             "email": "a@example.com", "name": "A", "password": "correct horse sEcReT"
         }))
         .unwrap();
-        assert_eq!(body.password.expose(), "correct horse sEcReT");
+        assert_eq!(body.password.as_ref().unwrap().expose(), "correct horse sEcReT");
+        let printed = format!("{body:?}");
+        assert!(printed.contains("a@example.com"), "{printed}");
+        assert!(!printed.contains("sEcReT"), "{printed}");
+    }
+
+    #[test]
+    fn debug_output_of_a_new_user_shows_no_password_hash() {
+        let body: CreateUser = serde_json::from_value(serde_json::json!({
+            "email": "a@example.com", "name": "A", "passwordHash": "$2b$10$sEcReTsEcReTsEcReT"
+        }))
+        .unwrap();
         let printed = format!("{body:?}");
         assert!(printed.contains("a@example.com"), "{printed}");
         assert!(!printed.contains("sEcReT"), "{printed}");

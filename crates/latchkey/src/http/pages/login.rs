@@ -158,7 +158,8 @@ pub async fn submit(
     if !state.login_throttle.allows(&email, ip, now) {
         return retry(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
     }
-    let checked = sessions::check_credentials(state.store.as_ref(), &state.passwords, &email, password).await;
+    let checked =
+        sessions::check_credentials(state.store.as_ref(), &state.passwords, &email, password, now).await;
     let user = match checked {
         Ok(Some(user)) => user,
         Ok(None) => {

@@ -17,6 +17,8 @@ use crate::helpers::Backend;
 
 backend_tests!(
     users_round_trip_and_are_unique_by_email_case_insensitively,
+    a_password_hash_is_replaced_only_while_it_is_the_expected_one,
+    an_imported_user_is_written_with_its_organizations_and_memberships_or_not_at_all,
     organizations_round_trip_and_list_oldest_first,
     memberships_upsert_keep_their_creation_time_and_list_in_order,
     a_subject_is_the_user_the_organization_and_the_role_there,
@@ -263,6 +265,115 @@ async fn memberships_upsert_keep_their_creation_time_and_list_in_order(backend: 
     assert_eq!(store.list_members("o1").await.unwrap().len(), 2);
     assert_eq!(store.list_memberships("u1").await.unwrap().len(), 2);
     assert!(store.find_user("u1").await.unwrap().is_some(), "the user stays");
+}
+
+async fn a_password_hash_is_replaced_only_while_it_is_the_expected_one(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store.insert_user(&user("u1", "a@example.com")).await.unwrap();
+    store.insert_user(&user("u2", "b@example.com")).await.unwrap();
+    assert!(
+        !store
+            .replace_password_hash("u1", "$2b$04$not-the-hash", "$argon2id$new", 50)
+            .await
+            .unwrap(),
+        "a changed hash is left alone"
+    );
+    assert!(
+        !store
+            .replace_password_hash("missing", "$argon2id$hash", "$argon2id$new", 50)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_password_hash("u1", "$argon2id$hash", "$argon2id$new", 50)
+            .await
+            .unwrap()
+    );
+    let replaced = store.find_user("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            replaced.password_hash.as_str(),
+            replaced.updated_at,
+            replaced.created_at
+        ),
+        ("$argon2id$new", 50, 1)
+    );
+    assert!(
+        !store
+            .replace_password_hash("u1", "$argon2id$hash", "$argon2id$newer", 60)
+            .await
+            .unwrap(),
+        "the second of two replacements of the same hash loses"
+    );
+    assert_eq!(
+        store.find_user("u2").await.unwrap().unwrap(),
+        user("u2", "b@example.com"),
+        "another user is untouched"
+    );
+}
+
+async fn an_imported_user_is_written_with_its_organizations_and_memberships_or_not_at_all(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    store
+        .insert_organization(&organization("o1", "Existing"))
+        .await
+        .unwrap();
+    let imported = UserRecord {
+        password_hash: "$2b$04$imported".into(),
+        ..user("u1", "a@example.com")
+    };
+    store
+        .import_user(
+            &imported,
+            &[organization("o2", ODD_TEXT)],
+            &[membership("o1", "u1", "member"), membership("o2", "u1", "ADMIN")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.find_user("u1").await.unwrap(), Some(imported));
+    assert_eq!(
+        store.find_organization("o2").await.unwrap(),
+        Some(organization("o2", ODD_TEXT))
+    );
+    assert_eq!(
+        store.list_memberships("u1").await.unwrap(),
+        vec![membership("o1", "u1", "member"), membership("o2", "u1", "ADMIN")]
+    );
+
+    // The email taken (in another case): nothing of the second import stays.
+    let again = store
+        .import_user(
+            &user("u2", "A@EXAMPLE.com"),
+            &[organization("o3", "Would be new")],
+            &[membership("o3", "u2", "member")],
+        )
+        .await;
+    assert!(is_conflict(again));
+    // A membership of an organization that does not exist: nothing stays.
+    let dangling = store
+        .import_user(
+            &user("u3", "c@example.com"),
+            &[organization("o4", "Also new")],
+            &[
+                membership("o4", "u3", "member"),
+                membership("gone", "u3", "member"),
+            ],
+        )
+        .await;
+    assert!(is_missing_reference(dangling));
+    for id in ["u2", "u3"] {
+        assert_eq!(store.find_user(id).await.unwrap(), None, "{id}");
+    }
+    assert_eq!(store.find_user_by_email("c@example.com").await.unwrap(), None);
+    let names: Vec<String> = store
+        .list_organizations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(names, ["o1", "o2"], "no organization of a refused import stays");
 }
 
 /// The schema cascades a user's memberships, sessions, consents, grants
