@@ -267,6 +267,19 @@ pub(super) fn session<R: SqlRow>(row: &R) -> Result<SessionRecord, StoreError> {
     })
 }
 
+/// A user row, `$1`–`$8` (created by the admin API and CLI, or imported).
+pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, email, email_normalized, name, email_verified, \
+     password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// A membership, or its new role when it exists: `$1` the organization,
+/// `$2` the user, `$3` the role, `$4` created.
+pub(crate) const UPSERT_MEMBERSHIP: &str = "INSERT INTO memberships (organization_id, user_id, role, created_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role";
+
+/// A browser session row, `$1`–`$7`.
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, \
+     expires_at, user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// Implements [`AccountStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`,
 /// and a `hot()` returning its [`HotPath`](super::hot::HotPath)).
 macro_rules! impl_account_store {
@@ -285,8 +298,7 @@ macro_rules! impl_account_store {
             impl AccountStore for $store {
                 async fn insert_user(&self, u: &UserRecord) -> Result<(), StoreError> {
                     sqlx::query(
-                        "INSERT INTO users (id, email, email_normalized, name, email_verified, password_hash, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        $crate::store::accounts::INSERT_USER,
                     )
                     .bind(&u.id)
                     .bind(&u.email)
@@ -375,8 +387,7 @@ macro_rules! impl_account_store {
                             .map_err(map_sqlx)?;
                     }
                     sqlx::query(
-                        "INSERT INTO users (id, email, email_normalized, name, email_verified, password_hash, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        $crate::store::accounts::INSERT_USER,
                     )
                     .bind(&u.id)
                     .bind(&u.email)
@@ -391,9 +402,7 @@ macro_rules! impl_account_store {
                     .map_err(map_sqlx)?;
                     for m in memberships {
                         sqlx::query(
-                            "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-                             VALUES ($1, $2, $3, $4) \
-                             ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+                            $crate::store::accounts::UPSERT_MEMBERSHIP,
                         )
                         .bind(&m.organization_id)
                         .bind(&m.user_id)
@@ -441,9 +450,7 @@ macro_rules! impl_account_store {
 
                 async fn upsert_membership(&self, m: &MembershipRecord) -> Result<(), StoreError> {
                     sqlx::query(
-                        "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-                         VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+                        $crate::store::accounts::UPSERT_MEMBERSHIP,
                     )
                     .bind(&m.organization_id)
                     .bind(&m.user_id)
@@ -529,8 +536,7 @@ macro_rules! impl_account_store {
 
                 async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
                     sqlx::query(
-                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at, \
-                         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        $crate::store::accounts::INSERT_SESSION,
                     )
                     .bind(s.id_digest.0.to_vec())
                     .bind(&s.user_id)

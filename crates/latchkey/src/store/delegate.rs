@@ -281,13 +281,18 @@ macro_rules! impl_delegate_store {
                                 .await
                                 .map_err(map_sqlx)?;
                         for organization_id in current {
-                            if memberships.iter().all(|m| m.organization.id != organization_id) {
-                                sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-                                    .bind(&organization_id)
-                                    .bind(&u.id)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .map_err(map_sqlx)?;
+                            if memberships
+                                .iter()
+                                .all(|m| m.organization.id != organization_id)
+                            {
+                                sqlx::query(
+                                    "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+                                )
+                                .bind(&organization_id)
+                                .bind(&u.id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_sqlx)?;
                             }
                         }
                         for m in memberships {
@@ -303,42 +308,37 @@ macro_rules! impl_delegate_store {
                             .await
                             .map_err(map_sqlx)?;
                             if m.rename {
-                                sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2 AND name <> $1")
-                                    .bind(&o.name)
-                                    .bind(&o.id)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .map_err(map_sqlx)?;
+                                sqlx::query(
+                                    "UPDATE organizations SET name = $1 WHERE id = $2 AND name <> $1",
+                                )
+                                .bind(&o.name)
+                                .bind(&o.id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_sqlx)?;
                             }
-                            sqlx::query(
-                                "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-                                 VALUES ($1, $2, $3, $4) \
-                                 ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
-                            )
-                            .bind(&o.id)
-                            .bind(&u.id)
-                            .bind(&m.role)
-                            .bind(s.now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_sqlx)?;
+                            sqlx::query($crate::store::accounts::UPSERT_MEMBERSHIP)
+                                .bind(&o.id)
+                                .bind(&u.id)
+                                .bind(&m.role)
+                                .bind(s.now)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_sqlx)?;
                         }
                     }
                     let session = &s.session;
-                    sqlx::query(
-                        "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, expires_at, \
-                         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(session.id_digest.0.to_vec())
-                    .bind(&session.user_id)
-                    .bind(session.auth_time)
-                    .bind(session.created_at)
-                    .bind(session.expires_at)
-                    .bind(&session.user_agent)
-                    .bind(session.last_seen_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_sqlx)?;
+                    sqlx::query($crate::store::accounts::INSERT_SESSION)
+                        .bind(session.id_digest.0.to_vec())
+                        .bind(&session.user_id)
+                        .bind(session.auth_time)
+                        .bind(session.created_at)
+                        .bind(session.expires_at)
+                        .bind(&session.user_agent)
+                        .bind(session.last_seen_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
                     tx.commit().await.map_err(map_sqlx)?;
                     Ok(DelegatedOutcome::Completed)
                 }
