@@ -23,6 +23,7 @@ pub struct RawLogin {
     pub delegate_issuer: Option<String>,
     pub delegate_hs256_secret: Option<Secret>,
     pub delegate_public_key_pem: Option<String>,
+    pub delegate_jwks_url: Option<String>,
 }
 
 /// How people sign in.
@@ -80,8 +81,24 @@ impl RawLogin {
                 issuer.to_owned()
             }
         };
-        let key = match (self.delegate_hs256_secret, self.delegate_public_key_pem) {
-            (Some(secret), None) => {
+        let jwks_url = self
+            .delegate_jwks_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let given = [
+            self.delegate_hs256_secret.is_some(),
+            self.delegate_public_key_pem.is_some(),
+            jwks_url.is_some(),
+        ];
+        if given.iter().filter(|set| **set).count() > 1 {
+            return Err(invalid(
+                "login.mode",
+                "is `delegate` with more than one key; set only one of `login.delegate_hs256_secret`, `login.delegate_public_key_pem` and `login.delegate_jwks_url`",
+            ));
+        }
+        let key = match (self.delegate_hs256_secret, self.delegate_public_key_pem, jwks_url) {
+            (Some(secret), _, _) => {
                 if secret.expose().len() < MIN_HS256_SECRET_BYTES {
                     return Err(invalid(
                         "login.delegate_hs256_secret",
@@ -92,18 +109,18 @@ impl RawLogin {
                 }
                 VerifyingKey::Hs256(secret)
             }
-            (None, Some(pem)) => VerifyingKey::from_pem(&pem)
+            (None, Some(pem), _) => VerifyingKey::from_pem(&pem)
                 .map_err(|problem| invalid("login.delegate_public_key_pem", problem))?,
-            (None, None) => {
+            (None, None, Some(text)) => {
+                let url = web_url("login.delegate_jwks_url", text)?;
+                let remote = crate::delegate::jwks::RemoteKeys::new(url)
+                    .map_err(|problem| invalid("login.delegate_jwks_url", problem))?;
+                VerifyingKey::Jwks(std::sync::Arc::new(remote))
+            }
+            (None, None, None) => {
                 return Err(invalid(
                     "login.mode",
-                    "is `delegate`, which needs the key the platform signs with: set `login.delegate_hs256_secret` or `login.delegate_public_key_pem`",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "login.delegate_public_key_pem",
-                    "is set together with `login.delegate_hs256_secret`; set only one",
+                    "is `delegate`, which needs the key the platform signs with: set `login.delegate_hs256_secret`, `login.delegate_public_key_pem` or `login.delegate_jwks_url`",
                 ));
             }
         };

@@ -32,6 +32,9 @@ pub enum VerifyingKey {
     /// A public key (SubjectPublicKeyInfo DER) and the algorithm its type
     /// verifies.
     Public { alg: Alg, spki_der: Vec<u8> },
+    /// The platform's published keys (JWKS URL): each verifies its own
+    /// algorithm, found by the assertion's `kid`.
+    Jwks(std::sync::Arc<super::jwks::RemoteKeys>),
 }
 
 impl std::fmt::Debug for VerifyingKey {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for VerifyingKey {
         match self {
             Self::Hs256(_) => f.write_str("Hs256([redacted])"),
             Self::Public { alg, .. } => write!(f, "Public({alg})"),
+            Self::Jwks(remote) => write!(f, "Jwks({remote:?})"),
         }
     }
 }
@@ -64,6 +68,7 @@ impl VerifyingKey {
         match self {
             Self::Hs256(_) => "HS256",
             Self::Public { alg, .. } => alg.as_str(),
+            Self::Jwks(_) => "the JWKS keys'",
         }
     }
 
@@ -75,6 +80,8 @@ impl VerifyingKey {
             }
             Self::Public { alg, spki_der } => ParsedPublicKey::new(algorithm(*alg), spki_der)
                 .is_ok_and(|key| key.verify_sig(signed, signature).is_ok()),
+            // Checked by `verify_published` with the key its `kid` names.
+            Self::Jwks(_) => false,
         }
     }
 }
@@ -144,6 +151,37 @@ pub fn verify(
 ) -> Result<Assertion, Refused> {
     let claims = verify_signature(key, token)?;
     read_claims(&claims, expected, now)
+}
+
+/// [`verify`] for the platform's published keys ([`VerifyingKey::Jwks`]).
+pub async fn verify_published(
+    remote: &super::jwks::RemoteKeys,
+    expected: Expected<'_>,
+    token: &str,
+    now: i64,
+) -> Result<Assertion, Refused> {
+    check_shape(token)?;
+    let claims = remote.verify(token).await?;
+    read_claims(&claims, expected, now)
+}
+
+/// The bounds every assertion keeps before its signature is checked: its
+/// size, and no `crit` extension (RFC 7515 §4.1.11).
+fn check_shape(token: &str) -> Result<(), Refused> {
+    let malformed = || refused("The sign-in assertion is not a well-formed signed JWT.");
+    if token.len() > MAX_ASSERTION_BYTES {
+        return Err(refused(format!(
+            "The sign-in assertion is longer than {MAX_ASSERTION_BYTES} bytes."
+        )));
+    }
+    let (header, _) = token.split_once('.').ok_or_else(malformed)?;
+    let header: Map<String, Value> = decode_json(header).ok_or_else(malformed)?;
+    if header.contains_key("crit") {
+        return Err(refused(
+            "The sign-in assertion's header has `crit` extensions, which this server does not support.",
+        ));
+    }
+    Ok(())
 }
 
 fn verify_signature(key: &VerifyingKey, token: &str) -> Result<Map<String, Value>, Refused> {

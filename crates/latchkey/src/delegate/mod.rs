@@ -29,8 +29,9 @@ use crate::store::{
 };
 
 pub mod assertion;
+pub mod jwks;
 
-use assertion::{Assertion, Expected, Refused};
+use assertion::{Assertion, Expected, Refused, VerifyingKey};
 
 /// How long the platform has to send the person back, in seconds.
 pub const CHALLENGE_TTL_SECONDS: i64 = 300;
@@ -106,8 +107,16 @@ fn refused(text: impl Into<String>) -> DelegateError {
 
 const START_AGAIN: &str = "Go back to the app and sign in again.";
 
-/// Completes a sign-in with the platform's `token`, in the browser whose
-/// secret is `browser` (and whose `User-Agent` is `user_agent`): verifies it against `settings` and `issuer`
+/// The browser a sign-in completes in: its secret from the cookie, and its
+/// `User-Agent` (for the session list).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser<'a> {
+    pub secret: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Completes a sign-in with the platform's `token`, in `browser`:
+/// verifies it against `settings` and `issuer`
 /// (Latchkey's, the audience), then writes the user, their memberships and
 /// a session in one transaction, and audits it.
 pub async fn complete(
@@ -116,8 +125,7 @@ pub async fn complete(
     issuer: &str,
     leeway: i64,
     token: &str,
-    browser: Option<&str>,
-    user_agent: Option<&str>,
+    browser: Browser<'_>,
     now: i64,
 ) -> Result<Completed, DelegateError> {
     let expected = Expected {
@@ -125,14 +133,17 @@ pub async fn complete(
         audience: issuer,
         leeway,
     };
-    let assertion = assertion::verify(&settings.key, expected, token, now)?;
-    let challenge = bound_challenge(store, &assertion, browser, now).await?;
+    let assertion = match &settings.key {
+        VerifyingKey::Jwks(remote) => assertion::verify_published(remote, expected, token, now).await?,
+        key => assertion::verify(key, expected, token, now)?,
+    };
+    let challenge = bound_challenge(store, &assertion, browser.secret, now).await?;
     let (user, create_user) = user_for(store, &assertion, now).await?;
     let memberships = match &assertion.organizations {
         Some(listed) => Some(memberships_for(store, listed, now).await?),
         None => None,
     };
-    let (session_secret, session) = new_session(&user.id, user_agent, assertion.auth_time, now);
+    let (session_secret, session) = new_session(&user.id, browser.user_agent, assertion.auth_time, now);
     let sign_in = DelegatedSignIn {
         challenge_digest: challenge.challenge_digest,
         jti_digest: TokenDigest::of(&assertion.jti),

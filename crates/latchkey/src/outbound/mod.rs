@@ -1,6 +1,6 @@
 //! The one outbound HTTP client: Latchkey fetches client metadata
-//! documents (draft-ietf-oauth-client-id-metadata-document) and nothing
-//! else. A fetch is one HTTP/1.1 GET (hyper's client, one connection per
+//! documents (draft-ietf-oauth-client-id-metadata-document) and the
+//! delegated sign-in's JWKS (`login.delegate_jwks_url`), nothing else. A fetch is one HTTP/1.1 GET (hyper's client, one connection per
 //! fetch) bounded in time (resolution, connection, TLS, headers and body
 //! together) and in size (the body is read until it passes the limit, then
 //! refused); it follows no redirect and uses no proxy; the host is resolved

@@ -24,6 +24,7 @@ backend_tests!(
     refused_assertions_get_a_clear_page_and_create_nothing,
     challenges_and_assertion_ids_are_single_use,
     a_challenge_only_finishes_in_the_browser_that_started_it,
+    delegated_sign_in_verifies_with_the_platforms_jwks,
 );
 
 const PLATFORM_LOGIN: &str = "https://platform.example/oauth/login";
@@ -578,4 +579,111 @@ fn delegate_mode_needs_a_url_and_exactly_one_long_enough_key() {
     assert_eq!(delegate.issuer, PLATFORM, "the login URL's origin by default");
     let config = validate(RawLogin::default()).unwrap();
     assert!(matches!(config.login.mode, latchkey::config::LoginMode::Local));
+}
+
+/// An EdDSA assertion naming its key by `kid`.
+fn sign_with_kid(pair: &Ed25519KeyPair, kid: &str, claims: &Value) -> String {
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "EdDSA", "typ": "JWT", "kid": kid}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = pair.sign(signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+/// `login.delegate_jwks_url`: the platform publishes its keys; an
+/// assertion is checked with the key its `kid` names (fetched from a JWKS
+/// server the test runs on loopback), one signed by a key the set does not
+/// have is refused after one fetch more, and the set is fetched no more
+/// often than that.
+async fn delegated_sign_in_verifies_with_the_platforms_jwks(backend: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let pair = Ed25519KeyPair::generate().unwrap();
+    let jwks = json!({"keys": [{
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "platform-1",
+        "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+    }]});
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get({
+            let fetches = Arc::clone(&fetches);
+            move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!(
+        "http://127.0.0.1:{}/jwks.json",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let login = RawLogin {
+        mode: Some("delegate".into()),
+        delegate_url: Some(PLATFORM_LOGIN.into()),
+        delegate_jwks_url: Some(jwks_url),
+        ..RawLogin::default()
+    };
+    let app = TestApp::spawn_with(backend, delegate_login(login)).await;
+    let mut agent = UserAgent::new(&app.base_url);
+
+    // A key the platform does not publish: refused, nothing created.
+    let (challenge, return_to) = go_to_platform(&mut agent, "/login?return_to=/settings").await;
+    let asserted = claims(&app, &challenge, "jwks-user", "jwks@platform.example");
+    let stranger = Ed25519KeyPair::generate().unwrap();
+    let page = agent
+        .get(&with_assertion(
+            &return_to,
+            &sign_with_kid(&stranger, "platform-2", &asserted),
+        ))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("published keys"), "{}", page.body);
+    let fetched = fetches.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&fetched), "{fetched} fetches");
+    // The published key's kid with the wrong key: refused too, and no
+    // fetch more (within 30 s of the last).
+    let page = agent
+        .get(&with_assertion(
+            &return_to,
+            &sign_with_kid(&stranger, "platform-1", &asserted),
+        ))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("signature"), "{}", page.body);
+    assert_eq!(fetches.load(Ordering::SeqCst), fetched);
+    assert!(
+        app.state
+            .store
+            .find_user_by_external_id("jwks-user")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Signed by the published key: signed in, with the cached set.
+    let back = agent
+        .get(&with_assertion(
+            &return_to,
+            &sign_with_kid(&pair, "platform-1", &asserted),
+        ))
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location.as_deref(), Some("/settings"));
+    assert_eq!(fetches.load(Ordering::SeqCst), fetched);
+    assert!(
+        app.state
+            .store
+            .find_user_by_external_id("jwks-user")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -88,8 +88,10 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         &config.issuer,
         seconds(config.tokens.leeway),
         token,
-        browser.as_deref(),
-        user_agent,
+        delegate::Browser {
+            secret: browser.as_deref(),
+            user_agent,
+        },
         unix_now(),
     )
     .await;
