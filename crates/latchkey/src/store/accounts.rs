@@ -297,9 +297,7 @@ macro_rules! impl_account_store {
             #[async_trait]
             impl AccountStore for $store {
                 async fn insert_user(&self, u: &UserRecord) -> Result<(), StoreError> {
-                    sqlx::query(
-                        $crate::store::accounts::INSERT_USER,
-                    )
+                    sqlx::query($crate::store::accounts::INSERT_USER)
                     .bind(&u.id)
                     .bind(&u.email)
                     .bind(u.email.to_lowercase())
@@ -386,9 +384,7 @@ macro_rules! impl_account_store {
                             .await
                             .map_err(map_sqlx)?;
                     }
-                    sqlx::query(
-                        $crate::store::accounts::INSERT_USER,
-                    )
+                    sqlx::query($crate::store::accounts::INSERT_USER)
                     .bind(&u.id)
                     .bind(&u.email)
                     .bind(u.email.to_lowercase())
@@ -401,9 +397,7 @@ macro_rules! impl_account_store {
                     .await
                     .map_err(map_sqlx)?;
                     for m in memberships {
-                        sqlx::query(
-                            $crate::store::accounts::UPSERT_MEMBERSHIP,
-                        )
+                        sqlx::query($crate::store::accounts::UPSERT_MEMBERSHIP)
                         .bind(&m.organization_id)
                         .bind(&m.user_id)
                         .bind(&m.role)
@@ -449,9 +443,7 @@ macro_rules! impl_account_store {
                 }
 
                 async fn upsert_membership(&self, m: &MembershipRecord) -> Result<(), StoreError> {
-                    sqlx::query(
-                        $crate::store::accounts::UPSERT_MEMBERSHIP,
-                    )
+                    sqlx::query($crate::store::accounts::UPSERT_MEMBERSHIP)
                     .bind(&m.organization_id)
                     .bind(&m.user_id)
                     .bind(&m.role)
@@ -535,9 +527,7 @@ macro_rules! impl_account_store {
                 }
 
                 async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
-                    sqlx::query(
-                        $crate::store::accounts::INSERT_SESSION,
-                    )
+                    sqlx::query($crate::store::accounts::INSERT_SESSION)
                     .bind(s.id_digest.0.to_vec())
                     .bind(&s.user_id)
                     .bind(s.auth_time)

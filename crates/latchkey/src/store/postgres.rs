@@ -95,32 +95,34 @@ async fn insert_refresh_token(
     Ok(())
 }
 
-impl HotPath for PostgresStore {
-    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_CLIENT)
-            .bind(client_id)
+impl PostgresStore {
+    /// The row a hot-path query finds by one key, mapped.
+    async fn one<'q, T>(
+        &self,
+        sql: &'static str,
+        key: impl sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'q,
+        map: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(key)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        row.as_ref().map(client).transpose()
+        row.as_ref().map(map).transpose()
+    }
+}
+
+impl HotPath for PostgresStore {
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.one(hot::FIND_CLIENT, client_id, client).await
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_USER)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(user).transpose()
+        self.one(hot::FIND_USER, id, user).await
     }
 
     async fn find_organization(&self, id: &str) -> Result<Option<OrganizationRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_ORGANIZATION)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(organization).transpose()
+        self.one(hot::FIND_ORGANIZATION, id, organization).await
     }
 
     async fn list_memberships(&self, user_id: &str) -> Result<Vec<MembershipRecord>, StoreError> {
@@ -147,12 +149,7 @@ impl HotPath for PostgresStore {
     }
 
     async fn find_session(&self, id_digest: &TokenDigest) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_SESSION)
-            .bind(id_digest.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(session).transpose()
+        self.one(hot::FIND_SESSION, id_digest.0.to_vec(), session).await
     }
 
     async fn find_consent(
@@ -199,12 +196,12 @@ impl HotPath for PostgresStore {
         &self,
         code_digest: &TokenDigest,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_AUTHORIZATION_CODE)
-            .bind(code_digest.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(authorization_code).transpose()
+        self.one(
+            hot::FIND_AUTHORIZATION_CODE,
+            code_digest.0.to_vec(),
+            authorization_code,
+        )
+        .await
     }
 
     async fn exchange_authorization_code(
@@ -254,12 +251,7 @@ impl HotPath for PostgresStore {
     }
 
     async fn find_grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_GRANT)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(grant).transpose()
+        self.one(hot::FIND_GRANT, id, grant).await
     }
 
     async fn access_token_is_live(&self, grant_id: &str, jti: &str) -> Result<bool, StoreError> {
@@ -293,12 +285,8 @@ impl HotPath for PostgresStore {
         &self,
         token_digest: &TokenDigest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_REFRESH_TOKEN)
-            .bind(token_digest.0.to_vec())
-            .fetch_optional(&self.pool)
+        self.one(hot::FIND_REFRESH_TOKEN, token_digest.0.to_vec(), refresh_token)
             .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(refresh_token).transpose()
     }
 
     /// Three round trips, one after the other: on PostgreSQL each read is
@@ -345,12 +333,7 @@ impl HotPath for PostgresStore {
     }
 
     async fn find_api_key(&self, digest: &TokenDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(hot::FIND_API_KEY)
-            .bind(digest.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(api_key).transpose()
+        self.one(hot::FIND_API_KEY, digest.0.to_vec(), api_key).await
     }
 
     async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -79,9 +79,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         }
     };
     let browser = cookies::delegate_browser_value(config, headers);
-    let user_agent = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
+    let user_agent = super::user_agent(headers);
     let completed = delegate::complete(
         state.store.as_ref(),
         settings,
@@ -90,7 +88,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         token,
         delegate::Browser {
             secret: browser.as_deref(),
-            user_agent,
+            user_agent: user_agent.as_deref(),
         },
         unix_now(),
     )

@@ -179,9 +179,7 @@ pub async fn submit(
         Err(CheckError::Store(error)) => return storage_failure_page(config, "sign-in", &error),
     };
     state.login_throttle.record_success(&email, ip);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let user_agent = super::user_agent(&headers);
     let session = match sessions::start(state.store.as_ref(), &user.id, user_agent.as_deref(), now).await {
         Ok(session) => session,
         Err(error) => {

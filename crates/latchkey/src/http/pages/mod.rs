@@ -355,7 +355,14 @@ pub fn scope_views(config: &Config, scopes: &[String]) -> Vec<ScopeView> {
     views
 }
 
-/// A Unix time as a date people read (`2026-11-30`).
+/// The browser's `User-Agent` header, as sent (invalid bytes replaced):
+/// what a session records of the browser it started in.
+pub fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
 /// A moment to the minute, in UTC: `2026-03-01 14:05 UTC`.
 pub fn date_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -369,6 +376,7 @@ pub fn date_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A Unix time as a date people read (`2026-11-30`).
 pub fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
