@@ -105,6 +105,7 @@ async fn fixture() -> Fixture {
                 nonce: None,
                 resources: Vec::new(),
                 auth_time: now,
+                amr: vec!["pwd".into()],
                 created_at: now,
                 expires_at: now + 600,
                 consumed_at: None,
@@ -119,6 +120,7 @@ async fn fixture() -> Fixture {
                 scopes: scopes.to_vec(),
                 resources: Vec::new(),
                 auth_time: now,
+                amr: vec!["pwd".into()],
                 created_at: now,
                 revoked_at: None,
             };

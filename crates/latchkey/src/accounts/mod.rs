@@ -6,6 +6,7 @@
 use crate::secret::{Secret, TokenDigest, generate_identifier, generate_token};
 use crate::store::{AdminKeyRecord, MembershipRecord, OrganizationRecord, Store, StoreError, UserRecord};
 
+pub mod amr;
 pub mod api_keys;
 pub mod hash_formats;
 pub mod import;

@@ -96,25 +96,28 @@ async fn upgrade_hash(store: &dyn Store, user: &mut UserRecord, upgraded: String
 /// How long a session's recorded last use may lag behind.
 pub const LAST_SEEN_GRANULARITY_SECONDS: i64 = 60;
 
-/// Starts a session for `user_id` in the browser whose `User-Agent` header
-/// this is; the returned secret goes in the cookie.
+/// Starts a session for `user_id`, who authenticated with the methods
+/// `amr` (RFC 8176), in the browser whose `User-Agent` header this is; the
+/// returned secret goes in the cookie.
 pub async fn start(
     store: &dyn Store,
     user_id: &str,
     user_agent: Option<&str>,
+    amr: Vec<String>,
     now: i64,
 ) -> Result<Secret, StoreError> {
-    let (id, session) = new_session(user_id, user_agent, now, now);
+    let (id, session) = new_session(user_id, user_agent, amr, now, now);
     store.insert_session(&session).await?;
     Ok(id)
 }
 
-/// A session, not stored yet, for `user_id` who authenticated at
-/// `auth_time` in the browser whose `User-Agent` header this is: the
+/// A session, not stored yet, for `user_id` who authenticated with `amr`
+/// at `auth_time` in the browser whose `User-Agent` header this is: the
 /// secret for the cookie and the record to store.
 pub fn new_session(
     user_id: &str,
     user_agent: Option<&str>,
+    amr: Vec<String>,
     auth_time: i64,
     now: i64,
 ) -> (Secret, SessionRecord) {
@@ -127,6 +130,7 @@ pub fn new_session(
         expires_at: now + SESSION_TTL_SECONDS,
         user_agent: user_agent.and_then(user_agent::for_storage),
         last_seen_at: None,
+        amr,
     };
     (id, session)
 }

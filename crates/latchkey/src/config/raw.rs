@@ -814,7 +814,7 @@ pub const API_PATH: &str = "/api/v1";
 
 impl RawClaims {
     fn validate(self) -> Result<ClaimNames, ConfigError> {
-        const REGISTERED: [&str; 20] = [
+        const REGISTERED: [&str; 21] = [
             "iss",
             "sub",
             "aud",
@@ -835,6 +835,7 @@ impl RawClaims {
             "sid",
             "grant_id",
             "acr",
+            "amr",
         ];
         let tenant_id = self.tenant_id.unwrap_or_else(|| "firm_id".to_owned());
         let tenant_name = match self.tenant_name {

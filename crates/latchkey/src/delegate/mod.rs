@@ -18,6 +18,7 @@
 //! assertion has `organizations`, the user's memberships become exactly
 //! those.
 
+use crate::accounts::amr;
 use crate::accounts::sessions::new_session;
 use crate::accounts::{MAX_LABEL_CHARS, MAX_NAME_CHARS, validate_email, validate_label};
 use crate::audit::{self, Actor, Subject};
@@ -143,7 +144,13 @@ pub async fn complete(
         Some(listed) => Some(memberships_for(store, listed, now).await?),
         None => None,
     };
-    let (session_secret, session) = new_session(&user.id, browser.user_agent, assertion.auth_time, now);
+    let (session_secret, session) = new_session(
+        &user.id,
+        browser.user_agent,
+        amr::registered(&assertion.amr),
+        assertion.auth_time,
+        now,
+    );
     let sign_in = DelegatedSignIn {
         challenge_digest: challenge.challenge_digest,
         jti_digest: TokenDigest::of(&assertion.jti),

@@ -1,20 +1,21 @@
 //! Authorization codes (RFC 6749 §4.1.2): random, single use, short-lived,
 //! bound to the client, redirect URI, PKCE challenge, nonce, scopes,
-//! resources (RFC 8707), organization, user and `auth_time`. Only the digest is stored.
+//! resources (RFC 8707), organization, user, `auth_time` and how the user
+//! authenticated (`amr`). Only the digest is stored.
 
 use crate::config::{Config, seconds};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::secret::{Secret, generate_token};
-use crate::store::{AuthorizationCodeRecord, Store, StoreError};
+use crate::store::{AuthorizationCodeRecord, SessionRecord, Store, StoreError};
 
-/// Issues a code for an approved request.
+/// Issues a code for an approved request, for the user of `session`,
+/// saying when and how they authenticated.
 pub async fn issue(
     store: &dyn Store,
     config: &Config,
     request: &AuthorizationRequest,
-    user_id: &str,
+    session: &SessionRecord,
     organization_id: &str,
-    auth_time: i64,
     now: i64,
 ) -> Result<Secret, StoreError> {
     let code = generate_token(&config.prefixes.authorization_code);
@@ -22,7 +23,7 @@ pub async fn issue(
     let record = AuthorizationCodeRecord {
         code_digest: code.digest(),
         client_id: request.client.client_id.clone(),
-        user_id: user_id.to_owned(),
+        user_id: session.user_id.clone(),
         organization_id: organization_id.to_owned(),
         redirect_uri: request.redirect_uri.clone(),
         redirect_uri_given: request.redirect_uri_given,
@@ -34,7 +35,8 @@ pub async fn issue(
             .map(|(_, m)| m.as_str().to_owned()),
         nonce: request.nonce.clone(),
         resources: request.resources.clone(),
-        auth_time,
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
         created_at: now,
         expires_at: now + ttl,
         consumed_at: None,

@@ -133,6 +133,7 @@ pub async fn authorization_code(
         scopes: code.scopes.clone(),
         resources: code.resources.clone(),
         auth_time: code.auth_time,
+        amr: code.amr.clone(),
         created_at: now,
         revoked_at: None,
     };
@@ -180,6 +181,7 @@ pub async fn authorization_code(
             target: &target,
             grant_id: &grant_record.id,
             auth_time: code.auth_time,
+            amr: &code.amr,
             nonce: code.nonce.as_deref(),
             id_token: scopes.contains("openid"),
             id_token_alg: id_token_alg(config, client),
@@ -455,6 +457,7 @@ pub async fn refresh_token(
             target: &target,
             grant_id: &grant.id,
             auth_time: grant.auth_time,
+            amr: &grant.amr,
             nonce: None,
             // OpenID Connect Core §12.2: a refresh response may carry an
             // ID token; it does when the operator asks for one.
@@ -502,6 +505,7 @@ struct Minting<'a> {
     target: &'a Target,
     grant_id: &'a str,
     auth_time: i64,
+    amr: &'a [String],
     nonce: Option<&'a str>,
     /// Whether the response carries an ID token.
     id_token: bool,
@@ -539,6 +543,7 @@ fn respond(
             client_id: minting.client_id,
             scopes: minting.scopes,
             auth_time: minting.auth_time,
+            amr: minting.amr,
             nonce: minting.nonce,
             access_token: &access_token,
             alg: minting.id_token_alg,

@@ -296,6 +296,7 @@ mod tests {
             expires_at: auth_time + 3600,
             user_agent: None,
             last_seen_at: None,
+            amr: vec!["pwd".into()],
         }
     }
 

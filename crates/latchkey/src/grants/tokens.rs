@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use crate::accounts::amr;
 use crate::config::{AccessTokenClaims, Config, seconds};
 use crate::keys::{Alg, KeyError, KeyRing};
 use crate::oauth::resource::Target;
@@ -155,6 +156,8 @@ pub struct IdTokenContext<'a> {
     pub client_id: &'a str,
     pub scopes: &'a ScopeSet,
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176); empty when not recorded.
+    pub amr: &'a [String],
     pub nonce: Option<&'a str>,
     pub access_token: &'a Secret,
     /// The client's `id_token_signed_response_alg`, or `tokens.signing_alg`.
@@ -162,7 +165,8 @@ pub struct IdTokenContext<'a> {
 }
 
 /// OpenID Connect Core §2 and §3.1.3.6: `iss`, `sub`, `aud`, `azp`, `exp`,
-/// `iat`, `auth_time`, `nonce`, `at_hash`, and the scoped claims.
+/// `iat`, `auth_time`, `amr` and `acr` (when recorded), `nonce`,
+/// `at_hash`, and the scoped claims.
 pub fn id_token(
     config: &Config,
     ring: &KeyRing,
@@ -178,6 +182,10 @@ pub fn id_token(
     claims.insert("iat".into(), now.into());
     claims.insert("exp".into(), (now + seconds(config.tokens.id_token_ttl)).into());
     claims.insert("auth_time".into(), context.auth_time.into());
+    if let Some(acr) = amr::acr(context.amr) {
+        claims.insert("amr".into(), context.amr.into());
+        claims.insert("acr".into(), acr.into());
+    }
     if let Some(nonce) = context.nonce {
         claims.insert("nonce".into(), nonce.into());
     }

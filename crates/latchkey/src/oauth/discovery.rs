@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::accounts::amr;
 use crate::config::Config;
 use crate::keys::Alg;
 use crate::oauth::grant_type::GrantType;
@@ -32,6 +33,9 @@ pub struct ServerMetadata {
     pub subject_types_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub claims_supported: Vec<String>,
+    /// The authentication context classes an ID token's `acr` may name
+    /// (see [`amr`]).
+    pub acr_values_supported: Vec<&'static str>,
     pub prompt_values_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
     /// RFC 7591 §3 / RFC 8414 §2: only when clients may register themselves.
@@ -57,6 +61,8 @@ fn claims_supported(config: &Config) -> Vec<String> {
         "exp",
         "iat",
         "auth_time",
+        "amr",
+        "acr",
         "nonce",
         "azp",
         "at_hash",
@@ -98,6 +104,7 @@ impl ServerMetadata {
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: algs.iter().map(|alg| alg.as_str()).collect(),
             claims_supported: claims_supported(config),
+            acr_values_supported: amr::ACR_VALUES.to_vec(),
             prompt_values_supported: vec!["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
             registration_endpoint: config

@@ -86,6 +86,9 @@ pub struct SessionRecord {
     /// The last recorded use (recorded at most once a minute); `None`
     /// until the first, when `created_at` is the last use.
     pub last_seen_at: Option<i64>,
+    /// How the user authenticated (RFC 8176 `amr` values); empty when
+    /// not recorded.
+    pub amr: Vec<String>,
 }
 
 /// An API key: a bearer credential bound to one organization and scopes.
@@ -264,6 +267,7 @@ pub(super) fn session<R: SqlRow>(row: &R) -> Result<SessionRecord, StoreError> {
         expires_at: row.read("expires_at")?,
         user_agent: row.read("user_agent")?,
         last_seen_at: row.read("last_seen_at")?,
+        amr: json_list(row, "amr")?,
     })
 }
 
@@ -276,9 +280,9 @@ pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, email, email_normal
 pub(crate) const UPSERT_MEMBERSHIP: &str = "INSERT INTO memberships (organization_id, user_id, role, created_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role";
 
-/// A browser session row, `$1`–`$7`.
+/// A browser session row, `$1`–`$8`.
 pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions (id_digest, user_id, auth_time, created_at, \
-     expires_at, user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     expires_at, user_agent, last_seen_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// Implements [`AccountStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`,
 /// and a `hot()` returning its [`HotPath`](super::hot::HotPath)).
@@ -535,6 +539,7 @@ macro_rules! impl_account_store {
                     .bind(s.expires_at)
                     .bind(s.user_agent.as_deref())
                     .bind(s.last_seen_at)
+                    .bind(to_json_list(&s.amr)?)
                     .execute(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
@@ -556,7 +561,7 @@ macro_rules! impl_account_store {
 
                 async fn list_user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
                     let rows = sqlx::query(
-                        "SELECT id_digest, user_id, auth_time, created_at, expires_at, user_agent, last_seen_at \
+                        "SELECT id_digest, user_id, auth_time, created_at, expires_at, user_agent, last_seen_at, amr \
                          FROM sessions WHERE user_id = $1 AND expires_at > $2 \
                          ORDER BY COALESCE(last_seen_at, created_at) DESC, created_at DESC, id_digest",
                     )

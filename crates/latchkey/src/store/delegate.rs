@@ -336,6 +336,7 @@ macro_rules! impl_delegate_store {
                         .bind(session.expires_at)
                         .bind(&session.user_agent)
                         .bind(session.last_seen_at)
+                        .bind($crate::store::sql::to_json_list(&session.amr)?)
                         .execute(&mut *tx)
                         .await
                         .map_err(map_sqlx)?;

@@ -769,7 +769,8 @@ impl HotPath for Direct {
                     code.expires_at,
                     code.consumed_at,
                     code.grant_id,
-                    to_json_list(&code.resources)?
+                    to_json_list(&code.resources)?,
+                    to_json_list(&code.amr)?
                 ],
             )?;
             Ok(())
@@ -826,7 +827,8 @@ impl HotPath for Direct {
                     g.auth_time,
                     g.created_at,
                     g.revoked_at,
-                    to_json_list(&g.resources)?
+                    to_json_list(&g.resources)?,
+                    to_json_list(&g.amr)?
                 ],
             )?;
             if let Some(refresh) = &refresh {

@@ -24,6 +24,8 @@ pub struct GrantRecord {
     /// identifiers; empty when it named none.
     pub resources: Vec<String>,
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176), from the code.
+    pub amr: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -62,6 +64,8 @@ pub struct AuthorizationCodeRecord {
     /// The resources the authorization request named (RFC 8707).
     pub resources: Vec<String>,
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176), from the session.
+    pub amr: Vec<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -293,6 +297,7 @@ pub(super) fn grant<R: SqlRow>(row: &R) -> Result<GrantRecord, StoreError> {
         scopes: json_list(row, "scopes")?,
         resources: json_list(row, "resources")?,
         auth_time: row.read("auth_time")?,
+        amr: json_list(row, "amr")?,
         created_at: row.read("created_at")?,
         revoked_at: row.read("revoked_at")?,
     })
@@ -312,6 +317,7 @@ pub(super) fn authorization_code<R: SqlRow>(row: &R) -> Result<AuthorizationCode
         nonce: row.read("nonce")?,
         resources: json_list(row, "resources")?,
         auth_time: row.read("auth_time")?,
+        amr: json_list(row, "amr")?,
         created_at: row.read("created_at")?,
         expires_at: row.read("expires_at")?,
         consumed_at: row.read("consumed_at")?,

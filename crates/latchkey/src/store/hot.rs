@@ -91,19 +91,19 @@ pub(crate) const FIND_SUBJECT: &str = "SELECT u.id, u.email, u.name, u.email_ver
      LEFT JOIN memberships m ON m.user_id = u.id AND m.organization_id = o.id";
 
 pub(crate) const FIND_SESSION: &str = "SELECT id_digest, user_id, auth_time, created_at, expires_at, \
-     user_agent, last_seen_at FROM sessions WHERE id_digest = $1";
+     user_agent, last_seen_at, amr FROM sessions WHERE id_digest = $1";
 
 pub(crate) const FIND_CONSENT: &str =
     "SELECT scopes FROM consents WHERE user_id = $1 AND organization_id = $2 AND client_id = $3";
 
 pub(crate) const INSERT_AUTHORIZATION_CODE: &str = "INSERT INTO authorization_codes (code_digest, client_id, \
      user_id, organization_id, redirect_uri, redirect_uri_given, scopes, code_challenge, \
-     code_challenge_method, nonce, auth_time, created_at, expires_at, consumed_at, grant_id, resources) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+     code_challenge_method, nonce, auth_time, created_at, expires_at, consumed_at, grant_id, resources, amr) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 pub(crate) const FIND_AUTHORIZATION_CODE: &str = "SELECT code_digest, client_id, user_id, organization_id, \
      redirect_uri, redirect_uri_given, scopes, code_challenge, code_challenge_method, nonce, auth_time, \
-     created_at, expires_at, consumed_at, grant_id, resources FROM authorization_codes WHERE code_digest = $1";
+     created_at, expires_at, consumed_at, grant_id, resources, amr FROM authorization_codes WHERE code_digest = $1";
 
 /// Consumes an unconsumed code: `$1` now, `$2` the grant, `$3` the digest.
 pub(crate) const CONSUME_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 \
@@ -112,10 +112,10 @@ pub(crate) const CONSUME_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes 
 pub(crate) const CODE_GRANT_ID: &str = "SELECT grant_id FROM authorization_codes WHERE code_digest = $1";
 
 pub(crate) const INSERT_GRANT: &str = "INSERT INTO grants (id, client_id, user_id, organization_id, scopes, \
-     auth_time, created_at, revoked_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     auth_time, created_at, revoked_at, resources, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 pub(crate) const FIND_GRANT: &str = "SELECT id, client_id, user_id, organization_id, scopes, auth_time, \
-     created_at, revoked_at, resources FROM grants WHERE id = $1";
+     created_at, revoked_at, resources, amr FROM grants WHERE id = $1";
 
 /// `$1` the grant, `$2` true, `$3` the token's jti.
 pub(crate) const ACCESS_TOKEN_IS_LIVE: &str = "SELECT 1 AS live FROM grants g \
@@ -173,13 +173,14 @@ pub(crate) const PG_ROTATE_REFRESH_TOKEN: &str = "WITH live AS ( \
 /// `$2` the grant id, `$3` the code's digest, `$4`–`$10` the grant's
 /// client, user, organization, scopes, auth time, created and revoked
 /// times, `$12`–`$18` the refresh token's digest, client, scopes, created,
-/// expires and used times, and grant, `$19` the grant's resources.
+/// expires and used times, and grant, `$19` the grant's resources, `$20` its
+/// authentication methods.
 pub(crate) const PG_EXCHANGE_AUTHORIZATION_CODE: &str = "WITH consumed AS ( \
        UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 \
        WHERE code_digest = $3 AND consumed_at IS NULL RETURNING code_digest \
      ), granted AS ( \
        INSERT INTO grants (id, client_id, user_id, organization_id, scopes, auth_time, created_at, revoked_at, \
-       resources) SELECT $2, $4, $5, $6, $7, $8, $9, $10, $19 FROM consumed RETURNING id \
+       resources, amr) SELECT $2, $4, $5, $6, $7, $8, $9, $10, $19, $20 FROM consumed RETURNING id \
      ), refreshed AS ( \
        INSERT INTO refresh_tokens (token_digest, grant_id, client_id, scopes, created_at, expires_at, used_at) \
        SELECT $12, $18, $13, $14, $15, $16, $17 FROM granted WHERE $11 RETURNING grant_id \

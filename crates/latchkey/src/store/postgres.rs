@@ -186,6 +186,7 @@ impl HotPath for PostgresStore {
             .bind(c.consumed_at)
             .bind(&c.grant_id)
             .bind(to_json_list(&c.resources)?)
+            .bind(to_json_list(&c.amr)?)
             .execute(&self.pool)
             .await
             .map_err(map_sqlx)?;
@@ -231,6 +232,7 @@ impl HotPath for PostgresStore {
             .bind(refresh.and_then(|r| r.used_at))
             .bind(refresh.map(|r| r.grant_id.as_str()))
             .bind(to_json_list(&g.resources)?)
+            .bind(to_json_list(&g.amr)?)
             .fetch_one(&self.pool)
             .await
             .map_err(map_sqlx)?;

@@ -112,7 +112,7 @@ fn claims(app: &TestApp, challenge: &str, sub: &str, email: &str) -> Value {
         "name": "Dana Platform",
         "email_verified": true,
         "auth_time": now - 100,
-        "amr": ["pwd"],
+        "amr": ["pwd", "otp", "x-unregistered"],
         "login_challenge": challenge,
         "jti": uuid::Uuid::new_v4().to_string(),
     })
@@ -193,6 +193,12 @@ async fn delegated_sign_in_completes_the_code_flow_then_updates_the_user(backend
     let id_token = jwt_payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(id_token["sub"], user.id.as_str());
     assert_eq!(id_token["auth_time"], auth_time, "the platform's auth_time");
+    assert_eq!(
+        id_token["amr"],
+        json!(["pwd", "otp", "mfa"]),
+        "the platform's registered methods, two factors"
+    );
+    assert_eq!(id_token["acr"], "urn:latchkey:acr:2fa");
     assert_eq!(id_token["email"], "dana@platform.example");
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["firm_id"], "org-acme");

@@ -54,9 +54,22 @@ async fn default_metadata_lists_every_required_field(backend: Backend) {
     assert_eq!(oidc["id_token_signing_alg_values_supported"], json!(["RS256"]));
     assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
     let claims = oidc["claims_supported"].as_array().unwrap();
-    for claim in ["sub", "email", "name", "firm_id", "firm_name", "role"] {
+    for claim in [
+        "sub",
+        "email",
+        "name",
+        "firm_id",
+        "firm_name",
+        "role",
+        "amr",
+        "acr",
+    ] {
         assert!(claims.contains(&json!(claim)), "{claim}");
     }
+    assert_eq!(
+        oidc["acr_values_supported"],
+        json!(["phr", "urn:latchkey:acr:2fa", "urn:latchkey:acr:1fa"])
+    );
     assert!(
         oidc["scopes_supported"]
             .as_array()

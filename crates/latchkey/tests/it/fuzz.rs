@@ -214,7 +214,14 @@ impl Fixture {
     pub async fn new_session(&mut self) -> String {
         let now = latchkey::unix_now();
         let store = self.app.state.store.clone();
-        let started = latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, None, now).await;
+        let started = latchkey::accounts::sessions::start(
+            store.as_ref(),
+            &self.alice_id,
+            None,
+            vec!["pwd".into()],
+            now,
+        )
+        .await;
         let session = match started {
             Ok(session) => session,
             Err(latchkey::store::StoreError::MissingReference) => {
@@ -225,9 +232,15 @@ impl Fixture {
                     .unwrap()
                     .unwrap();
                 self.alice_id = alice.id;
-                latchkey::accounts::sessions::start(store.as_ref(), &self.alice_id, None, now)
-                    .await
-                    .unwrap()
+                latchkey::accounts::sessions::start(
+                    store.as_ref(),
+                    &self.alice_id,
+                    None,
+                    vec!["pwd".into()],
+                    now,
+                )
+                .await
+                .unwrap()
             }
             Err(error) => panic!("starting a session: {error}"),
         };

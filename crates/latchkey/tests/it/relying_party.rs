@@ -209,6 +209,8 @@ async fn client_secret_post_flow_with_openidconnect(backend: Backend) {
     assert!(
         id["auth_time"].as_i64().is_some() && id["at_hash"].as_str().is_some() && id["nonce"].is_string()
     );
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]), "signed in with a password");
+    assert_eq!(id["acr"], "urn:latchkey:acr:1fa");
 }
 
 async fn public_client_flow_with_openidconnect(backend: Backend) {

@@ -97,6 +97,12 @@ async fn refresh_carries_a_verifiable_id_token_when_configured(backend: Backend)
         claims["auth_time"], first["auth_time"],
         "OpenID Connect Core §12.2"
     );
+    assert_eq!(
+        claims["amr"], first["amr"],
+        "how the user authenticated, from the grant"
+    );
+    assert_eq!(claims["acr"], first["acr"]);
+    assert!(claims["amr"].is_array(), "{claims:?}");
     assert!(claims.get("at_hash").is_some());
 }
 

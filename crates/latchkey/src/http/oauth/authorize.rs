@@ -254,9 +254,8 @@ async fn issue_code(
         state.store.as_ref(),
         &state.config,
         request,
-        &signed_in.user.id,
+        &signed_in.session,
         organization_id,
-        signed_in.session.auth_time,
         unix_now(),
     )
     .await;

@@ -14,6 +14,7 @@ use url::form_urlencoded;
 use super::extract::{CsrfForm, SignedIn};
 use super::return_to;
 use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
+use crate::accounts::amr;
 use crate::accounts::sessions::{self, CheckError};
 use crate::config::LoginMode;
 use crate::http::{AppState, cookies, form_pairs, pair, query_pairs};
@@ -180,7 +181,15 @@ pub async fn submit(
     };
     state.login_throttle.record_success(&email, ip);
     let user_agent = super::user_agent(&headers);
-    let session = match sessions::start(state.store.as_ref(), &user.id, user_agent.as_deref(), now).await {
+    let session = match sessions::start(
+        state.store.as_ref(),
+        &user.id,
+        user_agent.as_deref(),
+        amr::of(&[amr::PASSWORD]),
+        now,
+    )
+    .await
+    {
         Ok(session) => session,
         Err(error) => {
             return storage_failure_page(config, "starting a session", &error);

@@ -43,6 +43,7 @@ fn session(value: &str, user_id: &str, expires_at: i64) -> SessionRecord {
         expires_at,
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
         last_seen_at: None,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     }
 }
 
@@ -660,6 +661,7 @@ async fn sessions_are_found_by_digest_expired_or_not(backend: Backend) {
         expires_at: i64::MAX,
         user_agent: Some(ODD_TEXT.into()),
         last_seen_at: Some(i64::MAX),
+        amr: Vec::new(),
     };
     store.insert_session(&expired).await.unwrap();
     store.insert_session(&unusual).await.unwrap();

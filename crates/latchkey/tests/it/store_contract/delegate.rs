@@ -44,6 +44,7 @@ fn session(name: &str, user_id: &str) -> SessionRecord {
         expires_at: 1000,
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
         last_seen_at: None,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     }
 }
 

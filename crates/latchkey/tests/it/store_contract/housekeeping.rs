@@ -384,6 +384,7 @@ async fn purging_removes_only_what_expired_and_counts_it(backend: Backend) {
         expires_at,
         user_agent: None,
         last_seen_at: None,
+        amr: Vec::new(),
     };
     store.insert_session(&session("s-old", 9_999)).await.unwrap();
     store.insert_session(&session("s-edge", 10_000)).await.unwrap();

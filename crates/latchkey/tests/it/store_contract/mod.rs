@@ -145,6 +145,7 @@ fn code(value: &str) -> AuthorizationCodeRecord {
         nonce: Some("n-0S6_WzA2Mj".into()),
         resources: strings(&["https://mcp.example.com", "https://billing.example.com/api"]),
         auth_time: 1_000,
+        amr: strings(&["pwd", "otp", "mfa"]),
         created_at: 1_000,
         expires_at: 1_060,
         consumed_at: None,
@@ -162,6 +163,7 @@ fn grant(id: &str) -> GrantRecord {
         scopes: strings(&["openid", "cases:read"]),
         resources: strings(&["https://mcp.example.com"]),
         auth_time: 1_000,
+        amr: strings(&["hwk", "mfa"]),
         created_at: 1_010,
         revoked_at: None,
     }
