@@ -1,6 +1,7 @@
 //! Rate limits (SPEC 12), per instance: fixed one-minute windows counted in
-//! memory, keyed by client IP (authorization, registration), client id (token,
-//! revocation) or access token (userinfo). A limit of 0 turns one off. The
+//! memory, keyed by client IP (authorization, registration, the delegated
+//! sign-in's return), client id (token, revocation) or access token
+//! (userinfo). A limit of 0 turns one off. The
 //! counters are sharded so concurrent requests rarely wait on each other.
 
 use std::collections::HashMap;
@@ -26,6 +27,11 @@ pub enum Endpoint {
     Revoke,
     /// Dynamic client registration: each one may create a client.
     Register,
+    /// The browser's return from the platform's login in delegated sign-in
+    /// (each verifies a signature and may write a user): counted apart
+    /// from, but within the same limit as, the authorization endpoint,
+    /// which each of them follows.
+    DelegatedReturn,
 }
 
 type Counters = HashMap<(Endpoint, TokenDigest), (i64, u32)>;
@@ -45,7 +51,7 @@ impl RateLimiter {
 
     fn limit(&self, endpoint: Endpoint) -> u32 {
         match endpoint {
-            Endpoint::Authorize => self.limits.authorize_per_minute,
+            Endpoint::Authorize | Endpoint::DelegatedReturn => self.limits.authorize_per_minute,
             Endpoint::Token => self.limits.token_per_minute,
             Endpoint::Userinfo => self.limits.userinfo_per_minute,
             Endpoint::Revoke => self.limits.revoke_per_minute,
@@ -143,6 +149,11 @@ mod tests {
             "another endpoint"
         );
         assert_eq!(limiter.check(Endpoint::Token, "c1", 180), Ok(()), "a new window");
+        assert_eq!(
+            limiter.check(Endpoint::DelegatedReturn, "c1", 150),
+            Ok(()),
+            "counted apart"
+        );
         for _ in 0..100 {
             assert_eq!(limiter.check(Endpoint::Revoke, "c1", 150), Ok(()), "0 disables");
         }

@@ -22,6 +22,7 @@ backend_tests!(
     delegated_sign_in_completes_the_code_flow_then_updates_the_user,
     delegated_sign_in_verifies_an_ed25519_public_key_and_refuses_hs256,
     refused_assertions_get_a_clear_page_and_create_nothing,
+    returns_from_the_platform_are_rate_limited,
     challenges_and_assertion_ids_are_single_use,
     a_challenge_only_finishes_in_the_browser_that_started_it,
     delegated_sign_in_verifies_with_the_platforms_jwks,
@@ -432,6 +433,11 @@ async fn refused_assertions_get_a_clear_page_and_create_nothing(backend: Backend
         assert_eq!(page.status, 400, "{case}: {}", page.body);
         assert!(page.body.contains(expected), "{case}: {}", page.body);
         assert!(
+            page.body.contains("You could not be signed in"),
+            "{case}: the heading says what failed: {}",
+            page.body
+        );
+        assert!(
             !page.body.contains(&challenge),
             "{case}: the challenge is not shown"
         );
@@ -456,6 +462,35 @@ async fn refused_assertions_get_a_clear_page_and_create_nothing(backend: Backend
         .await;
     assert_eq!(back.status, 303, "{}", back.body);
     assert!(agent.has_cookie("latchkey_session"));
+}
+
+/// The return from the platform is limited per client address, like the
+/// authorization endpoint it follows: over the limit, a page says how long
+/// to wait, with `Retry-After`, and nothing is verified or created.
+async fn returns_from_the_platform_are_rate_limited(backend: Backend) {
+    let options = Options {
+        tweak: Some(Box::new(|raw: &mut RawConfig| {
+            raw.login = hs256_login();
+            raw.rate_limits.authorize_per_minute = Some(2);
+        })),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let mut agent = UserAgent::new(&app.base_url);
+    let (challenge, return_to) = go_to_platform(&mut agent, "/login?return_to=/settings").await;
+    for _ in 0..2 {
+        let page = agent.get(&with_assertion(&return_to, "not-a-jwt")).await;
+        assert_eq!(page.status, 400, "{}", page.body);
+    }
+    let good =
+        PlatformKey::Hs256(SECRET).sign(&claims(&app, &challenge, "limited", "limited@platform.example"));
+    let page = agent.get(&with_assertion(&return_to, &good)).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Too many sign-ins"), "{}", page.body);
+    let retry_after: i64 = page.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(app.state.store.list_users().await.unwrap().is_empty());
+    assert!(!agent.has_cookie("latchkey_session"));
 }
 
 async fn challenges_and_assertion_ids_are_single_use(backend: Backend) {

@@ -6,15 +6,18 @@
 //! `assertion` (GET query or POST form). The rules are
 //! [`crate::delegate`]'s; this file reads and writes the wire.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::login::see_other;
-use super::{error_page, not_found_page, storage_failure_page};
+use super::{MessagePage, not_found_page, render, storage_failure_page};
 use crate::config::{Config, DelegateLogin, LoginMode, seconds};
 use crate::delegate::{self, CHALLENGE_TTL_SECONDS, DelegateError};
+use crate::http::rate_limit::Endpoint;
 use crate::http::{AppState, cookies, form_pairs, query_pairs};
 use crate::unix_now;
 
@@ -47,35 +50,74 @@ pub async fn begin(
     see_other(url.as_str(), cookie)
 }
 
+/// The heading of every page that refuses a return from the platform.
+const NOT_SIGNED_IN: &str = "You could not be signed in";
+
 /// `GET <paths.login>/delegate/return?assertion=…`
 pub async fn finish_get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    finish(&state, &headers, query_pairs(query)).await
+    finish(&state, peer, &headers, query_pairs(query)).await
 }
 
 /// `POST <paths.login>/delegate/return` with the form field `assertion`.
-pub async fn finish_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    finish(&state, &headers, form_pairs(&body)).await
+pub async fn finish_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    finish(&state, peer, &headers, form_pairs(&body)).await
 }
 
-async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
+/// A page refusing the return, saying why and what to do.
+fn refusal(config: &Config, status: StatusCode, code: &str, message: &str) -> Response {
+    let page = MessagePage::error(config, code, message).headed(NOT_SIGNED_IN);
+    render(config, status, &page, &[])
+}
+
+async fn finish(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Response {
     let config = &state.config;
     let LoginMode::Delegate(settings) = &config.login.mode else {
         return not_found_page(config);
     };
+    let ip = state.rate_limiter.client_ip(peer, headers);
+    if let Err(retry_after) = state
+        .rate_limiter
+        .check(Endpoint::DelegatedReturn, &ip.to_string(), unix_now())
+    {
+        let message = format!(
+            "Too many sign-ins from your network. Wait {retry_after} seconds, then go back to the app and sign in again."
+        );
+        let mut response = refusal(
+            config,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            &message,
+        );
+        if let Ok(value) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let mut assertions = pairs.iter().filter(|(name, _)| name == "assertion");
     let token = match (assertions.next(), assertions.next()) {
         (Some((_, token)), None) => token,
         (None, _) => {
             let message = "The platform sent you back without a sign-in `assertion`. Go back to the app and sign in again.";
-            return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", message);
+            return refusal(config, StatusCode::BAD_REQUEST, "invalid_request", message);
         }
         (Some(_), Some(_)) => {
             let message = "The platform sent you back with more than one `assertion`. Go back to the app and sign in again.";
-            return error_page(config, StatusCode::BAD_REQUEST, "invalid_request", message);
+            return refusal(config, StatusCode::BAD_REQUEST, "invalid_request", message);
         }
     };
     let browser = cookies::delegate_browser_value(config, headers);
@@ -97,7 +139,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, Strin
         Ok(done) => see_other(&done.return_to, cookies::session(config, done.session.expose())),
         Err(DelegateError::Refused(refused)) => {
             tracing::info!(reason = %refused, "delegated sign-in refused");
-            error_page(config, StatusCode::BAD_REQUEST, "access_denied", &refused.0)
+            refusal(config, StatusCode::BAD_REQUEST, "access_denied", &refused.0)
         }
         Err(DelegateError::Store(error)) => storage_failure_page(config, "a delegated sign-in", &error),
     }

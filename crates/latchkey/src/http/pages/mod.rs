@@ -313,6 +313,13 @@ impl MessagePage {
             form: None,
         }
     }
+
+    /// This error page with a heading that says what failed.
+    #[must_use]
+    pub fn headed(mut self, heading: &str) -> Self {
+        self.heading = heading.into();
+        self
+    }
 }
 
 /// A scope as people read it: its sentence from the vocabulary, and its
