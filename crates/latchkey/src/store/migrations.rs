@@ -74,6 +74,11 @@ pub const SQLITE: Embedded = &[
         "session details",
         include_str!("../../migrations/sqlite/0013_session_details.sql"),
     ),
+    (
+        15,
+        "email links",
+        include_str!("../../migrations/sqlite/0015_email_links.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -136,6 +141,11 @@ pub const POSTGRES: Embedded = &[
         13,
         "session details",
         include_str!("../../migrations/postgres/0013_session_details.sql"),
+    ),
+    (
+        15,
+        "email links",
+        include_str!("../../migrations/postgres/0015_email_links.sql"),
     ),
 ];
 
