@@ -58,6 +58,16 @@ impl Captured {
         Some(rest[..end].to_owned())
     }
 
+    /// The path and query of the first link whose path starts with
+    /// `path` (whatever the issuer the server was given).
+    pub fn link_path(&self, path: &str) -> Option<String> {
+        let text = self.text();
+        let start = text.find(&format!("/{}", path.trim_start_matches('/')))?;
+        let rest = &text[start..];
+        let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        Some(rest[..end].to_owned())
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         let head = self.data.split("\r\n\r\n").next()?;
         head.lines().find_map(|line| {
@@ -177,6 +187,18 @@ impl SmtpSink {
                 panic!("expected {count} mails, got {}: {:?}", messages.len(), messages);
             }
         }
+    }
+
+    /// Waits (up to 10 s) for a message with a link whose path starts
+    /// with `path`; the path and query of the newest such link.
+    pub async fn wait_for_link(&self, path: &str) -> String {
+        for _ in 0..100 {
+            if let Some(link) = self.messages().iter().rev().find_map(|m| m.link_path(path)) {
+                return link;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no mail with a link to {path}: {:?}", self.messages());
     }
 
     /// A configuration tweak that sends mail to this sink.
