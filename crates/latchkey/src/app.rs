@@ -32,6 +32,8 @@ pub enum StartError {
     Keys(#[from] KeyError),
     #[error("cannot set up fetching client metadata documents: {0}")]
     Outbound(String),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -125,6 +127,16 @@ impl App {
             store: Arc::clone(&store),
             passwords: Arc::clone(&passwords),
         })));
+        let mailer = match &config.smtp {
+            Some(smtp) => {
+                let host = url::Url::parse(&config.issuer)
+                    .ok()
+                    .and_then(|issuer| issuer.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".to_owned());
+                Some(crate::mail::Mailer::new(smtp, &host)?)
+            }
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -132,6 +144,9 @@ impl App {
             metadata: metadata.into(),
             metadata_algs,
             login_throttle: Arc::default(),
+            reset_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::with_limits(
+                crate::accounts::throttle::RESET_REQUESTS,
+            )),
             passwords,
             form_key,
             rate_limiter,
@@ -139,6 +154,7 @@ impl App {
             metrics,
             url_clients,
             demo: None,
+            mailer,
         };
         Ok(Self {
             listener,

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod outbound;

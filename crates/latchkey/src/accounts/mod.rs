@@ -8,6 +8,8 @@ use crate::store::{AdminKeyRecord, MembershipRecord, OrganizationRecord, Store, 
 
 pub mod amr;
 pub mod api_keys;
+pub mod change_password;
+pub mod email_links;
 pub mod hash_formats;
 pub mod import;
 pub mod password;
@@ -76,7 +78,7 @@ pub(crate) fn validate_email(email: &str) -> Result<String, AccountError> {
     Ok(email.to_owned())
 }
 
-fn validate_password(password: &Secret) -> Result<(), AccountError> {
+pub(crate) fn validate_password(password: &Secret) -> Result<(), AccountError> {
     let chars = password.expose().chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(invalid(

@@ -1,4 +1,5 @@
-//! Throttling of failed sign-ins (SPEC 8). Failures are counted in one
+//! Throttling of failed sign-ins (SPEC 8), and with its own limits of
+//! password-reset requests ([`RESET_REQUESTS`]). Failures are counted in one
 //! window per key, and a key over its limit is refused until its window
 //! ends, without checking the password (so a refused attempt costs no
 //! argon2 work):
@@ -39,12 +40,35 @@ enum Key {
     Email(String),
 }
 
-impl Key {
-    fn limit(&self) -> u32 {
-        match self {
-            Self::Pair(..) => MAX_FAILURES,
-            Self::Ip(_) => MAX_FAILURES_PER_IP,
-            Self::Email(_) => MAX_FAILURES_PER_EMAIL,
+/// How many counted events each key allows inside one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_email_and_ip: u32,
+    pub per_ip: u32,
+    pub per_email: u32,
+}
+
+/// The sign-in limits: failed attempts.
+pub const SIGN_IN: Limits = Limits {
+    per_email_and_ip: MAX_FAILURES,
+    per_ip: MAX_FAILURES_PER_IP,
+    per_email: MAX_FAILURES_PER_EMAIL,
+};
+
+/// The limits of password-reset requests (every request counts, known
+/// email or not): a few links per address, so nobody's mailbox is flooded.
+pub const RESET_REQUESTS: Limits = Limits {
+    per_email_and_ip: 3,
+    per_ip: 20,
+    per_email: 5,
+};
+
+impl Limits {
+    fn of(&self, key: &Key) -> u32 {
+        match key {
+            Key::Pair(..) => self.per_email_and_ip,
+            Key::Ip(_) => self.per_ip,
+            Key::Email(_) => self.per_email,
         }
     }
 }
@@ -54,20 +78,37 @@ fn keys(email: &str, ip: IpAddr) -> [Key; 3] {
     [Key::Pair(email.clone(), ip), Key::Ip(ip), Key::Email(email)]
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginThrottle {
     /// Failures and the start of their window, per key.
     failures: Mutex<HashMap<Key, (u32, i64)>>,
+    limits: Limits,
+}
+
+/// The sign-in throttle ([`SIGN_IN`]).
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::with_limits(SIGN_IN)
+    }
 }
 
 impl LoginThrottle {
+    /// A throttle counting events against `limits` (the same windows and
+    /// bounds as sign-in's).
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            failures: Mutex::default(),
+            limits,
+        }
+    }
+
     /// Whether `email` may try to sign in from `ip` at `now`.
     pub fn allows(&self, email: &str, ip: IpAddr, now: i64) -> bool {
         let Ok(failures) = self.failures.lock() else {
             return true;
         };
         keys(email, ip).iter().all(|key| match failures.get(key) {
-            Some((count, since)) => *count < key.limit() || now - since >= WINDOW_SECONDS,
+            Some((count, since)) => *count < self.limits.of(key) || now - since >= WINDOW_SECONDS,
             None => true,
         })
     }

@@ -25,6 +25,7 @@ fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
 
 mod login;
 mod raw;
+mod smtp;
 
 /// A configured duration in whole seconds, as token claims and stored
 /// times count them.
@@ -34,6 +35,7 @@ pub fn seconds(duration: Duration) -> i64 {
 
 pub use login::*;
 pub use raw::*;
+pub use smtp::*;
 
 /// Whether refresh tokens come with every code exchange or only when the
 /// `offline_access` scope was granted.
@@ -492,6 +494,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// How people sign in: Latchkey's page or the platform's login.
     pub login: Login,
+    /// The mail server of reset and verification links; `None`: no mail.
+    pub smtp: Option<Smtp>,
 }
 
 /// Where `GET /metrics` is served; `None` (the default) serves it nowhere.

@@ -63,6 +63,8 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub login: RawLogin,
+    #[serde(default)]
+    pub smtp: RawSmtp,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -515,6 +517,7 @@ impl RawConfig {
             passwords,
             dashboard: self.dashboard.validate()?,
             login: self.login.validate()?,
+            smtp: self.smtp.validate()?,
             server: ServerLimits {
                 max_connections: match self.server.max_connections {
                     None => 1024,

@@ -46,6 +46,8 @@ pub struct AppState {
     pub metadata: axum::body::Bytes,
     pub metadata_algs: Arc<[crate::keys::Alg]>,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// Password-reset requests per email and client IP.
+    pub reset_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
     /// The key of CSRF form tokens.
     pub form_key: Arc<crate::secret::FormKey>,
     /// The bounded password-hashing workers.
@@ -61,6 +63,9 @@ pub struct AppState {
     /// The demo app whose callback page `serve --demo` serves; `None`
     /// otherwise, and then the page does not exist.
     pub demo: Option<Arc<crate::demo::DemoClient>>,
+    /// Sends reset and verification links; `None` without `[smtp]`, and
+    /// then neither link is offered.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// All routes of the server.
@@ -110,6 +115,18 @@ pub fn router(state: AppState) -> Router {
             &format!("{}/sessions/end-others", paths.settings),
             get(pages::sessions::back_to_page).post(pages::sessions::end_others),
         )
+        .route(
+            &format!("{}/password", paths.settings),
+            get(pages::change_password::show).post(pages::change_password::submit),
+        )
+        .route(
+            &format!("{}/password/verify-email", paths.settings),
+            get(pages::change_password::back_to_page).post(pages::change_password::resend_verification),
+        )
+        .route(
+            pages::password_reset::VERIFY_PATH,
+            get(pages::password_reset::show_verify).post(pages::password_reset::submit_verify),
+        )
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/static/copy.js", get(pages::copy_script))
@@ -129,6 +146,18 @@ pub fn router(state: AppState) -> Router {
             &pages::delegate::return_path(&state.config),
             get(pages::delegate::finish_get).post(pages::delegate::finish_post),
         );
+    }
+    // "Forgot password?" exists only with mail and Latchkey's own sign-in.
+    if state.mailer.is_some() && matches!(state.config.login.mode, crate::config::LoginMode::Local) {
+        routes = routes
+            .route(
+                &pages::password_reset::forgot_path(&state.config),
+                get(pages::password_reset::show_forgot).post(pages::password_reset::submit_forgot),
+            )
+            .route(
+                &pages::password_reset::reset_path(&state.config),
+                get(pages::password_reset::show_reset).post(pages::password_reset::submit_reset),
+            );
     }
     // Without dynamic registration the endpoints do not exist.
     if state.config.oauth.registration.mode.is_enabled() {

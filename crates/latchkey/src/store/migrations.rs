@@ -79,6 +79,11 @@ pub const SQLITE: Embedded = &[
         "authentication methods",
         include_str!("../../migrations/sqlite/0014_authentication_methods.sql"),
     ),
+    (
+        15,
+        "email links",
+        include_str!("../../migrations/sqlite/0015_email_links.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -146,6 +151,11 @@ pub const POSTGRES: Embedded = &[
         14,
         "authentication methods",
         include_str!("../../migrations/postgres/0014_authentication_methods.sql"),
+    ),
+    (
+        15,
+        "email links",
+        include_str!("../../migrations/postgres/0015_email_links.sql"),
     ),
 ];
 

@@ -4,7 +4,8 @@
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
 //! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
-//! [`DelegateStore`] in `delegate.rs`),
+//! [`DelegateStore`] in `delegate.rs`, [`UserTokenStore`] in
+//! `user_tokens.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -36,6 +37,7 @@ mod registrations;
 mod resources;
 mod sql;
 pub mod sqlite;
+mod user_tokens;
 
 pub use accounts::{
     AccountStore, AdminKeyRecord, ApiKeyRecord, MembershipRecord, OrganizationRecord, SessionRecord,
@@ -56,6 +58,7 @@ pub use grants::{
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
+pub use user_tokens::{TokenPurpose, UserTokenRecord, UserTokenStore};
 
 /// A storage failure. `Conflict` is a uniqueness rule the caller can
 /// explain; `Unavailable` is the database failing for now (down,
@@ -89,6 +92,7 @@ pub trait Store:
     + ResourceStore
     + RegistrationStore
     + DelegateStore
+    + UserTokenStore
     + Send
     + Sync
     + 'static

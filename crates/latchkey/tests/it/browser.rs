@@ -970,3 +970,61 @@ async fn sessions_are_listed_and_ended_in_chromium() {
     phone.shoot("sessions-ended", 375).await;
     phone.close().await;
 }
+
+/// "Forgot password?" in Chromium, by the pages' visible labels: the link
+/// on the sign-in page, the email form, the mailed link (captured by a
+/// local SMTP sink), "Choose a new password", then sign-in with it and
+/// Settings → Password. At 1280 and 375 px; screenshots `forgot-password`,
+/// `forgot-password-sent`, `reset-password`, `change-password`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_resets_a_forgotten_password_in_chromium() {
+    let (app, sink) = crate::password_reset::app_with_mail(Backend::Sqlite).await;
+    let base = &app.base_url;
+    let mut password = ALICE.1.to_owned();
+    for (round, width) in [1280, 375].into_iter().enumerate() {
+        let browser = Browser::start_at(width).await;
+        browser.go(&format!("{base}/login")).await;
+        browser.press("Forgot password?").await;
+        browser.landed(&format!("{base}/login/forgot")).await;
+        browser.wait_for_text("Reset your password").await;
+        assert!(browser.fits_width().await, "the forgot page fits {width} px");
+        browser.shoot("forgot-password", width).await;
+        browser.fill("Email", ALICE.0).await;
+        browser.press("Send reset link").await;
+        browser
+            .wait_for_text("If an account exists for that address")
+            .await;
+        browser.shoot("forgot-password-sent", width).await;
+
+        let mail = sink.wait_for(round + 1).await.remove(round);
+        let link = mail.link(&format!("{base}/login/reset?token=")).unwrap();
+        browser.go(&link).await;
+        browser.wait_for_text("Choose a new password").await;
+        assert!(browser.fits_width().await, "the reset page fits {width} px");
+        browser.shoot("reset-password", width).await;
+        password = format!("new passphrase number {width}");
+        browser.fill("New password", &password).await;
+        browser.press("Set new password").await;
+        browser.wait_for_text("Your password is changed").await;
+        browser.press("Sign in").await;
+        browser.landed(&format!("{base}/login")).await;
+        browser.fill("Email", ALICE.0).await;
+        browser.fill("Password", &password).await;
+        browser.press("Sign in").await;
+        browser.landed(&format!("{base}/settings")).await;
+
+        browser.go(&format!("{base}/settings/password")).await;
+        browser.wait_for_text("Change password").await;
+        assert!(browser.fits_width().await, "the password page fits {width} px");
+        browser.shoot("change-password", width).await;
+        browser.fill("Current password", &password).await;
+        password = format!("changed passphrase at {width}");
+        browser.fill("New password", &password).await;
+        browser.press("Change password").await;
+        browser.wait_for_text("Your password is changed.").await;
+        browser.close().await;
+    }
+    let mut agent = crate::user_agent::UserAgent::new(base);
+    let login = agent.get("/login").await;
+    assert_eq!(agent.sign_in(&login, ALICE.0, &password).await.status, 303);
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod smtp_sink;
 mod user_agent;
 
 mod admin_accounts;
@@ -14,6 +15,7 @@ mod api_keys_pages;
 mod authorization;
 mod body_limits;
 mod browser;
+mod change_password_pages;
 mod cli;
 mod client_credentials;
 mod client_id_metadata;
@@ -21,6 +23,7 @@ mod connections;
 mod delegated_sign_in;
 mod demo_callback;
 mod discovery;
+mod email_verification;
 mod failing_storage;
 mod fuzz;
 mod health;
@@ -30,6 +33,7 @@ mod lifecycle;
 mod metrics;
 mod oauth_apps_pages;
 mod pages;
+mod password_reset;
 mod protected_api;
 mod rate_limits;
 mod refresh_grace;

@@ -5,7 +5,9 @@
 //! replayed refresh token, API keys on the protected API, dynamic client
 //! registration with an initial access token and its management with the
 //! registration access token, a user imported with a bcrypt hash signing
-//! in (the hash replaced by argon2id), sign-out — and then its whole stderr is
+//! in (the hash replaced by argon2id), a password reset and an email
+//! verification by links mailed to a local SMTP sink, sign-out — and then
+//! its whole stderr is
 //! searched for every secret it saw.
 
 use reqwest::Method;
@@ -84,6 +86,17 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
             "initial_access_token".to_owned(),
         ),
     ];
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let mut env = env.to_vec();
+    env.extend([
+        ("LATCHKEY_SMTP__HOST", "127.0.0.1".to_owned()),
+        ("LATCHKEY_SMTP__PORT", sink.port.to_string()),
+        ("LATCHKEY_SMTP__TLS", "none".to_owned()),
+        (
+            "LATCHKEY_SMTP__FROM",
+            "Latchkey <no-reply@latchkey.test>".to_owned(),
+        ),
+    ]);
     let process = ServerProcess::start(&["serve"], &env);
     let server = Server {
         http: reqwest::Client::new(),
@@ -380,6 +393,43 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         ("argon2id hash that replaced it", rehashed),
     ]);
 
+    // A password reset by a mailed link (the token rides in the URL), and
+    // an email verification.
+    let mut forgetful = UserAgent::new(&server.base_url);
+    let form = forgetful.get("/login/forgot").await;
+    let mut fields = crate::user_agent::hidden_inputs(&form.body);
+    fields.push(("email".into(), "imported@example.com".into()));
+    assert_eq!(forgetful.post_form("/login/forgot", &fields).await.status, 200);
+    let link = sink.wait_for_link("/login/reset?token=").await;
+    let reset_page = forgetful.get(&link).await;
+    assert_eq!(reset_page.status, 200, "{}", reset_page.body);
+    let reset_password = generate_token("reset-password-").expose().to_owned();
+    let mut fields = crate::user_agent::hidden_inputs(&reset_page.body);
+    fields.push(("new_password".into(), reset_password.clone()));
+    assert_eq!(forgetful.post_form("/login/reset", &fields).await.status, 200);
+    server
+        .admin(
+            Method::POST,
+            "/users",
+            Some(json!({"email": "unverified@example.com", "name": "U", "password": password, "emailVerified": false})),
+        )
+        .await;
+    let verify = sink.wait_for_link("/verify-email?token=").await;
+    let confirm = forgetful.get(&verify).await;
+    let fields = crate::user_agent::hidden_inputs(&confirm.body);
+    assert_eq!(forgetful.post_form("/verify-email", &fields).await.status, 200);
+    secrets.extend([
+        (
+            "reset link token",
+            link.split("token=").nth(1).unwrap().to_owned(),
+        ),
+        ("password set by reset", reset_password),
+        (
+            "verification link token",
+            verify.split("token=").nth(1).unwrap().to_owned(),
+        ),
+    ]);
+
     // Sign-out with the CSRF token.
     let page = agent.get("/logout").await;
     let fields = crate::user_agent::hidden_inputs(&page.body);
@@ -395,7 +445,9 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
             && log.contains(" DEBUG sqlx::query")
             && log.contains("method=POST path=/api/oauth/token status=200")
             && log.contains(&format!("client_id=Some(\"{client_id}\")"))
-            && log.contains("action=\"user.password_rehashed\""),
+            && log.contains("action=\"user.password_rehashed\"")
+            && log.contains("action=\"user.password_reset\"")
+            && log.contains("mail sent"),
         "the log holds debug output of the flow:\n{log}"
     );
     for (name, value) in &secrets {

@@ -153,11 +153,16 @@ pub async fn create_user(
             }
         }
     };
-    Ok(success(
-        StatusCode::CREATED,
-        UserView::from(user),
-        Some("User created."),
-    ))
+    // With mail configured, an unverified address gets its confirmation
+    // link (sent after this answer; the bulk import sends none).
+    let message = if !user.email_verified && state.mailer.is_some() {
+        let actor = crate::audit::Actor::AdminApi;
+        crate::http::pages::password_reset::send_verification(&state, &actor, &user, unix_now()).await;
+        "User created. A link to confirm the email address is being sent."
+    } else {
+        "User created."
+    };
+    Ok(success(StatusCode::CREATED, UserView::from(user), Some(message)))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -92,6 +92,11 @@ fn login_page(
         app_name: context.app_name.clone(),
         signed_in_as: context.signed_in_as.clone(),
         error: error.map(str::to_owned),
+        // This page is the local sign-in, so `login.mode` is `local`.
+        forgot_href: state
+            .mailer
+            .as_ref()
+            .map(|_| super::password_reset::forgot_path(&state.config)),
     }
 }
 

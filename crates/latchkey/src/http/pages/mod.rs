@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 pub mod api_keys;
+pub mod change_password;
 pub mod connected_apps;
 pub mod delegate;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod login;
 pub mod oauth_app_form;
 pub mod oauth_apps;
+pub mod password_reset;
 pub mod return_to;
 pub mod sessions;
 pub mod settings;
@@ -82,6 +84,8 @@ pub struct LoginPage {
     /// "Not you?" link that signs them out and comes back here.
     pub signed_in_as: Option<(String, String)>,
     pub error: Option<String>,
+    /// "Forgot password?": only with `[smtp]` configured.
+    pub forgot_href: Option<String>,
 }
 
 #[derive(Template)]

@@ -19,6 +19,7 @@ use crate::http::{AppState, cookies};
 pub enum Section {
     ConnectedApps,
     Sessions,
+    Password,
     OAuthApps,
     ApiKeys,
 }
@@ -28,6 +29,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "Connected Apps",
             Self::Sessions => "Sessions",
+            Self::Password => "Password",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -37,6 +39,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "connected-apps",
             Self::Sessions => "sessions",
+            Self::Password => "password",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -50,7 +53,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps | Self::Sessions => false,
+            Self::ConnectedApps | Self::Sessions | Self::Password => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -92,11 +95,16 @@ pub fn chrome(
     let nav = [
         Section::ConnectedApps,
         Section::Sessions,
+        Section::Password,
         Section::OAuthApps,
         Section::ApiKeys,
     ]
     .into_iter()
     .filter(|section| is_admin || !section.for_admins() || *section == current)
+    // With delegated sign-in the platform owns passwords.
+    .filter(|section| {
+        *section != Section::Password || matches!(config.login.mode, crate::config::LoginMode::Local)
+    })
     .map(|section| NavItem {
         label: section.label(),
         href: section.path(config),

@@ -8,7 +8,8 @@
 //! liveness and revocation, refresh tokens and their rotation),
 //! `housekeeping` (audit events, the example API's records, purging) and
 //! `registrations` (dynamic registrations, initial access tokens) and
-//! `delegate` (login challenges and delegated sign-ins).
+//! `delegate` (login challenges and delegated sign-ins) and `user_tokens`
+//! (links sent by mail: password reset, email verification).
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ mod grants;
 mod housekeeping;
 mod registrations;
 mod tokens;
+mod user_tokens;
 
 backend_tests!(migrations_are_idempotent);
 
