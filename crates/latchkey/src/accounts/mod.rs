@@ -10,6 +10,7 @@ pub mod amr;
 pub mod api_keys;
 pub mod hash_formats;
 pub mod import;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod throttle;

@@ -10,6 +10,8 @@
 //! - per email from everywhere: [`MAX_FAILURES_PER_EMAIL`] — guessing one
 //!   account from many places.
 //!
+//! A sign-in that names no email (a passkey) counts per client IP only.
+//!
 //! The per-email limit is high on purpose: an attacker who fails on
 //! someone else's account from their own address only locks that pair,
 //! so the account's owner keeps signing in from theirs; locking an account
@@ -96,6 +98,34 @@ impl LoginThrottle {
         }
     }
 
+    /// Whether `ip` may try a sign-in that names no email (a passkey) at
+    /// `now`: only the per-address count applies.
+    pub fn allows_ip(&self, ip: IpAddr, now: i64) -> bool {
+        let Ok(failures) = self.failures.lock() else {
+            return true;
+        };
+        let key = Key::Ip(ip);
+        match failures.get(&key) {
+            Some((count, since)) => *count < key.limit() || now - since >= WINDOW_SECONDS,
+            None => true,
+        }
+    }
+
+    /// Counts a failed sign-in that names no email (a passkey) against `ip`.
+    pub fn record_ip_failure(&self, ip: IpAddr, now: i64) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, (_, since)| now - *since < WINDOW_SECONDS);
+        }
+        let entry = failures.entry(Key::Ip(ip)).or_insert((0, now));
+        if now - entry.1 >= WINDOW_SECONDS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
     /// A successful sign-in clears the account's counts (not the
     /// address's: one right password does not excuse many wrong ones).
     pub fn record_success(&self, email: &str, ip: IpAddr) {
@@ -158,5 +188,21 @@ mod tests {
         }
         assert!(!throttle.allows("target@example.com", HOME, 101));
         assert!(throttle.allows("target@example.com", HOME, 100 + WINDOW_SECONDS));
+    }
+
+    #[test]
+    fn failed_passkeys_count_against_the_address_only() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES_PER_IP {
+            assert!(throttle.allows_ip(ATTACKER, 100));
+            throttle.record_ip_failure(ATTACKER, 100);
+        }
+        assert!(!throttle.allows_ip(ATTACKER, 101));
+        assert!(
+            !throttle.allows("anyone@example.com", ATTACKER, 101),
+            "passwords too"
+        );
+        assert!(throttle.allows_ip(HOME, 101));
+        assert!(throttle.allows_ip(ATTACKER, 100 + WINDOW_SECONDS));
     }
 }

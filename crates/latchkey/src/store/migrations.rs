@@ -79,6 +79,11 @@ pub const SQLITE: Embedded = &[
         "authentication methods",
         include_str!("../../migrations/sqlite/0014_authentication_methods.sql"),
     ),
+    (
+        17,
+        "passkeys",
+        include_str!("../../migrations/sqlite/0017_passkeys.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -146,6 +151,11 @@ pub const POSTGRES: Embedded = &[
         14,
         "authentication methods",
         include_str!("../../migrations/postgres/0014_authentication_methods.sql"),
+    ),
+    (
+        17,
+        "passkeys",
+        include_str!("../../migrations/postgres/0017_passkeys.sql"),
     ),
 ];
 

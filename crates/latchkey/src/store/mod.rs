@@ -4,7 +4,7 @@
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
 //! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
-//! [`DelegateStore`] in `delegate.rs`),
+//! [`DelegateStore`] in `delegate.rs`, [`PasskeyStore`] in `passkeys.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -31,6 +31,7 @@ mod grants;
 pub(crate) mod hot;
 mod keys;
 mod migrations;
+mod passkeys;
 pub mod postgres;
 mod registrations;
 mod resources;
@@ -54,6 +55,7 @@ pub use grants::{
     GrantStore, PurgeCounts, RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
+pub use passkeys::{PasskeyCeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
 
@@ -89,6 +91,7 @@ pub trait Store:
     + ResourceStore
     + RegistrationStore
     + DelegateStore
+    + PasskeyStore
     + Send
     + Sync
     + 'static

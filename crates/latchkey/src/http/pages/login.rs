@@ -92,7 +92,16 @@ fn login_page(
         app_name: context.app_name.clone(),
         signed_in_as: context.signed_in_as.clone(),
         error: error.map(str::to_owned),
+        passkey: passkey_sign_in(&state.config),
     }
+}
+
+/// The password-free sign-in's addresses (begin, finish), when passkeys
+/// are offered.
+fn passkey_sign_in(config: &crate::config::Config) -> Option<(String, String)> {
+    crate::accounts::passkeys::relying_party(config)?;
+    let base = &config.paths.login;
+    Some((format!("{base}/passkey/begin"), format!("{base}/passkey/finish")))
 }
 
 /// `GET /login?return_to=…&login_hint=…`

@@ -19,6 +19,7 @@ use crate::http::{AppState, cookies};
 pub enum Section {
     ConnectedApps,
     Sessions,
+    Passkeys,
     OAuthApps,
     ApiKeys,
 }
@@ -28,6 +29,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "Connected Apps",
             Self::Sessions => "Sessions",
+            Self::Passkeys => "Passkeys",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -37,6 +39,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "connected-apps",
             Self::Sessions => "sessions",
+            Self::Passkeys => "passkeys",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -50,7 +53,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps | Self::Sessions => false,
+            Self::ConnectedApps | Self::Sessions | Self::Passkeys => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -92,11 +95,15 @@ pub fn chrome(
     let nav = [
         Section::ConnectedApps,
         Section::Sessions,
+        Section::Passkeys,
         Section::OAuthApps,
         Section::ApiKeys,
     ]
     .into_iter()
     .filter(|section| is_admin || !section.for_admins() || *section == current)
+    .filter(|section| {
+        *section != Section::Passkeys || crate::accounts::passkeys::relying_party(config).is_some()
+    })
     .map(|section| NavItem {
         label: section.label(),
         href: section.path(config),

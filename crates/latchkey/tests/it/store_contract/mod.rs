@@ -8,7 +8,8 @@
 //! liveness and revocation, refresh tokens and their rotation),
 //! `housekeeping` (audit events, the example API's records, purging) and
 //! `registrations` (dynamic registrations, initial access tokens) and
-//! `delegate` (login challenges and delegated sign-ins).
+//! `delegate` (login challenges and delegated sign-ins) and `passkeys`
+//! (WebAuthn user handles, passkeys, ceremonies).
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ mod clients;
 mod delegate;
 mod grants;
 mod housekeeping;
+mod passkeys;
 mod registrations;
 mod tokens;
 
