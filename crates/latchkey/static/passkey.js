@@ -135,7 +135,7 @@
       case "NotSupportedError":
         return "This device cannot make a passkey of the kind this site needs.";
       case "TypeError":
-        return "Something went wrong talking to the server. Check your connection and try again.";
+        return "Something went wrong (" + error.message + "). Check your connection and try again.";
       default:
         return (error && error.message) || "Something went wrong. Try again.";
     }

@@ -431,7 +431,8 @@ pub fn date(unix: i64) -> String {
 }
 
 /// The Content-Security-Policy of every page: scripts and styles only
-/// from this server (no inline script, no `eval`), images from https (app
+/// from this server (no inline script, no `eval`), requests from scripts
+/// only to this server (the passkey script's JSON calls), images from https (app
 /// logos) and, when the issuer is local, from local http origins. (An IPv6
 /// literal host is not valid CSP source syntax, so `[::1]` is not listed;
 /// a local logo there shows only under the issuer's own origin.)
@@ -442,7 +443,7 @@ fn content_security_policy(config: &Config) -> String {
         ""
     };
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 
