@@ -30,6 +30,7 @@ mod lifecycle;
 mod metrics;
 mod oauth_apps_pages;
 mod pages;
+mod passkeys;
 mod protected_api;
 mod rate_limits;
 mod refresh_grace;
