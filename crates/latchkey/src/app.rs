@@ -248,8 +248,8 @@ async fn reload_keys(state: AppState) {
     }
 }
 
-/// Purges expired codes, tokens, sessions, old audit events and client
-/// registrations never used periodically, so tables do not grow without
+/// Purges expired codes, tokens, sessions, passkey ceremonies, old audit
+/// events and client registrations never used periodically, so tables do not grow without
 /// bound.
 async fn housekeeping(state: AppState) {
     let config = &state.config;
@@ -267,6 +267,10 @@ async fn housekeeping(state: AppState) {
         {
             Ok(counts) => tracing::debug!(?counts, "housekeeping done"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
+        }
+        match state.store.purge_passkey_ceremonies(now).await {
+            Ok(purged) => tracing::debug!(purged, "expired passkey ceremonies purged"),
+            Err(error) => tracing::warn!(%error, "purging passkey ceremonies failed; will retry"),
         }
         match crate::clients::registration::purge_unused(state.store.as_ref(), config, now).await {
             Ok(purged) => tracing::debug!(purged, "unused client registrations purged"),

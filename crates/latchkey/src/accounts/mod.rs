@@ -12,6 +12,7 @@ pub mod change_password;
 pub mod email_links;
 pub mod hash_formats;
 pub mod import;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod throttle;

@@ -11,6 +11,8 @@
 //! - per email from everywhere: [`MAX_FAILURES_PER_EMAIL`] — guessing one
 //!   account from many places.
 //!
+//! A sign-in that names no email (a passkey) counts per client IP only.
+//!
 //! The per-email limit is high on purpose: an attacker who fails on
 //! someone else's account from their own address only locks that pair,
 //! so the account's owner keeps signing in from theirs; locking an account
@@ -104,16 +106,37 @@ impl LoginThrottle {
 
     /// Whether `email` may try to sign in from `ip` at `now`.
     pub fn allows(&self, email: &str, ip: IpAddr, now: i64) -> bool {
+        self.allows_all(&keys(email, ip), now)
+    }
+
+    pub fn record_failure(&self, email: &str, ip: IpAddr, now: i64) {
+        self.count(keys(email, ip), now);
+    }
+
+    /// Whether `ip` may try a sign-in that names no email (a passkey) at
+    /// `now`: only the per-address count applies.
+    pub fn allows_ip(&self, ip: IpAddr, now: i64) -> bool {
+        self.allows_all(&[Key::Ip(ip)], now)
+    }
+
+    /// Counts a failed sign-in that names no email (a passkey) against `ip`.
+    pub fn record_ip_failure(&self, ip: IpAddr, now: i64) {
+        self.count([Key::Ip(ip)], now);
+    }
+
+    /// Whether every one of `keys` is under its limit at `now`.
+    fn allows_all(&self, keys: &[Key], now: i64) -> bool {
         let Ok(failures) = self.failures.lock() else {
             return true;
         };
-        keys(email, ip).iter().all(|key| match failures.get(key) {
+        keys.iter().all(|key| match failures.get(key) {
             Some((count, since)) => *count < self.limits.of(key) || now - since >= WINDOW_SECONDS,
             None => true,
         })
     }
 
-    pub fn record_failure(&self, email: &str, ip: IpAddr, now: i64) {
+    /// Counts one event against each of `keys`, within the size bound.
+    fn count<const N: usize>(&self, keys: [Key; N], now: i64) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -128,7 +151,7 @@ impl LoginThrottle {
                 failures.retain(|_, (_, since)| *since > cutoff);
             }
         }
-        for key in keys(email, ip) {
+        for key in keys {
             let entry = failures.entry(key).or_insert((0, now));
             if now - entry.1 >= WINDOW_SECONDS {
                 *entry = (0, now);
@@ -199,5 +222,21 @@ mod tests {
         }
         assert!(!throttle.allows("target@example.com", HOME, 101));
         assert!(throttle.allows("target@example.com", HOME, 100 + WINDOW_SECONDS));
+    }
+
+    #[test]
+    fn failed_passkeys_count_against_the_address_only() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES_PER_IP {
+            assert!(throttle.allows_ip(ATTACKER, 100));
+            throttle.record_ip_failure(ATTACKER, 100);
+        }
+        assert!(!throttle.allows_ip(ATTACKER, 101));
+        assert!(
+            !throttle.allows("anyone@example.com", ATTACKER, 101),
+            "passwords too"
+        );
+        assert!(throttle.allows_ip(HOME, 101));
+        assert!(throttle.allows_ip(ATTACKER, 100 + WINDOW_SECONDS));
     }
 }

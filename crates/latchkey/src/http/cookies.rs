@@ -105,6 +105,26 @@ pub fn delegate_browser(config: &Config, value: &str, max_age: i64) -> Option<He
     HeaderValue::from_str(&cookie.to_string()).ok()
 }
 
+/// The cookie binding a passkey ceremony (WebAuthn options sent, answer
+/// awaited) to this browser: its value is the random id whose digest keys
+/// the ceremony's stored state.
+const PASSKEY_COOKIE: &str = "latchkey_passkey";
+
+/// The passkey ceremony cookie's value, if the request carries one.
+pub fn passkey_ceremony_value(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read(headers, &name(config, PASSKEY_COOKIE))
+}
+
+/// `Set-Cookie` for the passkey ceremony cookie, living `max_age` seconds.
+pub fn passkey_ceremony(config: &Config, value: &str, max_age: i64) -> Option<HeaderValue> {
+    build(config, PASSKEY_COOKIE, value.to_owned(), Some(max_age))
+}
+
+/// `Set-Cookie` that removes the passkey ceremony cookie.
+pub fn clear_passkey_ceremony(config: &Config) -> Option<HeaderValue> {
+    build(config, PASSKEY_COOKIE, String::new(), Some(0))
+}
+
 fn csrf_nonce(config: &Config, headers: &HeaderMap) -> Option<String> {
     read(headers, &name(config, CSRF_COOKIE)).filter(|v| v.len() >= MIN_CSRF_NONCE)
 }

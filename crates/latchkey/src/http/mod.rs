@@ -130,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/static/copy.js", get(pages::copy_script))
+        .route("/static/passkey.js", get(pages::passkey_script))
         .route("/static/theme.css", get(pages::settings::theme))
         .route("/", get(pages::settings::home))
         .route(&paths.settings, get(pages::settings::home))
@@ -158,6 +159,10 @@ pub fn router(state: AppState) -> Router {
                 &pages::password_reset::reset_path(&state.config),
                 get(pages::password_reset::show_reset).post(pages::password_reset::submit_reset),
             );
+    }
+    // Passkeys need a relying party: a domain name, and local sign-in.
+    if crate::accounts::passkeys::relying_party(&state.config).is_some() {
+        routes = routes.merge(passkey_routes(&paths.settings, &paths.login));
     }
     // Without dynamic registration the endpoints do not exist.
     if state.config.oauth.registration.mode.is_enabled() {
@@ -231,6 +236,26 @@ fn dashboard_routes(settings: &str) -> Router<AppState> {
             &format!("{settings}/api-keys/revoke"),
             get(api_keys::back_to_list).post(api_keys::revoke),
         )
+}
+
+/// The Passkeys page and the JSON endpoints of `static/passkey.js`:
+/// enrolment under the settings prefix, sign-in under the sign-in page.
+fn passkey_routes(settings: &str, login: &str) -> Router<AppState> {
+    use pages::passkeys;
+    let page = format!("{settings}/passkeys");
+    Router::new()
+        .route(&page, get(passkeys::show))
+        .route(
+            &format!("{page}/remove"),
+            get(passkeys::back_to_page).post(passkeys::remove),
+        )
+        .route(&format!("{page}/register/begin"), post(passkeys::register_begin))
+        .route(
+            &format!("{page}/register/finish"),
+            post(passkeys::register_finish),
+        )
+        .route(&format!("{login}/passkey/begin"), post(passkeys::sign_in_begin))
+        .route(&format!("{login}/passkey/finish"), post(passkeys::sign_in_finish))
 }
 
 /// Bounds every request by `database.request_timeout`: a database that

@@ -84,6 +84,11 @@ pub const SQLITE: Embedded = &[
         "email links",
         include_str!("../../migrations/sqlite/0015_email_links.sql"),
     ),
+    (
+        17,
+        "passkeys",
+        include_str!("../../migrations/sqlite/0017_passkeys.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -156,6 +161,11 @@ pub const POSTGRES: Embedded = &[
         15,
         "email links",
         include_str!("../../migrations/postgres/0015_email_links.sql"),
+    ),
+    (
+        17,
+        "passkeys",
+        include_str!("../../migrations/postgres/0017_passkeys.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
 //! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
 //! [`DelegateStore`] in `delegate.rs`, [`UserTokenStore`] in
-//! `user_tokens.rs`),
+//! `user_tokens.rs`, [`PasskeyStore`] in `passkeys.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -32,6 +32,7 @@ mod grants;
 pub(crate) mod hot;
 mod keys;
 mod migrations;
+mod passkeys;
 pub mod postgres;
 mod registrations;
 mod resources;
@@ -56,6 +57,7 @@ pub use grants::{
     GrantStore, PurgeCounts, RefreshContext, RefreshTokenRecord,
 };
 pub use keys::{KeyStore, SigningKeyRecord};
+pub use passkeys::{PasskeyCeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
 pub use user_tokens::{TokenPurpose, UserTokenRecord, UserTokenStore};
@@ -93,6 +95,7 @@ pub trait Store:
     + RegistrationStore
     + DelegateStore
     + UserTokenStore
+    + PasskeyStore
     + Send
     + Sync
     + 'static

@@ -77,6 +77,7 @@ super::resources::impl_resource_store!(PostgresStore, sqlx::Postgres);
 super::registrations::impl_registration_store!(PostgresStore, sqlx::Postgres);
 super::delegate::impl_delegate_store!(PostgresStore, sqlx::Postgres);
 super::user_tokens::impl_user_token_store!(PostgresStore, sqlx::Postgres);
+super::passkeys::impl_passkey_store!(PostgresStore, sqlx::Postgres);
 
 async fn insert_refresh_token(
     connection: &mut sqlx::PgConnection,

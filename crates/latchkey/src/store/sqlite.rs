@@ -82,3 +82,4 @@ super::resources::impl_resource_store!(SqliteStore, sqlx::Sqlite);
 super::registrations::impl_registration_store!(SqliteStore, sqlx::Sqlite);
 super::delegate::impl_delegate_store!(SqliteStore, sqlx::Sqlite);
 super::user_tokens::impl_user_token_store!(SqliteStore, sqlx::Sqlite);
+super::passkeys::impl_passkey_store!(SqliteStore, sqlx::Sqlite);

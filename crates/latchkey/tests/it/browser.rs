@@ -1028,3 +1028,171 @@ async fn a_person_resets_a_forgotten_password_in_chromium() {
     let login = agent.get("/login").await;
     assert_eq!(agent.sign_in(&login, ALICE.0, &password).await.status, 303);
 }
+
+/// WebDriver's WebAuthn extension: adds a virtual authenticator to the
+/// browser session (a platform authenticator that keeps discoverable
+/// credentials and verifies its user).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// The claims of a JWT, unverified (the test reads what it was given).
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Passkeys end to end in Chromium with a virtual authenticator: alice
+/// signs in with her password, adds a passkey on Settings → Passkeys, signs
+/// out, then signs in with the passkey alone from the sign-in page of an
+/// authorization request, which continues to consent and the app; the ID
+/// token of the code exchange says a hardware-bound key and two factors
+/// (`amr` ["hwk", "mfa"], `acr` "phr"). Screenshots of the Passkeys page
+/// and the sign-in page at 1280 and 375 px (`passkeys-*`, `login-passkey-*`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_added_then_signs_in_without_a_password_in_chromium() {
+    // WebAuthn needs a domain name: the issuer is `localhost`.
+    let options = crate::helpers::Options {
+        tweak: Some(Box::new(|raw| {
+            raw.issuer = raw.issuer.take().map(|i| i.replace("127.0.0.1", "localhost"));
+        })),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    app.seed_demo().await;
+    let base = app.state.config.issuer.clone();
+    assert!(base.starts_with("http://localhost:"), "{base}");
+    let client = app
+        .create_client(json!({
+            "name": "Casebook",
+            "redirectUris": [CALLBACK],
+            "allowed_scopes": ["openid", "email"],
+        }))
+        .await;
+    let client_id = client["clientId"].as_str().unwrap().to_owned();
+    let secret = client["clientSecret"].as_str().unwrap().to_owned();
+
+    let browser = Browser::start_at(1280).await;
+    browser.client().issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    browser.go(&format!("{base}/settings/passkeys")).await;
+    browser.sign_in_as_alice().await;
+    browser.landed(&format!("{base}/settings/passkeys")).await;
+    browser.wait_for_text("You have no passkeys yet.").await;
+    browser.shoot("passkeys-empty", 1280).await;
+
+    browser.fill("Name", "Work laptop").await;
+    browser.press("Add a passkey").await;
+    browser.wait_for_text("Passkey added.").await;
+    let listed = browser.text("table.passkeys").await;
+    assert!(
+        listed.contains("Work laptop") && listed.contains("Never"),
+        "{listed}"
+    );
+    assert!(browser.fits_width().await);
+    browser.shoot("passkeys", 1280).await;
+    let stored = app
+        .state
+        .store
+        .list_passkeys(&alice_id(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].backup_eligible,
+        "the virtual authenticator keeps its keys"
+    );
+
+    // Sign out, then sign in with the passkey alone, continuing an
+    // authorization request.
+    browser.press("Sign out").await;
+    browser.wait_for_text("You are signed out").await;
+    let url = format!(
+        "{base}{}?{}",
+        app.state.config.paths.authorize,
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", CALLBACK),
+                ("scope", "openid email"),
+                ("nonce", "passkey-nonce"),
+            ])
+            .finish()
+    );
+    browser.go(&url).await;
+    browser.landed(&format!("{base}/login")).await;
+    browser.wait_for_text("Sign in with a passkey").await;
+    browser.shoot("login-passkey", 1280).await;
+    browser.press("Sign in with a passkey").await;
+    browser
+        .client()
+        .find(Locator::Css("button[name=decision][value=approve]"))
+        .await
+        .unwrap();
+    browser.click("button[name=decision][value=approve]").await;
+    let landed = browser.landed(CALLBACK).await;
+    let code = query_of(landed.as_str())["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(&app, &client_id, &secret, &fields).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["hwk", "mfa"]), "{claims}");
+    assert_eq!(claims["acr"], "phr", "{claims}");
+    assert_eq!(claims["nonce"], "passkey-nonce");
+    let used = app
+        .state
+        .store
+        .list_passkeys(&alice_id(&app).await)
+        .await
+        .unwrap();
+    assert!(used[0].last_used_at.is_some(), "the use is recorded");
+    browser.close().await;
+
+    // The pages at a phone's width (signed in with the password).
+    let phone = Browser::start_at(375).await;
+    phone.go(&format!("{base}/settings/passkeys")).await;
+    phone.shoot("login-passkey", 375).await;
+    phone.sign_in_as_alice().await;
+    phone.landed(&format!("{base}/settings/passkeys")).await;
+    phone.wait_for_text("Work laptop").await;
+    assert!(phone.fits_width().await, "the Passkeys page fits 375 px");
+    phone.shoot("passkeys", 375).await;
+    phone.close().await;
+}
+
+async fn alice_id(app: &TestApp) -> String {
+    app.state
+        .store
+        .find_user_by_email(ALICE.0)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}

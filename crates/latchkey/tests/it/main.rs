@@ -33,6 +33,7 @@ mod lifecycle;
 mod metrics;
 mod oauth_apps_pages;
 mod pages;
+mod passkeys;
 mod password_reset;
 mod protected_api;
 mod rate_limits;

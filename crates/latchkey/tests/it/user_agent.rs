@@ -225,6 +225,20 @@ impl UserAgent {
         self.send(request).await
     }
 
+    /// POSTs `body` as JSON with the extra `headers`, as a page's script
+    /// does.
+    pub async fn post_json(&mut self, url: &str, headers: &[(&str, &str)], body: &str) -> Page {
+        let mut request = self
+            .http
+            .post(self.absolute(url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
     /// Sets a cookie as another site sharing the domain could plant it.
     pub fn set_cookie(&mut self, name: &str, value: &str) {
         self.cookies.insert(name.to_owned(), value.to_owned());

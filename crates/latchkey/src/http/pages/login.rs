@@ -97,7 +97,16 @@ fn login_page(
             .mailer
             .as_ref()
             .map(|_| super::password_reset::forgot_path(&state.config)),
+        passkey: passkey_sign_in(&state.config),
     }
+}
+
+/// The password-free sign-in's addresses (begin, finish), when passkeys
+/// are offered.
+fn passkey_sign_in(config: &crate::config::Config) -> Option<(String, String)> {
+    crate::accounts::passkeys::relying_party(config)?;
+    let base = &config.paths.login;
+    Some((format!("{base}/passkey/begin"), format!("{base}/passkey/finish")))
 }
 
 /// `GET /login?return_to=…&login_hint=…`

@@ -2,9 +2,10 @@
 //! settings pages, error pages and `serve --demo`'s callback page,
 //! rendered with askama (which escapes every value), usable without
 //! JavaScript, each sent with a strict Content-Security-Policy, no framing
-//! and no referrer. Every form carries the CSRF token. The one script,
-//! `/static/copy.js`, only adds Copy buttons beside secrets that are
-//! visible and selectable without it.
+//! and no referrer. Every form carries the CSRF token. Two scripts:
+//! `/static/copy.js` only adds Copy buttons beside secrets that are
+//! visible and selectable without it; `/static/passkey.js` adds and uses
+//! passkeys, which need it (the pages say so without it).
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod login;
 pub mod oauth_app_form;
 pub mod oauth_apps;
+pub mod passkeys;
 pub mod password_reset;
 pub mod return_to;
 pub mod sessions;
@@ -29,6 +31,7 @@ pub mod settings;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
 const COPY_SCRIPT: &str = include_str!("../../../static/copy.js");
+const PASSKEY_SCRIPT: &str = include_str!("../../../static/passkey.js");
 
 /// `/static/latchkey.css`.
 pub async fn stylesheet() -> Response {
@@ -50,6 +53,19 @@ pub async fn copy_script() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         COPY_SCRIPT,
+    )
+        .into_response()
+}
+
+/// `/static/passkey.js`: adding a passkey and signing in with one (the
+/// pages say passkeys need it without it).
+pub async fn passkey_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        PASSKEY_SCRIPT,
     )
         .into_response()
 }
@@ -86,6 +102,9 @@ pub struct LoginPage {
     pub error: Option<String>,
     /// "Forgot password?": only with `[smtp]` configured.
     pub forgot_href: Option<String>,
+    /// The password-free sign-in's two addresses (begin, finish), when
+    /// passkeys are offered.
+    pub passkey: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -279,6 +298,30 @@ impl SessionsPage {
     }
 }
 
+/// A passkey as the Passkeys page lists it.
+pub struct PasskeyView {
+    /// The credential id the page posts to remove it.
+    pub id: String,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
+    /// The authenticator may sync it to the user's other devices.
+    pub synced: bool,
+}
+
+#[derive(Template)]
+#[template(path = "passkeys.html")]
+pub struct PasskeysPage {
+    pub brand: Brand,
+    pub chrome: settings::Chrome,
+    pub begin_action: String,
+    pub finish_action: String,
+    pub remove_action: String,
+    pub passkeys: Vec<PasskeyView>,
+    /// The confirmation of a change just made.
+    pub notice: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "not_found.html")]
 pub struct NotFoundPage {
@@ -399,7 +442,8 @@ pub fn date(unix: i64) -> String {
 }
 
 /// The Content-Security-Policy of every page: scripts and styles only
-/// from this server (no inline script, no `eval`), images from https (app
+/// from this server (no inline script, no `eval`), requests from scripts
+/// only to this server (the passkey script's JSON calls), images from https (app
 /// logos) and, when the issuer is local, from local http origins. (An IPv6
 /// literal host is not valid CSP source syntax, so `[::1]` is not listed;
 /// a local logo there shows only under the issuer's own origin.)
@@ -410,7 +454,7 @@ fn content_security_policy(config: &Config) -> String {
         ""
     };
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' https:{local}; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 

@@ -20,6 +20,7 @@ pub enum Section {
     ConnectedApps,
     Sessions,
     Password,
+    Passkeys,
     OAuthApps,
     ApiKeys,
 }
@@ -30,6 +31,7 @@ impl Section {
             Self::ConnectedApps => "Connected Apps",
             Self::Sessions => "Sessions",
             Self::Password => "Password",
+            Self::Passkeys => "Passkeys",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -40,6 +42,7 @@ impl Section {
             Self::ConnectedApps => "connected-apps",
             Self::Sessions => "sessions",
             Self::Password => "password",
+            Self::Passkeys => "passkeys",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -53,7 +56,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps | Self::Sessions | Self::Password => false,
+            Self::ConnectedApps | Self::Sessions | Self::Password | Self::Passkeys => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -96,6 +99,7 @@ pub fn chrome(
         Section::ConnectedApps,
         Section::Sessions,
         Section::Password,
+        Section::Passkeys,
         Section::OAuthApps,
         Section::ApiKeys,
     ]
@@ -104,6 +108,9 @@ pub fn chrome(
     // With delegated sign-in the platform owns passwords.
     .filter(|section| {
         *section != Section::Password || matches!(config.login.mode, crate::config::LoginMode::Local)
+    })
+    .filter(|section| {
+        *section != Section::Passkeys || crate::accounts::passkeys::relying_party(config).is_some()
     })
     .map(|section| NavItem {
         label: section.label(),

@@ -8,8 +8,9 @@
 //! liveness and revocation, refresh tokens and their rotation),
 //! `housekeeping` (audit events, the example API's records, purging) and
 //! `registrations` (dynamic registrations, initial access tokens) and
-//! `delegate` (login challenges and delegated sign-ins) and `user_tokens`
-//! (links sent by mail: password reset, email verification).
+//! `delegate` (login challenges and delegated sign-ins), `user_tokens`
+//! (links sent by mail: password reset, email verification) and `passkeys`
+//! (WebAuthn user handles, passkeys, ceremonies).
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ mod clients;
 mod delegate;
 mod grants;
 mod housekeeping;
+mod passkeys;
 mod registrations;
 mod tokens;
 mod user_tokens;
