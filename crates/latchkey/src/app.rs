@@ -132,6 +132,7 @@ impl App {
             metadata: metadata.into(),
             metadata_algs,
             login_throttle: Arc::default(),
+            second_factor_throttle: Arc::default(),
             passwords,
             form_key,
             rate_limiter,

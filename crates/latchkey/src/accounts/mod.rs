@@ -11,6 +11,8 @@ pub mod api_keys;
 pub mod hash_formats;
 pub mod import;
 pub mod password;
+pub mod pending_sign_in;
+pub mod second_factor;
 pub mod sessions;
 pub mod throttle;
 pub mod user_agent;

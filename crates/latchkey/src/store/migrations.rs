@@ -79,6 +79,11 @@ pub const SQLITE: Embedded = &[
         "authentication methods",
         include_str!("../../migrations/sqlite/0014_authentication_methods.sql"),
     ),
+    (
+        16,
+        "second factor",
+        include_str!("../../migrations/sqlite/0016_second_factor.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -146,6 +151,11 @@ pub const POSTGRES: Embedded = &[
         14,
         "authentication methods",
         include_str!("../../migrations/postgres/0014_authentication_methods.sql"),
+    ),
+    (
+        16,
+        "second factor",
+        include_str!("../../migrations/postgres/0016_second_factor.sql"),
     ),
 ];
 

@@ -4,7 +4,8 @@
 //! [`KeyStore`] in `keys.rs`, [`AuditStore`] in `audit.rs`,
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
 //! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
-//! [`DelegateStore`] in `delegate.rs`),
+//! [`DelegateStore`] in `delegate.rs`, [`SecondFactorStore`] in
+//! `second_factor.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -34,6 +35,7 @@ mod migrations;
 pub mod postgres;
 mod registrations;
 mod resources;
+pub(crate) mod second_factor;
 mod sql;
 pub mod sqlite;
 
@@ -56,6 +58,7 @@ pub use grants::{
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
+pub use second_factor::{SecondFactorStore, TotpRecord};
 
 /// A storage failure. `Conflict` is a uniqueness rule the caller can
 /// explain; `Unavailable` is the database failing for now (down,
@@ -89,6 +92,7 @@ pub trait Store:
     + ResourceStore
     + RegistrationStore
     + DelegateStore
+    + SecondFactorStore
     + Send
     + Sync
     + 'static

@@ -76,6 +76,7 @@ super::audit::impl_audit_store!(PostgresStore, sqlx::Postgres);
 super::resources::impl_resource_store!(PostgresStore, sqlx::Postgres);
 super::registrations::impl_registration_store!(PostgresStore, sqlx::Postgres);
 super::delegate::impl_delegate_store!(PostgresStore, sqlx::Postgres);
+super::second_factor::impl_second_factor_store!(PostgresStore, sqlx::Postgres);
 
 async fn insert_refresh_token(
     connection: &mut sqlx::PgConnection,

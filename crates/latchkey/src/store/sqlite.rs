@@ -81,3 +81,4 @@ super::audit::impl_audit_store!(SqliteStore, sqlx::Sqlite);
 super::resources::impl_resource_store!(SqliteStore, sqlx::Sqlite);
 super::registrations::impl_registration_store!(SqliteStore, sqlx::Sqlite);
 super::delegate::impl_delegate_store!(SqliteStore, sqlx::Sqlite);
+super::second_factor::impl_second_factor_store!(SqliteStore, sqlx::Sqlite);

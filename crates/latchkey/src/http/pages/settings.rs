@@ -19,6 +19,7 @@ use crate::http::{AppState, cookies};
 pub enum Section {
     ConnectedApps,
     Sessions,
+    TwoStep,
     OAuthApps,
     ApiKeys,
 }
@@ -28,6 +29,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "Connected Apps",
             Self::Sessions => "Sessions",
+            Self::TwoStep => "Two-step verification",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -37,6 +39,7 @@ impl Section {
         match self {
             Self::ConnectedApps => "connected-apps",
             Self::Sessions => "sessions",
+            Self::TwoStep => "two-step",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -50,7 +53,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps | Self::Sessions => false,
+            Self::ConnectedApps | Self::Sessions | Self::TwoStep => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -92,6 +95,7 @@ pub fn chrome(
     let nav = [
         Section::ConnectedApps,
         Section::Sessions,
+        Section::TwoStep,
         Section::OAuthApps,
         Section::ApiKeys,
     ]

@@ -8,7 +8,8 @@
 //! liveness and revocation, refresh tokens and their rotation),
 //! `housekeeping` (audit events, the example API's records, purging) and
 //! `registrations` (dynamic registrations, initial access tokens) and
-//! `delegate` (login challenges and delegated sign-ins).
+//! `delegate` (login challenges and delegated sign-ins) and `second_factor`
+//! (authenticator apps, recovery codes, the organization rule).
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ mod delegate;
 mod grants;
 mod housekeeping;
 mod registrations;
+mod second_factor;
 mod tokens;
 
 backend_tests!(migrations_are_idempotent);
