@@ -356,6 +356,57 @@ pub async fn verify(
     }
 }
 
+/// Sets whether the members of `organization_id` must use a second
+/// factor; `false` when there is no such organization. Audited as
+/// `organization.second_factor_rule_changed`.
+pub async fn set_organization_rule(
+    store: &dyn Store,
+    actor: &Actor,
+    organization_id: &str,
+    required: bool,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !store
+        .set_organization_second_factor(organization_id, required)
+        .await?
+    {
+        return Ok(false);
+    }
+    let subject = Subject {
+        organization_id: Some(organization_id),
+        ..Subject::default()
+    };
+    let details = serde_json::json!({"requireSecondFactor": required});
+    audit::record(
+        store,
+        actor,
+        "organization.second_factor_rule_changed",
+        subject,
+        details,
+        now,
+    )
+    .await;
+    Ok(true)
+}
+
+/// The names of the user's organizations whose members must use a second
+/// factor (empty when none does).
+pub async fn organizations_requiring(store: &dyn Store, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<String> = store
+        .list_memberships(user_id)
+        .await?
+        .into_iter()
+        .map(|m| m.organization_id)
+        .collect();
+    let mut names = Vec::new();
+    for id in store.organizations_requiring_second_factor(&ids).await? {
+        if let Some(organization) = store.find_organization(&id).await? {
+            names.push(organization.name);
+        }
+    }
+    Ok(names)
+}
+
 /// New recovery codes, `xxxxx-xxxxx` (50 random bits each).
 fn generate_recovery_codes() -> Vec<Secret> {
     (0..RECOVERY_CODE_COUNT)

@@ -94,6 +94,10 @@ pub fn router(state: AppState) -> Router {
             get(pages::second_factor::show).post(pages::second_factor::submit),
         )
         .route(
+            &pages::second_factor::setup_path(&state.config),
+            get(pages::second_factor::show_setup).post(pages::second_factor::submit_setup),
+        )
+        .route(
             &paths.logout,
             get(pages::login::show_logout).post(pages::login::logout),
         )

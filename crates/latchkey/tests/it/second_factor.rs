@@ -5,7 +5,8 @@
 //! a real code exchange; a code accepted once), recovery codes (each
 //! once), throttling of wrong codes (then even a right one is refused),
 //! `prompt=login` asking for both factors again, removal after the
-//! password, and CSRF. Codes are computed here from the setup key the page
+//! password, CSRF, and the organization rule "members must use a second
+//! factor" (set up before a session; step-up of a one-factor session). Codes are computed here from the setup key the page
 //! shows, with the same TOTP crate.
 
 use base64::Engine;
@@ -15,7 +16,7 @@ use serde_json::Value;
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
 use crate::seed_integrations::{authorize_url, register, token_form};
-use crate::user_agent::{ALICE, Page, UserAgent, element_text, form_inputs, links, query_of};
+use crate::user_agent::{ALICE, Page, UserAgent, element_text, form_inputs, links, query_of, unescape};
 
 backend_tests!(
     enrolment_needs_the_right_code_and_sign_in_then_asks_for_one,
@@ -24,6 +25,9 @@ backend_tests!(
     prompt_login_asks_for_both_factors_again,
     turning_it_off_needs_the_current_password,
     second_factor_forms_refuse_a_missing_csrf_token,
+    a_member_of_an_organization_that_requires_it_sets_it_up_before_a_session,
+    an_authorization_for_such_an_organization_steps_up_a_one_factor_session,
+    the_cli_sets_and_shows_the_organization_rule,
 );
 
 const REDIRECT: &str = "https://yourapp.com/oauth/callback";
@@ -466,4 +470,238 @@ async fn second_factor_forms_refuse_a_missing_csrf_token(backend: Backend) {
             .status,
         303
     );
+}
+
+const SETUP: &str = "/login/second-factor/setup";
+
+/// Completes the setup page of a pending sign-in: the recovery codes page.
+async fn set_up_during_sign_in(agent: &mut UserAgent, organization: &str) -> Page {
+    let page = agent.get(SETUP).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<h1>Set up two-step verification</h1>"));
+    assert!(unescape(&page.body).contains(organization), "{}", page.body);
+    assert!(page.body.contains("<svg role=\"img\""));
+    let authenticator = App::from_setup_key(&element_text(&page.body, "setup-key").unwrap());
+    let mut fields = form_inputs(&page.body, SETUP);
+    fields.push(("code".into(), authenticator.wrong_code()));
+    // A session from before (one factor, for a step-up) stays as it was
+    // until the new one starts.
+    let before = agent.cookie("latchkey_session").map(str::to_owned);
+    let refused = agent.post_form(SETUP, &fields).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("That code is not right."));
+    assert_eq!(agent.cookie("latchkey_session").map(str::to_owned), before);
+    fields.pop();
+    fields.push(("code".into(), authenticator.code(0)));
+    let on = agent.post_form(SETUP, &fields).await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert!(on.body.contains("<h1>Two-step verification is on</h1>"));
+    assert_eq!(
+        element_text(&on.body, "recovery-codes").unwrap().lines().count(),
+        10
+    );
+    let after = agent.cookie("latchkey_session").map(str::to_owned);
+    assert!(after.is_some() && after != before, "a new session starts");
+    assert!(!agent.has_cookie("latchkey_pending"));
+    on
+}
+
+async fn a_member_of_an_organization_that_requires_it_sets_it_up_before_a_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = serde_json::json!({"name": "Vault & Co", "requireSecondFactor": true});
+    let (status, org) = app.admin(Method::POST, "/organizations", Some(body)).await;
+    assert_eq!(status, 201, "{org}");
+    assert_eq!(org["data"]["requireSecondFactor"], true);
+    let org_id = org["data"]["id"].as_str().unwrap();
+    let (_, listed) = app.admin(Method::GET, "/organizations", None).await;
+    assert_eq!(listed["data"][0]["requireSecondFactor"], true);
+    let member = ("vera@example.com", "vera's long password");
+    app.add_member_to(member.0, member.1, org_id, "member").await;
+
+    let mut agent = UserAgent::new(&app.base_url);
+    let login = agent.get("/login?return_to=%2Fsettings%2Fsessions").await;
+    let after = agent.sign_in(&login, member.0, member.1).await;
+    assert_eq!(after.location.as_deref(), Some(SETUP));
+    assert!(
+        !agent.has_cookie("latchkey_session"),
+        "no session before a second factor"
+    );
+    // The settings pages are out of reach meanwhile.
+    assert!(
+        agent
+            .get("/settings/sessions")
+            .await
+            .location
+            .unwrap()
+            .starts_with("/login?")
+    );
+    let on = set_up_during_sign_in(&mut agent, "Vault & Co").await;
+    assert!(
+        links(&on.body).contains(&"/settings/sessions".to_owned()),
+        "continues"
+    );
+    assert_eq!(agent.get("/settings/sessions").await.status, 200);
+
+    // It stays on while the organization requires it.
+    let page = agent.get(PAGE).await;
+    let action = format!("{PAGE}/totp/remove");
+    let mut fields = form_inputs(&page.body, &action);
+    fields.push(("password".into(), member.1.into()));
+    let refused = agent.post_form(&action, &fields).await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused
+            .body
+            .contains("requires two-step verification of its members"),
+        "{}",
+        refused.body
+    );
+
+    // Lifted (audited), the password alone signs in new members.
+    let body = serde_json::json!({"requireSecondFactor": false});
+    let (status, updated) = app
+        .admin(Method::PATCH, &format!("/organizations/{org_id}"), Some(body))
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["data"]["requireSecondFactor"], false);
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            &format!("/organizations/{org_id}"),
+            Some(serde_json::json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400, "unknown fields are refused");
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            "/organizations/missing",
+            Some(serde_json::json!({"requireSecondFactor": true})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let actions = audit_actions(&app).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "organization.second_factor_rule_changed")
+            .count(),
+        2,
+        "{actions:?}"
+    );
+    app.add_member_to("walt@example.com", "walt's long password", org_id, "member")
+        .await;
+    signed_in(&app, ("walt@example.com", "walt's long password")).await;
+}
+
+async fn an_authorization_for_such_an_organization_steps_up_a_one_factor_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let (client_id, secret) = register(&app, &[REDIRECT], &["openid"]).await;
+    let base = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("organization_id", ACME),
+    ];
+    let mut agent = UserAgent::new(&app.base_url);
+    let done = agent
+        .authorize(&authorize_url(&app, &base), ALICE, "approve", None)
+        .await;
+    assert!(
+        done.location.unwrap().contains("code="),
+        "one factor is enough for now"
+    );
+
+    let body = serde_json::json!({"requireSecondFactor": true});
+    let (status, _) = app
+        .admin(Method::PATCH, &format!("/organizations/{ACME}"), Some(body))
+        .await;
+    assert_eq!(status, 200);
+    let mut silent = base.to_vec();
+    silent.push(("prompt", "none"));
+    let refused = agent.get(&authorize_url(&app, &silent)).await;
+    let location = refused.location.unwrap();
+    assert!(
+        location.starts_with(REDIRECT) && location.contains("error=login_required"),
+        "{location}"
+    );
+
+    // The same session is sent to sign in again, and must set up a
+    // second factor before it continues.
+    let page = agent.get(&authorize_url(&app, &base)).await;
+    let location = page.location.unwrap();
+    assert!(location.starts_with("/login?"), "step-up: {location}");
+    let login = agent.get(&location).await;
+    let after = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(after.location.as_deref(), Some(SETUP));
+    let on = set_up_during_sign_in(&mut agent, "Acme").await;
+    let next = links(&on.body)
+        .into_iter()
+        .find(|l| l.contains("authorize"))
+        .unwrap();
+    let done = agent.get(&next).await;
+    let done = agent.follow(done).await;
+    let location = done.location.unwrap_or_else(|| panic!("{}", done.body));
+    assert!(
+        location.starts_with(REDIRECT) && location.contains("code="),
+        "{location}"
+    );
+    let query = query_of(&location);
+    let (status, tokens, _) = token_form(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &query["code"]),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+}
+
+async fn the_cli_sets_and_shows_the_organization_rule(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app.cli(
+        &["orgs", "create", "--name", "Strict", "--require-second-factor"],
+        None,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let id = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let show = |app: &TestApp| {
+        let shown = app.cli(&["orgs", "show", &id], None);
+        assert!(shown.status.success(), "{shown:?}");
+        serde_json::from_slice::<Value>(&shown.stdout).unwrap()["requireSecondFactor"].clone()
+    };
+    assert_eq!(show(&app), true);
+    let off = app.cli(&["orgs", "update", &id, "--no-require-second-factor"], None);
+    assert!(off.status.success(), "{off:?}");
+    assert_eq!(show(&app), false);
+    let on = app.cli(&["orgs", "update", &id, "--require-second-factor"], None);
+    assert!(on.status.success());
+    assert_eq!(show(&app), true);
+    let neither = app.cli(&["orgs", "update", &id], None);
+    assert!(!neither.status.success(), "one of the two flags is needed");
+    let both = app.cli(
+        &[
+            "orgs",
+            "update",
+            &id,
+            "--require-second-factor",
+            "--no-require-second-factor",
+        ],
+        None,
+    );
+    assert!(!both.status.success());
+    let missing = app.cli(&["orgs", "update", "nope", "--require-second-factor"], None);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no organization has the id `nope`"));
+    let (_, org) = app
+        .admin(Method::GET, &format!("/organizations/{id}"), None)
+        .await;
+    assert_eq!(org["data"]["requireSecondFactor"], true);
 }

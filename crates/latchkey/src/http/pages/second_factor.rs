@@ -66,17 +66,161 @@ pub async fn after_password(
         Ok(methods) => methods,
         Err(error) => return Some(storage_failure_page(config, "reading second factors", &error)),
     };
-    if methods.is_empty() {
-        return None;
+    let due = if methods.is_empty() {
+        // The organization rule: a member without a second factor sets
+        // one up before the session starts.
+        match second_factor::organizations_requiring(state.store.as_ref(), &user.id).await {
+            Ok(names) if names.is_empty() => return None,
+            Ok(_) => Due::Enrolment,
+            Err(error) => return Some(storage_failure_page(config, "reading organizations", &error)),
+        }
+    } else {
+        Due::SecondFactor
+    };
+    let pending = PendingSignIn::new(&user.id, amr::of(&[amr::PASSWORD]), return_to, due, now);
+    let path = match due {
+        Due::SecondFactor => step_path(config),
+        Due::Enrolment => setup_path(config),
+    };
+    Some(redirect_pending(state, &pending, &path))
+}
+
+/// `<paths.login>/second-factor/setup`.
+pub fn setup_path(config: &Config) -> String {
+    format!("{}/second-factor/setup", config.paths.login)
+}
+
+#[derive(Template)]
+#[template(path = "second_factor_setup.html")]
+pub struct SetupPage {
+    pub brand: Brand,
+    /// The organizations that require it, as a phrase.
+    pub organizations: String,
+    /// The app to set up (none once it is on).
+    pub setup: Option<second_factor::Enrolment>,
+    pub confirm_action: String,
+    pub csrf_token: String,
+    pub confirm_button: &'static str,
+    pub error: Option<String>,
+    pub start_over: String,
+    /// Set once the app is on: the recovery codes, shown this once.
+    pub new_codes: Option<Vec<crate::secret::Secret>>,
+    pub continue_to: String,
+}
+
+/// The setup page of a pending sign-in that must enrol: a pending secret
+/// is made when there is none.
+async fn setup_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingSignIn,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let config = &state.config;
+    let store = state.store.as_ref();
+    let master = state.keys.master();
+    let user = match store.find_user(&pending.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return sign_in_first(state, "/"),
+        Err(error) => return storage_failure_page(config, "reading the user", &error),
+    };
+    let issuer = &config.branding.product_name;
+    let mut enrolment = second_factor::pending_enrolment(store, master, &user, issuer).await;
+    if matches!(enrolment, Ok(None)) {
+        if let Err(error) = second_factor::begin_enrolment(store, master, &user.id, unix_now()).await {
+            return failure(config, &error);
+        }
+        enrolment = second_factor::pending_enrolment(store, master, &user, issuer).await;
     }
-    let pending = PendingSignIn::new(
-        &user.id,
-        amr::of(&[amr::PASSWORD]),
-        return_to,
-        Due::SecondFactor,
+    let setup = match enrolment {
+        Ok(Some(setup)) => setup,
+        // Set up meanwhile (in another browser): sign in with it.
+        Ok(None) => return sign_in_first(state, &pending.return_to),
+        Err(error) => return failure(config, &error),
+    };
+    let organizations = match second_factor::organizations_requiring(store, &user.id).await {
+        Ok(names) => names.join(", "),
+        Err(error) => return storage_failure_page(config, "reading organizations", &error),
+    };
+    let (csrf_token, set_csrf) = cookies::csrf_token(&state.form_key, config, headers);
+    let page = SetupPage {
+        brand: Brand::new(config),
+        organizations,
+        setup: Some(setup),
+        confirm_action: setup_path(config),
+        csrf_token,
+        confirm_button: "Turn on and continue",
+        error: error.map(str::to_owned),
+        start_over: login_path(config, &pending.return_to),
+        new_codes: None,
+        continue_to: pending.return_to.clone(),
+    };
+    render(config, status, &page, &[set_csrf])
+}
+
+/// `GET <paths.login>/second-factor/setup`
+pub async fn show_setup(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(pending) = pending(&state, &headers, Due::Enrolment) else {
+        return sign_in_first(&state, "/");
+    };
+    setup_page(&state, &headers, &pending, StatusCode::OK, None).await
+}
+
+/// `POST <paths.login>/second-factor/setup` with the app's `code`: turns
+/// the app on, starts the session (password and code: two factors) and
+/// shows the recovery codes once, with the way on.
+pub async fn submit_setup(State(state): State<AppState>, headers: HeaderMap, form: CsrfForm) -> Response {
+    let config = &state.config;
+    let Some(pending) = pending(&state, &headers, Due::Enrolment) else {
+        return sign_in_first(&state, "/");
+    };
+    let now = unix_now();
+    let store = state.store.as_ref();
+    let confirmed = second_factor::confirm_enrolment(
+        store,
+        state.keys.master(),
+        &pending.user_id,
+        form.text("code"),
         now,
-    );
-    Some(redirect_pending(state, &pending, &step_path(config)))
+    )
+    .await;
+    let codes = match confirmed {
+        Ok(Some(codes)) => codes,
+        Ok(None) => {
+            let error = "That code is not right. Enter the 6-digit code your authenticator app shows now.";
+            return setup_page(&state, &headers, &pending, StatusCode::BAD_REQUEST, Some(error)).await;
+        }
+        Err(error) => return failure(config, &error),
+    };
+    let mut used: Vec<&str> = pending.amr.iter().map(String::as_str).collect();
+    used.push(Method::Totp.amr());
+    let started = start_session(&state, &headers, &pending, amr::of(&used), now).await;
+    if started.status() != StatusCode::SEE_OTHER {
+        return started;
+    }
+    // The session's cookies, on the page that shows the codes.
+    let set_cookies: Vec<Option<axum::http::HeaderValue>> = started
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .map(Some)
+        .collect();
+    let (csrf_token, _) = cookies::csrf_token(&state.form_key, config, &headers);
+    let page = SetupPage {
+        brand: Brand::new(config),
+        organizations: String::new(),
+        setup: None,
+        confirm_action: setup_path(config),
+        csrf_token,
+        confirm_button: "",
+        error: None,
+        start_over: String::new(),
+        new_codes: Some(codes),
+        continue_to: pending.return_to.clone(),
+    };
+    render(config, StatusCode::OK, &page, &set_cookies)
 }
 
 /// The redirect to `path` carrying `pending` in its cookie.

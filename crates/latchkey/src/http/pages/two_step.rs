@@ -5,7 +5,8 @@
 //! turns it on and shows the 10 recovery codes once. When on, the page
 //! says how many recovery codes are left, makes new ones (replacing the
 //! old), and turns it off after the current password (a wrong password
-//! is throttled as at sign-in). The rules are
+//! is throttled as at sign-in) — unless an organization of the user
+//! requires a second factor of its members. The rules are
 //! `accounts::second_factor`'s.
 
 use std::net::SocketAddr;
@@ -40,6 +41,9 @@ pub struct TwoStepPage {
     pub brand: Brand,
     pub chrome: Chrome,
     pub app: AppView,
+    /// The CSRF token (as in `chrome`), for the shared setup steps.
+    pub csrf_token: String,
+    pub confirm_button: &'static str,
     pub start_action: String,
     pub confirm_action: String,
     pub recovery_action: String,
@@ -56,7 +60,7 @@ pub struct TwoStepPage {
 struct Extra {
     new_codes: Option<Vec<Secret>>,
     notice: Option<String>,
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 async fn page(
@@ -93,8 +97,10 @@ async fn page(
     let path = Section::TwoStep.path(config);
     let page = TwoStepPage {
         brand: Brand::new(config),
+        csrf_token: chrome.csrf_token.clone(),
         chrome,
         app,
+        confirm_button: "Turn on",
         start_action: format!("{path}/totp/start"),
         confirm_action: format!("{path}/totp/confirm"),
         recovery_action: format!("{path}/recovery-codes"),
@@ -102,7 +108,7 @@ async fn page(
         recovery_code_count: RECOVERY_CODE_COUNT,
         new_codes: extra.new_codes,
         notice: extra.notice,
-        error: extra.error.map(str::to_owned),
+        error: extra.error,
     };
     render(config, status, &page, &[set_csrf])
 }
@@ -162,7 +168,7 @@ pub async fn confirm(
         Ok(None) => {
             let error = "That code is not right. Enter the 6-digit code your authenticator app shows now.";
             let extra = Extra {
-                error: Some(error),
+                error: Some(error.to_owned()),
                 ..Extra::default()
             };
             return page(&state, &headers, &signed_in, StatusCode::BAD_REQUEST, extra).await;
@@ -211,13 +217,24 @@ pub async fn remove(
     let email = &signed_in.user.email;
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
-    let refuse = |status: StatusCode, error: &'static str| {
+    let refuse = |status: StatusCode, error: &str| {
         let extra = Extra {
-            error: Some(error),
+            error: Some(error.to_owned()),
             ..Extra::default()
         };
         page(&state, &headers, &signed_in, status, extra)
     };
+    match second_factor::organizations_requiring(store, &signed_in.user.id).await {
+        Ok(names) if names.is_empty() => {}
+        Ok(names) => {
+            let message = format!(
+                "{} requires two-step verification of its members, so it stays on.",
+                names.join(", ")
+            );
+            return refuse(StatusCode::FORBIDDEN, &message).await;
+        }
+        Err(error) => return storage_failure_page(config, "reading organizations", &error),
+    }
     if !state.login_throttle.allows(email, ip, now) {
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
