@@ -78,10 +78,33 @@ pub async fn next_step(
         }
         return Step::SignIn;
     };
+    match asks_more_factors(store, request, session).await {
+        Ok(false) => {}
+        Ok(true) => return Step::SignIn,
+        Err(error) => return Step::Refuse(OAuthError::from(error)),
+    }
     let step = choose(store, request, &session.user_id)
         .await
         .unwrap_or_else(|error| Step::Refuse(OAuthError::from(error)));
     step_up(store, request, session, step).await
+}
+
+/// OpenID Connect Core §3.1.2.1: `acr_values` asking for two factors
+/// (`urn:latchkey:acr:2fa`, or `phr`) sends a one-factor session to sign
+/// in again — when the user has a second factor, so that signing in
+/// again can meet it. Otherwise, and with `prompt=none`, the request goes
+/// on and the ID token's `acr` says what the session was (the claim is
+/// voluntary).
+async fn asks_more_factors(
+    store: &dyn Store,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+) -> Result<bool, StoreError> {
+    if !request.wants_multi_factor || request.prompt.none || amr::is_multi_factor(&session.amr) {
+        return Ok(false);
+    }
+    let methods = crate::accounts::second_factor::methods(store, &session.user_id).await?;
+    Ok(!methods.is_empty())
 }
 
 /// The organization rule "members must use a second factor": a code for
@@ -318,6 +341,7 @@ mod tests {
             login_hint: None,
             organization_id: None,
             resources: Vec::new(),
+            wants_multi_factor: false,
         }
     }
 

@@ -6,7 +6,8 @@
 //! once), throttling of wrong codes (then even a right one is refused),
 //! `prompt=login` asking for both factors again, removal after the
 //! password, CSRF, and the organization rule "members must use a second
-//! factor" (set up before a session; step-up of a one-factor session). Codes are computed here from the setup key the page
+//! factor" (set up before a session; step-up of a one-factor session),
+//! and `acr_values` asking for two factors. Codes are computed here from the setup key the page
 //! shows, with the same TOTP crate.
 
 use base64::Engine;
@@ -28,6 +29,7 @@ backend_tests!(
     a_member_of_an_organization_that_requires_it_sets_it_up_before_a_session,
     an_authorization_for_such_an_organization_steps_up_a_one_factor_session,
     the_cli_sets_and_shows_the_organization_rule,
+    acr_values_asking_for_two_factors_signs_a_one_factor_session_in_again,
 );
 
 const REDIRECT: &str = "https://yourapp.com/oauth/callback";
@@ -704,4 +706,70 @@ async fn the_cli_sets_and_shows_the_organization_rule(backend: Backend) {
         .admin(Method::GET, &format!("/organizations/{id}"), None)
         .await;
     assert_eq!(org["data"]["requireSecondFactor"], true);
+}
+
+/// The code flow for `base` in `agent` (signed in already) ends at the
+/// client: the ID token of the code.
+async fn id_token_after(app: &TestApp, agent: &mut UserAgent, url: &str, client: (&str, &str)) -> Value {
+    let first = agent.get(url).await;
+    let mut page = agent.follow(first).await;
+    if page.status == 200 && page.body.contains("name=\"decision\"") {
+        page = agent.consent(&page, "approve", None).await;
+    }
+    let location = page.location.unwrap_or_else(|| panic!("{}", page.body));
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let query = query_of(&location);
+    let (status, tokens, _) = token_form(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &query["code"]),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client.0),
+            ("client_secret", client.1),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    jwt_payload(tokens["id_token"].as_str().unwrap())
+}
+
+async fn acr_values_asking_for_two_factors_signs_a_one_factor_session_in_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let (client_id, secret) = register(&app, &[REDIRECT], &["openid"]).await;
+    let client = (client_id.as_str(), secret.as_str());
+    let base = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("organization_id", ACME),
+        ("acr_values", "urn:latchkey:acr:2fa urn:latchkey:acr:1fa"),
+    ];
+    let url = authorize_url(&app, &base);
+    // Signed in with the password, then enrolled: a one-factor session.
+    let mut agent = signed_in(&app, ALICE).await;
+    let (authenticator, _) = enrol(&mut agent, ALICE.0).await;
+    let page = agent.get(&url).await;
+    let location = page.location.unwrap();
+    assert!(location.starts_with("/login?"), "{location}");
+    let login = agent.get(&location).await;
+    let after = agent.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(after.location.as_deref(), Some(STEP));
+    let step = agent.get(STEP).await;
+    let done = submit_code(&mut agent, &step, &authenticator.code(1)).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let id_token = id_token_after(&app, &mut agent, done.location.as_deref().unwrap(), client).await;
+    assert_eq!(id_token["acr"], "urn:latchkey:acr:2fa");
+    // The two-factor session meets it at once from now on.
+    let id_token = id_token_after(&app, &mut agent, &url, client).await;
+    assert_eq!(id_token["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // A user without a second factor is not sent round in circles: the
+    // request goes on, and the token says one factor.
+    let sam = ("sam@example.com", "sam's long password");
+    app.add_member_to(sam.0, sam.1, ACME, "member").await;
+    let mut agent = signed_in(&app, sam).await;
+    let id_token = id_token_after(&app, &mut agent, &url, client).await;
+    assert_eq!(id_token["acr"], "urn:latchkey:acr:1fa");
 }
