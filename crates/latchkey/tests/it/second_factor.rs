@@ -54,6 +54,11 @@ impl App {
         Self(totp_rs::Builder::new().with_secret(secret).build().unwrap())
     }
 
+    /// The secret in base32, as the setup key reads without spaces.
+    pub fn setup_key(&self) -> String {
+        self.0.secret().to_base32()
+    }
+
     /// The code `steps` time steps from now.
     pub fn code(&self, steps: i64) -> String {
         let at = now().checked_add_signed(steps * 30).unwrap();
