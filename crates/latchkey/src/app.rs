@@ -147,6 +147,7 @@ impl App {
             reset_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::with_limits(
                 crate::accounts::throttle::RESET_REQUESTS,
             )),
+            second_factor_throttle: Arc::default(),
             passwords,
             form_key,
             rate_limiter,

@@ -14,6 +14,8 @@ pub mod hash_formats;
 pub mod import;
 pub mod passkeys;
 pub mod password;
+pub mod pending_sign_in;
+pub mod second_factor;
 pub mod sessions;
 pub mod throttle;
 pub mod user_agent;

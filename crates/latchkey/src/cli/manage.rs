@@ -8,7 +8,7 @@ use super::{
     AdminKeysCommand, ApiKeysCommand, CliResult, ClientsCommand, InitialAccessTokensCommand, KeysCommand,
     OrgsCommand, UsersCommand,
 };
-use crate::accounts::{self, NewUser, api_keys};
+use crate::accounts::{self, NewUser, api_keys, second_factor};
 use crate::audit::Actor;
 use crate::clients::{self, Approval, Changes, Registration, scope_review};
 use crate::config::{Config, seconds};
@@ -294,11 +294,39 @@ pub(super) async fn run_users(store: &dyn Store, command: UsersCommand) -> CliRe
 pub(super) async fn run_orgs(store: &dyn Store, command: OrgsCommand) -> CliResult {
     let now = unix_now();
     match command {
-        OrgsCommand::Create { name } => {
+        OrgsCommand::Create {
+            name,
+            require_second_factor,
+        } => {
             let organization = accounts::create_organization(store, &name, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            if require_second_factor {
+                second_factor::set_organization_rule(store, &Actor::Cli, &organization.id, true, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             println!("{}", organization.id);
+        }
+        OrgsCommand::Update {
+            organization_id,
+            require_second_factor,
+            no_require_second_factor: _,
+        } => {
+            let found = second_factor::set_organization_rule(
+                store,
+                &Actor::Cli,
+                &organization_id,
+                require_second_factor,
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if !found {
+                return Err(format!("no organization has the id `{organization_id}`"));
+            }
+            let rule = if require_second_factor { "must" } else { "need not" };
+            println!("members of {organization_id} {rule} use a second factor");
         }
         OrgsCommand::List => {
             let organizations = store.list_organizations().await.map_err(|e| e.to_string())?;
@@ -311,7 +339,15 @@ pub(super) async fn run_orgs(store: &dyn Store, command: OrgsCommand) -> CliResu
             let organization = accounts::find_organization(store, &organization_id)
                 .await
                 .map_err(|e| e.to_string())?;
-            print_json(&serde_json::json!({"id": organization.id, "name": organization.name}))?;
+            let required = store
+                .organizations_requiring_second_factor(std::slice::from_ref(&organization.id))
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&serde_json::json!({
+                "id": organization.id,
+                "name": organization.name,
+                "requireSecondFactor": !required.is_empty(),
+            }))?;
         }
         OrgsCommand::Delete { organization_id } => {
             accounts::delete_organization(store, &organization_id)

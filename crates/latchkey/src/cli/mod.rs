@@ -194,6 +194,23 @@ pub(crate) enum OrgsCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Members must use a second factor (two-step verification).
+        #[arg(long)]
+        require_second_factor: bool,
+    },
+    /// Change an organization's settings.
+    Update {
+        organization_id: String,
+        /// Members must use a second factor (two-step verification).
+        #[arg(
+            long,
+            conflicts_with = "no_require_second_factor",
+            required_unless_present = "no_require_second_factor"
+        )]
+        require_second_factor: bool,
+        /// Members need not use a second factor.
+        #[arg(long)]
+        no_require_second_factor: bool,
     },
     List,
     Show {

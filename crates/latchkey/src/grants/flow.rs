@@ -12,9 +12,12 @@
 //! organization they consented in most recently preselected, so that a
 //! code never acts on an organization the user did not choose for this
 //! authorization. A named organization must be one of the user's; its
-//! remembered consent skips the page.
+//! remembered consent skips the page. An organization whose members must
+//! use a second factor gets codes only from sessions that used two
+//! (step-up: otherwise the user signs in again).
 
 use super::consent::{self, Membership};
+use crate::accounts::amr;
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::store::{SessionRecord, Store, StoreError};
@@ -75,9 +78,63 @@ pub async fn next_step(
         }
         return Step::SignIn;
     };
-    choose(store, request, &session.user_id)
+    match asks_more_factors(store, request, session).await {
+        Ok(false) => {}
+        Ok(true) => return Step::SignIn,
+        Err(error) => return Step::Refuse(OAuthError::from(error)),
+    }
+    let step = choose(store, request, &session.user_id)
         .await
-        .unwrap_or_else(|error| Step::Refuse(OAuthError::from(error)))
+        .unwrap_or_else(|error| Step::Refuse(OAuthError::from(error)));
+    step_up(store, request, session, step).await
+}
+
+/// OpenID Connect Core §3.1.2.1: `acr_values` asking for two factors
+/// (`urn:latchkey:acr:2fa`, or `phr`) sends a one-factor session to sign
+/// in again — when the user has a second factor, so that signing in
+/// again can meet it. Otherwise, and with `prompt=none`, the request goes
+/// on and the ID token's `acr` says what the session was (the claim is
+/// voluntary).
+async fn asks_more_factors(
+    store: &dyn Store,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+) -> Result<bool, StoreError> {
+    if !request.wants_multi_factor || request.prompt.none || amr::is_multi_factor(&session.amr) {
+        return Ok(false);
+    }
+    let methods = crate::accounts::second_factor::methods(store, &session.user_id).await?;
+    Ok(!methods.is_empty())
+}
+
+/// The organization rule "members must use a second factor": a code for
+/// such an organization needs a session that used two factors; with a
+/// one-factor session the user signs in again (both factors), or with
+/// `prompt=none` the request is refused with `login_required`.
+async fn step_up(
+    store: &dyn Store,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+    step: Step,
+) -> Step {
+    let Step::Issue { organization_id } = step else {
+        return step;
+    };
+    if amr::is_multi_factor(&session.amr) {
+        return Step::Issue { organization_id };
+    }
+    match store
+        .organizations_requiring_second_factor(std::slice::from_ref(&organization_id))
+        .await
+    {
+        Ok(required) if required.is_empty() => Step::Issue { organization_id },
+        Ok(_) if request.prompt.none => Step::Refuse(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the organization requires a second factor, which this session did not use",
+        )),
+        Ok(_) => Step::SignIn,
+        Err(error) => Step::Refuse(OAuthError::from(error)),
+    }
 }
 
 /// OpenID Connect Core §3.1.2.1: `prompt=login` asks for a fresh sign-in,
@@ -184,7 +241,7 @@ pub async fn answer(
         ));
     }
     match consent::approve(store, request, &session.user_id, &organization_id, now).await {
-        Ok(true) => Step::Issue { organization_id },
+        Ok(true) => step_up(store, request, session, Step::Issue { organization_id }).await,
         Ok(false) => Step::Refuse(OAuthError::invalid_request(
             "the organization approved is not one the user belongs to",
         )),
@@ -284,6 +341,7 @@ mod tests {
             login_hint: None,
             organization_id: None,
             resources: Vec::new(),
+            wants_multi_factor: false,
         }
     }
 

@@ -125,6 +125,25 @@ pub fn clear_passkey_ceremony(config: &Config) -> Option<HeaderValue> {
     build(config, PASSKEY_COOKIE, String::new(), Some(0))
 }
 
+/// The cookie holding a sign-in whose second step is due (sealed: see
+/// `accounts::pending_sign_in`).
+const PENDING_COOKIE: &str = "latchkey_pending";
+
+/// The pending sign-in cookie's value, if the request carries one.
+pub fn pending_sign_in_value(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read(headers, &name(config, PENDING_COOKIE))
+}
+
+/// `Set-Cookie` for a pending sign-in living `max_age` seconds.
+pub fn pending_sign_in(config: &Config, value: &str, max_age: i64) -> Option<HeaderValue> {
+    build(config, PENDING_COOKIE, value.to_owned(), Some(max_age))
+}
+
+/// `Set-Cookie` that removes the pending sign-in cookie.
+pub fn clear_pending_sign_in(config: &Config) -> Option<HeaderValue> {
+    build(config, PENDING_COOKIE, String::new(), Some(0))
+}
+
 fn csrf_nonce(config: &Config, headers: &HeaderMap) -> Option<String> {
     read(headers, &name(config, CSRF_COOKIE)).filter(|v| v.len() >= MIN_CSRF_NONCE)
 }

@@ -48,6 +48,9 @@ pub struct AppState {
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
     /// Password-reset requests per email and client IP.
     pub reset_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// Wrong second-factor codes, counted per user and address as
+    /// passwords are (keyed by user id).
+    pub second_factor_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
     /// The key of CSRF form tokens.
     pub form_key: Arc<crate::secret::FormKey>,
     /// The bounded password-hashing workers.
@@ -92,6 +95,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&paths.login, get(pages::login::show).post(pages::login::submit))
         .route(
+            &pages::second_factor::step_path(&state.config),
+            get(pages::second_factor::show).post(pages::second_factor::submit),
+        )
+        .route(
+            &pages::second_factor::setup_path(&state.config),
+            get(pages::second_factor::show_setup).post(pages::second_factor::submit_setup),
+        )
+        .route(
             &paths.logout,
             get(pages::login::show_logout).post(pages::login::logout),
         )
@@ -126,6 +137,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             pages::password_reset::VERIFY_PATH,
             get(pages::password_reset::show_verify).post(pages::password_reset::submit_verify),
+        )
+        .route(
+            &format!("{}/two-step", paths.settings),
+            get(pages::two_step::show),
+        )
+        .route(
+            &format!("{}/two-step/totp/start", paths.settings),
+            get(pages::two_step::back_to_page).post(pages::two_step::start),
+        )
+        .route(
+            &format!("{}/two-step/totp/confirm", paths.settings),
+            get(pages::two_step::back_to_page).post(pages::two_step::confirm),
+        )
+        .route(
+            &format!("{}/two-step/totp/remove", paths.settings),
+            get(pages::two_step::back_to_page).post(pages::two_step::remove),
+        )
+        .route(
+            &format!("{}/two-step/recovery-codes", paths.settings),
+            get(pages::two_step::back_to_page).post(pages::two_step::new_recovery_codes),
         )
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))

@@ -11,6 +11,7 @@ use super::client_id_metadata::UrlClients;
 use super::error::{ErrorCode, OAuthError};
 use super::pkce::{self, ChallengeMethod};
 use super::scope::ScopeSet;
+use crate::accounts::amr;
 use crate::clients::metadata_document;
 use crate::clients::redirect_uri;
 use crate::config::Config;
@@ -55,6 +56,9 @@ pub struct AuthorizationRequest {
     /// The resources asked for (RFC 8707), as their configured
     /// identifiers; empty when the request named none.
     pub resources: Vec<String>,
+    /// `acr_values` names a class of two factors or more
+    /// (`urn:latchkey:acr:2fa`, or `phr`, which only passkeys meet fully).
+    pub wants_multi_factor: bool,
 }
 
 /// Why an authorization request failed.
@@ -232,6 +236,14 @@ pub async fn validate(
             "organization_id is longer than 200 characters",
         )));
     }
+    // OpenID Connect Core §3.1.2.1: `acr_values` is a voluntary request,
+    // in order of preference; values this server does not know are passed
+    // over.
+    let wants_multi_factor = params.get("acr_values").is_some_and(|values| {
+        values
+            .split(' ')
+            .any(|value| value == amr::ACR_TWO_FACTORS || value == amr::ACR_PHISHING_RESISTANT)
+    });
     Ok(AuthorizationRequest {
         client,
         redirect_uri,
@@ -245,6 +257,7 @@ pub async fn validate(
         login_hint,
         organization_id,
         resources,
+        wants_multi_factor,
     })
 }
 

@@ -89,6 +89,11 @@ pub const SQLITE: Embedded = &[
         "passkeys",
         include_str!("../../migrations/sqlite/0017_passkeys.sql"),
     ),
+    (
+        16,
+        "second factor",
+        include_str!("../../migrations/sqlite/0016_second_factor.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -166,6 +171,11 @@ pub const POSTGRES: Embedded = &[
         17,
         "passkeys",
         include_str!("../../migrations/postgres/0017_passkeys.sql"),
+    ),
+    (
+        16,
+        "second factor",
+        include_str!("../../migrations/postgres/0016_second_factor.sql"),
     ),
 ];
 

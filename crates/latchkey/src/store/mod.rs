@@ -5,7 +5,8 @@
 //! [`ResourceStore`] in `resources.rs`, [`RegistrationStore`] in
 //! `registrations.rs`, [`ClientDocumentStore`] in `client_documents.rs`,
 //! [`DelegateStore`] in `delegate.rs`, [`UserTokenStore`] in
-//! `user_tokens.rs`, [`PasskeyStore`] in `passkeys.rs`),
+//! `user_tokens.rs`, [`PasskeyStore`] in `passkeys.rs`, [`SecondFactorStore`]
+//! in `second_factor.rs`),
 //! and its two implementations,
 //! SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), selected by the
 //! database URL. This is the only module with SQL. Both implementations
@@ -36,6 +37,7 @@ mod passkeys;
 pub mod postgres;
 mod registrations;
 mod resources;
+pub(crate) mod second_factor;
 mod sql;
 pub mod sqlite;
 mod user_tokens;
@@ -60,6 +62,7 @@ pub use keys::{KeyStore, SigningKeyRecord};
 pub use passkeys::{PasskeyCeremonyRecord, PasskeyRecord, PasskeyStore};
 pub use registrations::{InitialAccessTokenRecord, RegistrationRecord, RegistrationStore};
 pub use resources::{CaseRecord, CustomerRecord, InvoiceRecord, PageRequest, ResourceStore};
+pub use second_factor::{SecondFactorStore, TotpRecord};
 pub use user_tokens::{TokenPurpose, UserTokenRecord, UserTokenStore};
 
 /// A storage failure. `Conflict` is a uniqueness rule the caller can
@@ -96,6 +99,7 @@ pub trait Store:
     + DelegateStore
     + UserTokenStore
     + PasskeyStore
+    + SecondFactorStore
     + Send
     + Sync
     + 'static

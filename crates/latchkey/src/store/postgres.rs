@@ -78,6 +78,7 @@ super::registrations::impl_registration_store!(PostgresStore, sqlx::Postgres);
 super::delegate::impl_delegate_store!(PostgresStore, sqlx::Postgres);
 super::user_tokens::impl_user_token_store!(PostgresStore, sqlx::Postgres);
 super::passkeys::impl_passkey_store!(PostgresStore, sqlx::Postgres);
+super::second_factor::impl_second_factor_store!(PostgresStore, sqlx::Postgres);
 
 async fn insert_refresh_token(
     connection: &mut sqlx::PgConnection,

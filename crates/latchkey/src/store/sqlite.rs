@@ -83,3 +83,4 @@ super::registrations::impl_registration_store!(SqliteStore, sqlx::Sqlite);
 super::delegate::impl_delegate_store!(SqliteStore, sqlx::Sqlite);
 super::user_tokens::impl_user_token_store!(SqliteStore, sqlx::Sqlite);
 super::passkeys::impl_passkey_store!(SqliteStore, sqlx::Sqlite);
+super::second_factor::impl_second_factor_store!(SqliteStore, sqlx::Sqlite);

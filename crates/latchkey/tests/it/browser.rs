@@ -1196,3 +1196,68 @@ async fn alice_id(app: &TestApp) -> String {
         .unwrap()
         .id
 }
+
+/// Two-step verification in Chromium, by the pages' visible labels: alice
+/// sets up an authenticator app (the QR code and setup key shown, a code
+/// from it turns it on, the recovery codes shown once), then signs in in
+/// another browser with a code from the app, and in a third with a
+/// recovery code. Screenshots `two-step-setup-1280.png`,
+/// `two-step-on-1280.png`, `second-factor-375.png`, `two-step-375.png`
+/// and `second-factor-1280.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_step_verification_is_set_up_and_used_in_chromium() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let base = &app.base_url;
+    let page = format!("{base}/settings/two-step");
+
+    let browser = Browser::start_at(1280).await;
+    browser.go(&page).await;
+    browser.sign_in_as_alice().await;
+    browser.landed(&page).await;
+    browser.press("Set up an authenticator app").await;
+    browser.wait_for_text("Scan this QR code").await;
+    assert!(browser.text("main").await.contains("Can't scan it?"));
+    let key = browser.text("#setup-key").await;
+    let authenticator = crate::second_factor::App::from_setup_key(&key);
+    browser.shoot("two-step-setup", 1280).await;
+    browser
+        .fill("Enter the 6-digit code", &authenticator.code(0))
+        .await;
+    browser.press("Turn on").await;
+    browser.wait_for_text("Your recovery codes").await;
+    let codes = browser.text("#recovery-codes").await;
+    let codes: Vec<&str> = codes.split_whitespace().collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    browser.shoot("two-step-on", 1280).await;
+    browser.close().await;
+
+    let sessions = format!("{base}/settings/sessions");
+    let phone = Browser::start_at(375).await;
+    phone.go(&sessions).await;
+    phone.sign_in_as_alice().await;
+    phone.landed(&format!("{base}/login/second-factor")).await;
+    phone.wait_for_text("Two-step verification").await;
+    assert!(phone.fits_width().await, "the second step fits 375 px");
+    phone.shoot("second-factor", 375).await;
+    phone.fill("Enter the 6-digit code", &authenticator.code(1)).await;
+    phone.press("Verify").await;
+    phone.landed(&sessions).await;
+    phone.go(&page).await;
+    phone.wait_for_text("recovery codes left").await;
+    assert!(phone.fits_width().await, "the two-step page fits 375 px");
+    phone.shoot("two-step", 375).await;
+    phone.close().await;
+
+    let laptop = Browser::start_at(1280).await;
+    laptop.go(&sessions).await;
+    laptop.sign_in_as_alice().await;
+    laptop.landed(&format!("{base}/login/second-factor")).await;
+    laptop.shoot("second-factor", 1280).await;
+    laptop.press("Use a recovery code").await;
+    laptop.wait_for_text("Enter one of your recovery codes").await;
+    laptop.fill("Enter one of your recovery codes", codes[0]).await;
+    laptop.press("Verify").await;
+    laptop.landed(&sessions).await;
+    laptop.close().await;
+}

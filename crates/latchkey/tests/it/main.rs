@@ -42,6 +42,7 @@ mod registration;
 mod relying_party;
 mod resources;
 mod scope_approval;
+mod second_factor;
 mod secrets_in_logs;
 mod seed_integrations;
 mod sessions_pages;

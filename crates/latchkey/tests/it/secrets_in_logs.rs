@@ -5,9 +5,9 @@
 //! replayed refresh token, API keys on the protected API, dynamic client
 //! registration with an initial access token and its management with the
 //! registration access token, a user imported with a bcrypt hash signing
-//! in (the hash replaced by argon2id), a password reset and an email
-//! verification by links mailed to a local SMTP sink, sign-out — and then
-//! its whole stderr is
+//! in (the hash replaced by argon2id), two-step verification set up and
+//! used, a password reset and an email verification by links mailed to a
+//! local SMTP sink, sign-out — and then its whole stderr is
 //! searched for every secret it saw.
 
 use reqwest::Method;
@@ -387,10 +387,35 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
         .unwrap()
         .password_hash;
     assert!(rehashed.starts_with("$argon2id$"), "the hash was replaced");
+    let imported_password_again = imported_password.clone();
     secrets.extend([
         ("imported password", imported_password),
         ("imported password hash", imported_hash),
         ("argon2id hash that replaced it", rehashed),
+    ]);
+
+    // Two-step verification: set up (the setup key and recovery codes
+    // shown), then a sign-in through the second step (the sealed pending
+    // sign-in cookie).
+    let (authenticator, recovery_codes) =
+        crate::second_factor::enrol(&mut imported, "imported@example.com").await;
+    let mut second = UserAgent::new(&server.base_url);
+    let login = second.get("/login").await;
+    let pending = second
+        .sign_in(&login, "imported@example.com", &imported_password_again)
+        .await;
+    assert_eq!(pending.location.as_deref(), Some("/login/second-factor"));
+    let pending_cookie = second.cookie("latchkey_pending").unwrap().to_owned();
+    let step = second.get("/login/second-factor").await;
+    let mut fields = crate::user_agent::form_inputs(&step.body, "/login/second-factor");
+    fields.push(("code".into(), authenticator.code(1)));
+    assert_eq!(
+        second.post_form("/login/second-factor", &fields).await.status,
+        303
+    );
+    secrets.extend([
+        ("TOTP setup key", authenticator.setup_key()),
+        ("pending sign-in cookie", pending_cookie),
     ]);
 
     // A password reset by a mailed link (the token rides in the URL), and
@@ -450,6 +475,10 @@ async fn no_secret_reaches_the_trace_log(backend: Backend) {
             && log.contains("mail sent"),
         "the log holds debug output of the flow:\n{log}"
     );
+    // Recovery codes are shorter (50 random bits), still distinctive.
+    for code in &recovery_codes {
+        assert!(!log.contains(code.as_str()), "a recovery code appears in the log");
+    }
     for (name, value) in &secrets {
         assert!(value.len() >= 16, "{name} is long enough to search for");
         if let Some(line) = log.lines().find(|line| line.contains(value.as_str())) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, success, success_with_secret, timestamp};
 use crate::accounts::import::{self, Credential, Directory, Imported, ImportedUser};
-use crate::accounts::{self, AccountError, NewUser, api_keys};
+use crate::accounts::{self, AccountError, NewUser, api_keys, second_factor};
 use crate::audit::Actor;
 use crate::grants::connected;
 use crate::http::AppState;
@@ -58,24 +58,60 @@ impl From<UserRecord> for UserView {
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
     name: String,
+    /// Members must use a second factor.
+    #[serde(default, rename = "requireSecondFactor")]
+    require_second_factor: bool,
+}
+
+/// `PATCH /organizations/{id}`: the settings to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    #[serde(rename = "requireSecondFactor")]
+    require_second_factor: bool,
 }
 
 #[derive(Debug, Serialize)]
 struct OrganizationView {
     id: String,
     name: String,
+    #[serde(rename = "requireSecondFactor")]
+    require_second_factor: bool,
     #[serde(rename = "createdAt")]
     created_at: String,
 }
 
-impl From<OrganizationRecord> for OrganizationView {
-    fn from(o: OrganizationRecord) -> Self {
-        Self {
+/// The views of `organizations`, each with its second-factor rule.
+async fn organization_views(
+    state: &AppState,
+    organizations: Vec<OrganizationRecord>,
+) -> Result<Vec<OrganizationView>, ApiError> {
+    let ids: Vec<String> = organizations.iter().map(|o| o.id.clone()).collect();
+    let required = state.store.organizations_requiring_second_factor(&ids).await?;
+    Ok(organizations
+        .into_iter()
+        .map(|o| OrganizationView {
+            require_second_factor: required.contains(&o.id),
             id: o.id,
             name: o.name,
             created_at: timestamp(o.created_at),
-        }
-    }
+        })
+        .collect())
+}
+
+/// The view of one organization.
+async fn organization_view(
+    state: &AppState,
+    organization: OrganizationRecord,
+) -> Result<OrganizationView, ApiError> {
+    let mut views = organization_views(state, vec![organization]).await?;
+    views.pop().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,11 +243,35 @@ pub async fn create_organization(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateOrganization>,
 ) -> Result<Response, ApiError> {
-    let organization = accounts::create_organization(state.store.as_ref(), &body.name, unix_now()).await?;
+    let store = state.store.as_ref();
+    let now = unix_now();
+    let organization = accounts::create_organization(store, &body.name, now).await?;
+    if body.require_second_factor {
+        second_factor::set_organization_rule(store, &Actor::AdminApi, &organization.id, true, now).await?;
+    }
     Ok(success(
         StatusCode::CREATED,
-        OrganizationView::from(organization),
+        organization_view(&state, organization).await?,
         Some("Organization created."),
+    ))
+}
+
+/// `PATCH /organizations/{id}`: changes the second-factor rule (audited).
+pub async fn update_organization(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateOrganization>,
+) -> Result<Response, ApiError> {
+    let store = state.store.as_ref();
+    let organization = accounts::find_organization(store, &id).await?;
+    let required = body.require_second_factor;
+    if !second_factor::set_organization_rule(store, &Actor::AdminApi, &id, required, unix_now()).await? {
+        return Err(AccountError::NotFound(format!("no organization has the id `{id}`")).into());
+    }
+    Ok(success(
+        StatusCode::OK,
+        organization_view(&state, organization).await?,
+        Some("Organization updated."),
     ))
 }
 
@@ -219,7 +279,7 @@ pub async fn list_organizations(State(state): State<AppState>) -> Result<Respons
     let organizations = state.store.list_organizations().await?;
     Ok(success(
         StatusCode::OK,
-        views::<_, OrganizationView>(organizations),
+        organization_views(&state, organizations).await?,
         None,
     ))
 }
@@ -231,7 +291,7 @@ pub async fn show_organization(
     let organization = accounts::find_organization(state.store.as_ref(), &id).await?;
     Ok(success(
         StatusCode::OK,
-        OrganizationView::from(organization),
+        organization_view(&state, organization).await?,
         None,
     ))
 }

@@ -95,7 +95,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/organizations/{organization_id}",
-            get(accounts_api::show_organization).delete(accounts_api::delete_organization),
+            get(accounts_api::show_organization)
+                .patch(accounts_api::update_organization)
+                .delete(accounts_api::delete_organization),
         )
         .route(
             "/organizations/{organization_id}/members",

@@ -194,6 +194,10 @@ pub async fn submit(
         Err(CheckError::Store(error)) => return storage_failure_page(config, "sign-in", &error),
     };
     state.login_throttle.record_success(&email, ip);
+    // A user with a second factor gets no session yet: its step is due.
+    if let Some(step) = super::second_factor::after_password(&state, &user, &return_to, now).await {
+        return step;
+    }
     let user_agent = super::user_agent(&headers);
     let session = match sessions::start(
         state.store.as_ref(),

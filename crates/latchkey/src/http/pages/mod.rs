@@ -26,8 +26,10 @@ pub mod oauth_apps;
 pub mod passkeys;
 pub mod password_reset;
 pub mod return_to;
+pub mod second_factor;
 pub mod sessions;
 pub mod settings;
+pub mod two_step;
 
 const STYLESHEET: &str = include_str!("../../../static/latchkey.css");
 const COPY_SCRIPT: &str = include_str!("../../../static/copy.js");

@@ -21,6 +21,7 @@ pub enum Section {
     Sessions,
     Password,
     Passkeys,
+    TwoStep,
     OAuthApps,
     ApiKeys,
 }
@@ -32,6 +33,7 @@ impl Section {
             Self::Sessions => "Sessions",
             Self::Password => "Password",
             Self::Passkeys => "Passkeys",
+            Self::TwoStep => "Two-step verification",
             Self::OAuthApps => "OAuth Apps",
             Self::ApiKeys => "API Keys",
         }
@@ -43,6 +45,7 @@ impl Section {
             Self::Sessions => "sessions",
             Self::Password => "password",
             Self::Passkeys => "passkeys",
+            Self::TwoStep => "two-step",
             Self::OAuthApps => "oauth-apps",
             Self::ApiKeys => "api-keys",
         }
@@ -56,7 +59,7 @@ impl Section {
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
-            Self::ConnectedApps | Self::Sessions | Self::Password | Self::Passkeys => false,
+            Self::ConnectedApps | Self::Sessions | Self::Password | Self::Passkeys | Self::TwoStep => false,
             Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -100,6 +103,7 @@ pub fn chrome(
         Section::Sessions,
         Section::Password,
         Section::Passkeys,
+        Section::TwoStep,
         Section::OAuthApps,
         Section::ApiKeys,
     ]

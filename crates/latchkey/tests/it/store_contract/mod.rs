@@ -9,8 +9,9 @@
 //! `housekeeping` (audit events, the example API's records, purging) and
 //! `registrations` (dynamic registrations, initial access tokens) and
 //! `delegate` (login challenges and delegated sign-ins), `user_tokens`
-//! (links sent by mail: password reset, email verification) and `passkeys`
-//! (WebAuthn user handles, passkeys, ceremonies).
+//! (links sent by mail: password reset, email verification), `passkeys`
+//! (WebAuthn user handles, passkeys, ceremonies) and `second_factor`
+//! (authenticator apps, recovery codes, the organization rule).
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ mod grants;
 mod housekeeping;
 mod passkeys;
 mod registrations;
+mod second_factor;
 mod tokens;
 mod user_tokens;
 
