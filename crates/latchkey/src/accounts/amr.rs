@@ -75,7 +75,7 @@ pub fn acr(amr: &[String]) -> Option<&'static str> {
     let has = |value: &str| amr.iter().any(|m| m == value);
     if amr.is_empty() {
         None
-    } else if has(HARDWARE_KEY) || has(SOFTWARE_KEY) {
+    } else if is_phishing_resistant(amr) {
         Some(ACR_PHISHING_RESISTANT)
     } else if has(MULTIPLE_FACTORS) {
         Some(ACR_TWO_FACTORS)
@@ -87,6 +87,11 @@ pub fn acr(amr: &[String]) -> Option<&'static str> {
 /// Whether `amr` has two factors or more.
 pub fn is_multi_factor(amr: &[String]) -> bool {
     amr.iter().any(|m| m == MULTIPLE_FACTORS)
+}
+
+/// Whether `amr` includes a passkey (`hwk` or `swk`).
+pub fn is_phishing_resistant(amr: &[String]) -> bool {
+    amr.iter().any(|m| m == HARDWARE_KEY || m == SOFTWARE_KEY)
 }
 
 #[cfg(test)]

@@ -51,6 +51,14 @@ impl PendingSignIn {
         }
     }
 
+    /// The methods of the session this sign-in becomes once `method` (an
+    /// RFC 8176 value) completed it.
+    pub fn completed_by(&self, method: &str) -> Vec<String> {
+        let mut used: Vec<&str> = self.amr.iter().map(String::as_str).collect();
+        used.push(method);
+        super::amr::of(&used)
+    }
+
     /// The cookie value: the state sealed, in base64url.
     pub fn seal(&self, master: &MasterKey) -> Option<String> {
         let json = serde_json::to_vec(self).ok()?;

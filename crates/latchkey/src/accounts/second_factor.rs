@@ -18,7 +18,6 @@
 
 use totp_rs::{Algorithm, Totp};
 
-use super::amr;
 use crate::audit::{self, Actor, Subject};
 use crate::secret::{MasterKey, SealError, Secret, TokenDigest, random_bytes};
 use crate::store::{Store, StoreError, UserRecord};
@@ -39,9 +38,12 @@ const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz234567890";
 const RECOVERY_CODE_CHARS: usize = 10;
 
 /// A way to complete the second step of a sign-in, in the order the step
-/// offers them. (Passkeys join this list once they are a second factor.)
+/// offers them: a passkey first (it cannot be phished), then the
+/// authenticator app, then a recovery code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// One of the user's passkeys (checked by `accounts::passkeys`).
+    Passkey,
     /// A code from the authenticator app.
     Totp,
     /// One of the one-time recovery codes.
@@ -52,22 +54,22 @@ impl Method {
     /// The method's name in forms and links.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Passkey => "passkey",
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery-code",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Totp, Self::RecoveryCode]
+        [Self::Passkey, Self::Totp, Self::RecoveryCode]
             .into_iter()
             .find(|method| method.as_str() == text)
     }
 
-    /// The RFC 8176 method a sign-in records for it.
-    pub fn amr(self) -> &'static str {
-        match self {
-            Self::Totp | Self::RecoveryCode => amr::ONE_TIME_PASSWORD,
-        }
+    /// Whether the method is a code typed into the step's form (a passkey
+    /// answers through the browser instead).
+    pub fn takes_a_code(self) -> bool {
+        !matches!(self, Self::Passkey)
     }
 }
 
@@ -192,18 +194,22 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
-/// The methods `user_id` can complete a sign-in's second step with;
-/// empty when the user has no second factor.
-pub async fn methods(store: &dyn Store, user_id: &str) -> Result<Vec<Method>, StoreError> {
-    let active = store
+/// The methods `user_id` can complete a sign-in's second step with, in
+/// the order the step offers them (passkeys only when `passkeys` are
+/// offered here); empty when the user has no second factor.
+pub async fn methods(store: &dyn Store, user_id: &str, passkeys: bool) -> Result<Vec<Method>, StoreError> {
+    let mut methods = Vec::with_capacity(3);
+    if passkeys && !store.list_passkeys(user_id).await?.is_empty() {
+        methods.push(Method::Passkey);
+    }
+    let app = store
         .find_totp(user_id)
         .await?
         .is_some_and(|totp| totp.confirmed_at.is_some());
-    Ok(if active {
-        vec![Method::Totp, Method::RecoveryCode]
-    } else {
-        Vec::new()
-    })
+    if app {
+        methods.extend([Method::Totp, Method::RecoveryCode]);
+    }
+    Ok(methods)
 }
 
 /// The state of a user's authenticator app.
@@ -319,7 +325,8 @@ pub async fn replace_recovery_codes(
 
 /// Whether `code` completes the second step for `user_id` with `method`:
 /// the app's code of a step not used before, or an unused recovery code
-/// (then used up, and audited as `user.recovery_code_used`).
+/// (then used up, and audited as `user.recovery_code_used`). A passkey is
+/// no code: never.
 pub async fn verify(
     store: &dyn Store,
     master: &MasterKey,
@@ -329,6 +336,7 @@ pub async fn verify(
     now: i64,
 ) -> Result<bool, SecondFactorError> {
     match method {
+        Method::Passkey => Ok(false),
         Method::Totp => {
             let Some(totp) = store
                 .find_totp(user_id)
@@ -516,9 +524,9 @@ mod tests {
 
     #[test]
     fn methods_parse_from_their_names() {
-        for method in [Method::Totp, Method::RecoveryCode] {
+        for method in [Method::Passkey, Method::Totp, Method::RecoveryCode] {
             assert_eq!(Method::parse(method.as_str()), Some(method));
-            assert_eq!(method.amr(), "otp");
+            assert_eq!(method.takes_a_code(), method != Method::Passkey);
         }
         assert_eq!(Method::parse("sms"), None);
     }

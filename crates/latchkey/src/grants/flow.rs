@@ -17,7 +17,7 @@
 //! (step-up: otherwise the user signs in again).
 
 use super::consent::{self, Membership};
-use crate::accounts::amr;
+use crate::accounts::{amr, second_factor};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::store::{SessionRecord, Store, StoreError};
@@ -66,6 +66,7 @@ pub async fn next_step(
     store: &dyn Store,
     request: &AuthorizationRequest,
     session: Option<&SessionRecord>,
+    factors: Factors,
     now: i64,
 ) -> Step {
     let Some(session) = session.filter(|s| !needs_sign_in(request, s, now)) else {
@@ -78,7 +79,7 @@ pub async fn next_step(
         }
         return Step::SignIn;
     };
-    match asks_more_factors(store, request, session).await {
+    match asks_more_factors(store, request, session, factors).await {
         Ok(false) => {}
         Ok(true) => return Step::SignIn,
         Err(error) => return Step::Refuse(OAuthError::from(error)),
@@ -89,22 +90,32 @@ pub async fn next_step(
     step_up(store, request, session, step).await
 }
 
+/// What second factors this server offers (passkeys need a relying party).
+#[derive(Debug, Clone, Copy)]
+pub struct Factors {
+    pub passkeys: bool,
+}
+
 /// OpenID Connect Core §3.1.2.1: `acr_values` asking for two factors
-/// (`urn:latchkey:acr:2fa`, or `phr`) sends a one-factor session to sign
-/// in again — when the user has a second factor, so that signing in
-/// again can meet it. Otherwise, and with `prompt=none`, the request goes
-/// on and the ID token's `acr` says what the session was (the claim is
-/// voluntary).
+/// (`urn:latchkey:acr:2fa`) sends a one-factor session to sign in again,
+/// and asking for `phr` sends a session that used no passkey — when the
+/// user has what it takes, so that signing in again can meet it.
+/// Otherwise, and with `prompt=none`, the request goes on and the ID
+/// token's `acr` says what the session was (the claim is voluntary).
 async fn asks_more_factors(
     store: &dyn Store,
     request: &AuthorizationRequest,
     session: &SessionRecord,
+    factors: Factors,
 ) -> Result<bool, StoreError> {
-    if !request.wants_multi_factor || request.prompt.none || amr::is_multi_factor(&session.amr) {
+    if !request.wants_multi_factor || request.prompt.none || amr::is_phishing_resistant(&session.amr) {
         return Ok(false);
     }
-    let methods = crate::accounts::second_factor::methods(store, &session.user_id).await?;
-    Ok(!methods.is_empty())
+    let methods = second_factor::methods(store, &session.user_id, factors.passkeys).await?;
+    if request.wants_phishing_resistant && methods.contains(&second_factor::Method::Passkey) {
+        return Ok(true);
+    }
+    Ok(!amr::is_multi_factor(&session.amr) && !methods.is_empty())
 }
 
 /// The organization rule "members must use a second factor": a code for
@@ -264,6 +275,7 @@ mod tests {
     const ACME: &str = "org-acme";
     const BIRCH: &str = "org-birch";
     const CLIENT: &str = "client_test";
+    const FACTORS: Factors = Factors { passkeys: true };
 
     /// A migrated SQLite database in memory (one connection, so every
     /// query sees the same database) with two organizations, a user in
@@ -342,6 +354,7 @@ mod tests {
             organization_id: None,
             resources: Vec::new(),
             wants_multi_factor: false,
+            wants_phishing_resistant: false,
         }
     }
 
@@ -395,11 +408,11 @@ mod tests {
         let store = store().await;
         let mut request = request("openid");
         assert!(matches!(
-            next_step(store.as_ref(), &request, None, NOW).await,
+            next_step(store.as_ref(), &request, None, FACTORS, NOW).await,
             Step::SignIn
         ));
         request.prompt.none = true;
-        let step = next_step(store.as_ref(), &request, None, NOW).await;
+        let step = next_step(store.as_ref(), &request, None, FACTORS, NOW).await;
         assert_eq!(refused(&step), ErrorCode::LoginRequired);
     }
 
@@ -409,14 +422,14 @@ mod tests {
         let signed_in = session("alice", NOW - 100);
         let mut request = request("openid");
         request.prompt.login = true;
-        let step = next_step(store.as_ref(), &request, Some(&signed_in), NOW).await;
+        let step = next_step(store.as_ref(), &request, Some(&signed_in), FACTORS, NOW).await;
         assert!(matches!(step, Step::SignIn), "{step:?}");
         request.prompt.login = false;
         request.max_age = Some(99);
-        let step = next_step(store.as_ref(), &request, Some(&signed_in), NOW).await;
+        let step = next_step(store.as_ref(), &request, Some(&signed_in), FACTORS, NOW).await;
         assert!(matches!(step, Step::SignIn), "{step:?}");
         request.max_age = Some(100);
-        let step = next_step(store.as_ref(), &request, Some(&signed_in), NOW).await;
+        let step = next_step(store.as_ref(), &request, Some(&signed_in), FACTORS, NOW).await;
         assert!(matches!(step, Step::AskConsent { .. }), "{step:?}");
     }
 
@@ -427,6 +440,7 @@ mod tests {
             store.as_ref(),
             &request("openid"),
             Some(&session("nobody", NOW)),
+            FACTORS,
             NOW,
         )
         .await;
@@ -438,27 +452,34 @@ mod tests {
         let store = store().await;
         remove_from_birch(store.as_ref()).await;
         let alice = session("alice", NOW);
-        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME], None));
         let mut quiet = request("openid");
         quiet.prompt.none = true;
-        let step = next_step(store.as_ref(), &quiet, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &quiet, Some(&alice), FACTORS, NOW).await;
         assert_eq!(refused(&step), ErrorCode::ConsentRequired);
 
         consent_in(store.as_ref(), ACME, "openid", NOW).await;
         for request in [request("openid"), quiet] {
-            let step = next_step(store.as_ref(), &request, Some(&alice), NOW).await;
+            let step = next_step(store.as_ref(), &request, Some(&alice), FACTORS, NOW).await;
             assert!(
                 matches!(&step, Step::Issue { organization_id } if organization_id == ACME),
                 "{step:?}"
             );
         }
         // A scope not granted yet, or prompt=consent, asks again.
-        let step = next_step(store.as_ref(), &request("openid email"), Some(&alice), NOW).await;
+        let step = next_step(
+            store.as_ref(),
+            &request("openid email"),
+            Some(&alice),
+            FACTORS,
+            NOW,
+        )
+        .await;
         assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
         let mut again = request("openid");
         again.prompt.consent = true;
-        let step = next_step(store.as_ref(), &again, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &again, Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
     }
 
@@ -480,15 +501,15 @@ mod tests {
         let step = answer(store, &asking(&[mcp]), Some(&alice), approve(), NOW).await;
         assert!(matches!(step, Step::Issue { .. }), "{step:?}");
         for covered in [asking(&[mcp]), asking(&[])] {
-            let step = next_step(store, &covered, Some(&alice), NOW).await;
+            let step = next_step(store, &covered, Some(&alice), FACTORS, NOW).await;
             assert!(matches!(step, Step::Issue { .. }), "{step:?}");
         }
         // Same scopes, another resource: the page again.
-        let step = next_step(store, &asking(&[billing]), Some(&alice), NOW).await;
+        let step = next_step(store, &asking(&[billing]), Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
         let step = answer(store, &asking(&[billing]), Some(&alice), approve(), NOW).await;
         assert!(matches!(step, Step::Issue { .. }), "{step:?}");
-        let step = next_step(store, &asking(&[mcp, billing]), Some(&alice), NOW).await;
+        let step = next_step(store, &asking(&[mcp, billing]), Some(&alice), FACTORS, NOW).await;
         assert!(matches!(step, Step::Issue { .. }), "{step:?}");
         assert_eq!(
             store.find_consent_resources("alice", ACME, CLIENT).await.unwrap(),
@@ -500,20 +521,20 @@ mod tests {
     async fn several_organizations_ask_every_time_preselecting_the_last_choice() {
         let store = store().await;
         let alice = session("alice", NOW);
-        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME, BIRCH], None));
 
         consent_in(store.as_ref(), BIRCH, "openid", NOW).await;
-        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME, BIRCH], Some(BIRCH)));
         consent_in(store.as_ref(), ACME, "openid", NOW + 10).await;
-        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &request("openid"), Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME, BIRCH], Some(ACME)));
 
         // prompt=none cannot ask which organization.
         let mut quiet = request("openid");
         quiet.prompt.none = true;
-        let step = next_step(store.as_ref(), &quiet, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &quiet, Some(&alice), FACTORS, NOW).await;
         assert_eq!(refused(&step), ErrorCode::ConsentRequired);
     }
 
@@ -525,7 +546,7 @@ mod tests {
         let mut named = request("openid");
         named.organization_id = Some(BIRCH.into());
         named.prompt.none = true;
-        let step = next_step(store.as_ref(), &named, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &named, Some(&alice), FACTORS, NOW).await;
         assert!(
             matches!(&step, Step::Issue { organization_id } if organization_id == BIRCH),
             "{step:?}"
@@ -534,11 +555,11 @@ mod tests {
         // Named but never consented: the page, for that organization only.
         named.organization_id = Some(ACME.into());
         named.prompt.none = false;
-        let step = next_step(store.as_ref(), &named, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &named, Some(&alice), FACTORS, NOW).await;
         assert_eq!(offered(&step), (vec![ACME], Some(ACME)));
 
         named.organization_id = Some("org-elsewhere".into());
-        let step = next_step(store.as_ref(), &named, Some(&alice), NOW).await;
+        let step = next_step(store.as_ref(), &named, Some(&alice), FACTORS, NOW).await;
         assert_eq!(refused(&step), ErrorCode::InvalidRequest);
     }
 
@@ -586,5 +607,48 @@ mod tests {
             Some(vec!["openid".to_owned()])
         );
         assert_eq!(Answer::from_form("maybe", ACME), None);
+    }
+
+    /// `acr_values=phr` signs a session that used no passkey in again when
+    /// the user has one (and passkeys are offered); a session that used
+    /// one, or a user without one, goes on.
+    #[tokio::test]
+    async fn acr_values_phr_asks_for_the_passkey_the_user_has() {
+        let store = store().await;
+        let mut request = request("openid");
+        request.wants_multi_factor = true;
+        request.wants_phishing_resistant = true;
+        let mut two_factors = session("alice", NOW);
+        two_factors.amr = vec!["pwd".into(), "otp".into(), "mfa".into()];
+        let step = next_step(store.as_ref(), &request, Some(&two_factors), FACTORS, NOW).await;
+        assert!(!matches!(step, Step::SignIn), "no passkey to ask for");
+
+        let passkey = crate::store::PasskeyRecord {
+            credential_id: "alice-key".into(),
+            user_id: "alice".into(),
+            passkey: "{}".into(),
+            name: "Key".into(),
+            backup_eligible: false,
+            backup_state: false,
+            created_at: NOW,
+            last_used_at: None,
+        };
+        store.insert_passkey(&passkey).await.unwrap();
+        let step = next_step(store.as_ref(), &request, Some(&two_factors), FACTORS, NOW).await;
+        assert!(matches!(step, Step::SignIn), "{step:?}");
+        let offered_none = Factors { passkeys: false };
+        let step = next_step(store.as_ref(), &request, Some(&two_factors), offered_none, NOW).await;
+        assert!(!matches!(step, Step::SignIn), "passkeys are not offered here");
+
+        let mut keyed = two_factors.clone();
+        keyed.amr = vec!["pwd".into(), "hwk".into(), "mfa".into()];
+        let step = next_step(store.as_ref(), &request, Some(&keyed), FACTORS, NOW).await;
+        assert!(!matches!(step, Step::SignIn), "{step:?}");
+        request.wants_phishing_resistant = false;
+        let step = next_step(store.as_ref(), &request, Some(&two_factors), FACTORS, NOW).await;
+        assert!(
+            !matches!(step, Step::SignIn),
+            "two factors were asked for and used"
+        );
     }
 }

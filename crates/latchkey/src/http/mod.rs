@@ -287,6 +287,14 @@ fn passkey_routes(settings: &str, login: &str) -> Router<AppState> {
         )
         .route(&format!("{login}/passkey/begin"), post(passkeys::sign_in_begin))
         .route(&format!("{login}/passkey/finish"), post(passkeys::sign_in_finish))
+        .route(
+            &format!("{login}/second-factor/passkey/begin"),
+            post(passkeys::second_factor_begin),
+        )
+        .route(
+            &format!("{login}/second-factor/passkey/finish"),
+            post(passkeys::second_factor_finish),
+        )
 }
 
 /// Bounds every request by `database.request_timeout`: a database that

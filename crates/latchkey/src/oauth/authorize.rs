@@ -57,8 +57,10 @@ pub struct AuthorizationRequest {
     /// identifiers; empty when the request named none.
     pub resources: Vec<String>,
     /// `acr_values` names a class of two factors or more
-    /// (`urn:latchkey:acr:2fa`, or `phr`, which only passkeys meet fully).
+    /// (`urn:latchkey:acr:2fa`, or `phr`).
     pub wants_multi_factor: bool,
+    /// `acr_values` names `phr`: a passkey, when the user has one.
+    pub wants_phishing_resistant: bool,
 }
 
 /// Why an authorization request failed.
@@ -239,11 +241,12 @@ pub async fn validate(
     // OpenID Connect Core §3.1.2.1: `acr_values` is a voluntary request,
     // in order of preference; values this server does not know are passed
     // over.
-    let wants_multi_factor = params.get("acr_values").is_some_and(|values| {
-        values
-            .split(' ')
-            .any(|value| value == amr::ACR_TWO_FACTORS || value == amr::ACR_PHISHING_RESISTANT)
-    });
+    let acr_values: Vec<&str> = params
+        .get("acr_values")
+        .map(|values| values.split(' ').collect())
+        .unwrap_or_default();
+    let wants_phishing_resistant = acr_values.contains(&amr::ACR_PHISHING_RESISTANT);
+    let wants_multi_factor = wants_phishing_resistant || acr_values.contains(&amr::ACR_TWO_FACTORS);
     Ok(AuthorizationRequest {
         client,
         redirect_uri,
@@ -258,6 +261,7 @@ pub async fn validate(
         organization_id,
         resources,
         wants_multi_factor,
+        wants_phishing_resistant,
     })
 }
 

@@ -1173,14 +1173,67 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_in_chromium() {
         .await
         .unwrap();
     assert!(used[0].last_used_at.is_some(), "the use is recorded");
+
+    // The passkey is also the second step after the password: a fresh
+    // sign-in (prompt=login) with alice's password asks for it first.
+    let again = format!("{url}&prompt=login");
+    browser.go(&again).await;
+    browser.landed(&format!("{base}/login")).await;
+    browser.sign_in_as_alice().await;
+    browser.landed(&format!("{base}/login/second-factor")).await;
+    browser
+        .wait_for_text("Confirm it is you with one of your passkeys")
+        .await;
+    browser.shoot("second-factor-passkey", 1280).await;
+    browser.press("Use your passkey").await;
+    browser
+        .client()
+        .find(Locator::Css("button[name=decision][value=approve]"))
+        .await
+        .unwrap();
+    browser.click("button[name=decision][value=approve]").await;
+    let landed = browser.landed(CALLBACK).await;
+    let code = query_of(landed.as_str())["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(&app, &client_id, &secret, &fields).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]), "{claims}");
+    assert_eq!(claims["acr"], "phr", "{claims}");
     browser.close().await;
 
-    // The pages at a phone's width (signed in with the password).
+    // The pages at a phone's width. The password alone no longer signs
+    // alice in (this phone holds no passkey of hers): the second step is
+    // shown, and the Passkeys page with a session made for the test.
     let phone = Browser::start_at(375).await;
     phone.go(&format!("{base}/settings/passkeys")).await;
     phone.shoot("login-passkey", 375).await;
     phone.sign_in_as_alice().await;
-    phone.landed(&format!("{base}/settings/passkeys")).await;
+    phone.landed(&format!("{base}/login/second-factor")).await;
+    phone.wait_for_text("Use your passkey").await;
+    assert!(phone.fits_width().await, "the second step fits 375 px");
+    phone.shoot("second-factor-passkey", 375).await;
+    let session = latchkey::accounts::sessions::start(
+        app.state.store.as_ref(),
+        &alice_id(&app).await,
+        None,
+        vec!["pwd".into(), "hwk".into(), "mfa".into()],
+        latchkey::unix_now(),
+    )
+    .await
+    .unwrap();
+    // Set by script (WebDriver's cookie command refuses `localhost` under
+    // mobile emulation); the server reads it as the session cookie.
+    let script = format!(
+        "document.cookie = 'latchkey_session={}; path=/'",
+        session.expose()
+    );
+    phone.client().execute(&script, Vec::new()).await.unwrap();
+    phone.go(&format!("{base}/settings/passkeys")).await;
     phone.wait_for_text("Work laptop").await;
     assert!(phone.fits_width().await, "the Passkeys page fits 375 px");
     phone.shoot("passkeys", 375).await;

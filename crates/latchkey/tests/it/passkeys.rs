@@ -5,7 +5,9 @@
 //! options they give ask for a discoverable, user-verified key under a
 //! random user handle; a passkey is removed only by its own user (another
 //! user's is "not found"), audited; failed passkey sign-ins are throttled
-//! per address; and an issuer without a domain name offers no passkeys.
+//! per address; an issuer without a domain name offers no passkeys; and a
+//! user with a passkey is asked for it after the password, whose endpoints
+//! need that pending sign-in.
 //! The ceremonies themselves are driven in Chromium (`browser.rs`).
 
 use reqwest::Method;
@@ -20,6 +22,7 @@ backend_tests!(
     sign_in_refuses_malformed_unknown_and_reused_answers,
     a_passkey_is_removed_only_by_its_own_user,
     failed_passkey_sign_ins_are_throttled_per_address,
+    a_passkey_is_the_second_step_after_the_password,
 );
 
 const PAGE: &str = "/settings/passkeys";
@@ -28,6 +31,9 @@ const REGISTER_FINISH: &str = "/settings/passkeys/register/finish";
 const SIGN_IN_BEGIN: &str = "/login/passkey/begin";
 const SIGN_IN_FINISH: &str = "/login/passkey/finish";
 const CEREMONY_COOKIE: &str = "latchkey_passkey";
+const STEP: &str = "/login/second-factor";
+const STEP_BEGIN: &str = "/login/second-factor/passkey/begin";
+const STEP_FINISH: &str = "/login/second-factor/passkey/finish";
 
 /// A server whose issuer is `localhost` (WebAuthn needs a domain name),
 /// with the demo data.
@@ -280,6 +286,9 @@ async fn a_passkey_is_removed_only_by_its_own_user(backend: Backend) {
     let (bob_id, _) = app
         .add_member("bob@example.com", "bob-password-0123", "Bob Firm", "member")
         .await;
+    // Signed in before the passkeys exist (with one, the password alone
+    // would not do).
+    let (mut alice, token) = alice_on_the_page(&app).await;
     for (id, owner) in [("alice-key", alice_id.as_str()), ("bob-key", bob_id.as_str())] {
         app.state
             .store
@@ -296,7 +305,6 @@ async fn a_passkey_is_removed_only_by_its_own_user(backend: Backend) {
             .await
             .unwrap();
     }
-    let (mut alice, token) = alice_on_the_page(&app).await;
     let page = alice.get(PAGE).await;
     assert!(
         page.body.contains("Key of alice-key") && page.body.contains("Synced"),
@@ -360,6 +368,105 @@ async fn failed_passkey_sign_ins_are_throttled_per_address(backend: Backend) {
     let refused = browser.post_json(SIGN_IN_BEGIN, &headers, "{}").await;
     assert_refused(&refused, 429, "rate_limit_exceeded");
     assert!(refused.headers.contains_key("retry-after"));
+}
+
+/// A passkey of alice's makes it the second step after her password: the
+/// step offers it first (its ceremony through the step's own endpoints,
+/// which need the pending sign-in and the CSRF token), the code form does
+/// not take it, and a forged answer gets no session. The ceremony itself
+/// is driven in Chromium.
+async fn a_passkey_is_the_second_step_after_the_password(backend: Backend) {
+    let app = spawn(backend).await;
+    let alice_id = alice_id(&app).await;
+    app.state
+        .store
+        .insert_passkey(&latchkey::store::PasskeyRecord {
+            credential_id: "alice-key".into(),
+            user_id: alice_id.clone(),
+            passkey: "{}".into(),
+            name: "Work laptop".into(),
+            backup_eligible: false,
+            backup_state: false,
+            created_at: 100,
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+
+    // Without a pending sign-in the step's endpoints refuse.
+    let mut stranger = agent(&app);
+    let login = stranger.get("/login").await;
+    let token = csrf(&login);
+    let headers = [("x-csrf-token", token.as_str())];
+    assert_refused(
+        &stranger.post_json(STEP_BEGIN, &headers, "{}").await,
+        401,
+        "login_required",
+    );
+    assert_refused(
+        &stranger
+            .post_json(STEP_FINISH, &headers, &forged_assertion("alice-key"))
+            .await,
+        401,
+        "login_required",
+    );
+
+    let mut browser = agent(&app);
+    let login = browser.get("/login?return_to=/settings").await;
+    let signed = browser.sign_in(&login, ALICE.0, ALICE.1).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(
+        signed.location.as_deref(),
+        Some(STEP),
+        "the password alone is not enough"
+    );
+    assert!(browser.cookie("latchkey_session").is_none());
+    let step = browser.get(STEP).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(step.body.contains("Use your passkey"), "{}", step.body);
+    assert!(step.body.contains(STEP_BEGIN) && step.body.contains(STEP_FINISH));
+    assert!(step.body.contains("/static/passkey.js"));
+    let token = step
+        .body
+        .split("data-csrf=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token for the script: {}", step.body))
+        .to_owned();
+
+    // The code form does not take a passkey.
+    let fields = vec![
+        ("csrf_token".to_owned(), token.clone()),
+        ("method".to_owned(), "passkey".to_owned()),
+        ("code".to_owned(), "123456".to_owned()),
+    ];
+    let typed = browser.post_form(STEP, &fields).await;
+    assert_eq!(typed.status, 400, "{}", typed.body);
+    assert!(typed.body.contains("Use the button"), "{}", typed.body);
+
+    assert_refused(
+        &browser.post_json(STEP_BEGIN, &[], "{}").await,
+        403,
+        "invalid_request",
+    );
+    let headers = [("x-csrf-token", token.as_str())];
+    // No ceremony begun: refused, no session.
+    let unbegun = browser
+        .post_json(STEP_FINISH, &headers, &forged_assertion("alice-key"))
+        .await;
+    assert_refused(&unbegun, 400, "invalid_request");
+    assert_refused(
+        &browser.post_json(STEP_FINISH, &headers, "not json").await,
+        400,
+        "invalid_request",
+    );
+    // A stored key that does not read as one is refused, not a 500.
+    assert_refused(
+        &browser.post_json(STEP_BEGIN, &headers, "{}").await,
+        401,
+        "access_denied",
+    );
+    assert!(browser.cookie("latchkey_session").is_none());
 }
 
 async fn alice_id(app: &TestApp) -> String {

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use url::form_urlencoded;
 
+use crate::accounts::passkeys;
 use crate::grants::codes;
 use crate::grants::consent::Membership;
 use crate::grants::flow::{self, Answer, Step};
@@ -78,7 +79,10 @@ async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, St
         Err(error) => return redirect_error(state, &request, &OAuthError::from(error)),
     };
     let session = signed_in.as_ref().map(|s| &s.session);
-    let step = flow::next_step(state.store.as_ref(), &request, session, unix_now()).await;
+    let factors = flow::Factors {
+        passkeys: passkeys::relying_party(&state.config).is_some(),
+    };
+    let step = flow::next_step(state.store.as_ref(), &request, session, factors, unix_now()).await;
     respond(state, headers, &request, signed_in.as_ref(), step, &pairs).await
 }
 

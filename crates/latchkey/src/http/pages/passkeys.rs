@@ -449,3 +449,111 @@ pub async fn sign_in_finish(
         ],
     )
 }
+
+/// The pending sign-in whose second step is due, or the refusal.
+fn pending_second_step(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::accounts::pending_sign_in::PendingSignIn, Refused> {
+    super::second_factor::pending(
+        state,
+        headers,
+        crate::accounts::pending_sign_in::Due::SecondFactor,
+    )
+    .ok_or_else(|| {
+        Box::new(refuse(
+            StatusCode::UNAUTHORIZED,
+            "login_required",
+            "Sign in with your password first; the passkey is the second step.",
+        ))
+    })
+}
+
+/// `POST {login}/second-factor/passkey/begin`: the options offering the
+/// passkeys of the user whose password was right (the pending sign-in).
+pub async fn second_factor_begin(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = check_csrf(&state, &headers)
+        .and_then(|()| relying_party(&state))
+        .and_then(|rp| Ok((rp, pending_second_step(&state, &headers)?)));
+    let (rp, pending) = match checked {
+        Ok(checked) => checked,
+        Err(refused) => return *refused,
+    };
+    let now = unix_now();
+    let ip = state.rate_limiter.client_ip(peer, &headers);
+    if !state.second_factor_throttle.allows(&pending.user_id, ip, now) {
+        return throttled();
+    }
+    let store = state.store.as_ref();
+    let user = match store.find_user(&pending.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return refusal(&PasskeyError::UnknownCredential),
+        Err(error) => return storage_refusal("reading the user", &error),
+    };
+    match passkeys::begin_authentication(store, &rp, Some(&user), now).await {
+        Ok((options, ceremony)) => options_response(&state, &options, ceremony.expose()),
+        Err(error) => refusal(&error),
+    }
+}
+
+#[derive(Deserialize)]
+struct SecondFactorFinish {
+    credential: PublicKeyCredential,
+}
+
+/// `POST {login}/second-factor/passkey/finish` with `{credential}`: one of
+/// the pending user's passkeys completes the sign-in (`amr` the password,
+/// the key, `mfa`); answers where to continue, with the session cookie.
+pub async fn second_factor_finish(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let checked = check_csrf(&state, &headers)
+        .and_then(|()| relying_party(&state))
+        .and_then(|rp| Ok((rp, pending_second_step(&state, &headers)?)))
+        .and_then(|(rp, pending)| Ok((rp, pending, ceremony_id(&state, &headers)?)))
+        .and_then(|(rp, pending, id)| {
+            let request: SecondFactorFinish = parse(&body, "`credential` (the browser's answer)")?;
+            Ok((rp, pending, id, request))
+        });
+    let (rp, pending, id, request) = match checked {
+        Ok(checked) => checked,
+        Err(refused) => return *refused,
+    };
+    let now = unix_now();
+    let ip = state.rate_limiter.client_ip(peer, &headers);
+    let throttle = &state.second_factor_throttle;
+    if !throttle.allows(&pending.user_id, ip, now) {
+        return throttled();
+    }
+    let store = state.store.as_ref();
+    let used = match passkeys::finish_authentication(store, &rp, &id, &request.credential, now).await {
+        // Another account's passkey does not complete this one's sign-in.
+        Ok(used) if used.user_id != pending.user_id => Err(PasskeyError::UnknownCredential),
+        other => other,
+    };
+    let used = match used {
+        Ok(used) => used,
+        Err(error) => {
+            if !matches!(error, PasskeyError::Store(_)) {
+                throttle.record_failure(&pending.user_id, ip, now);
+            }
+            return refusal(&error);
+        }
+    };
+    throttle.record_success(&pending.user_id, ip);
+    let amr = pending.completed_by(used.method);
+    let mut set_cookies =
+        match super::second_factor::session_cookies(&state, &headers, &pending, amr, now).await {
+            Ok(cookies) => cookies.into_iter().map(Some).collect::<Vec<_>>(),
+            Err(error) => return storage_refusal("starting a session", &error),
+        };
+    set_cookies.push(cookies::clear_passkey_ceremony(&state.config));
+    finished(&serde_json::json!({"redirect": pending.return_to}), &set_cookies)
+}

@@ -1,18 +1,20 @@
 //! The second step of a sign-in (`<paths.login>/second-factor`): after a
 //! right password, a user with a second factor gets no session yet but a
 //! pending sign-in (a sealed cookie, `accounts::pending_sign_in`) and this
-//! page, which asks for a code by one of the user's methods (the
-//! authenticator app first, a recovery code as the alternative). The right
-//! code starts the session with both methods in its `amr` and continues to
-//! where the sign-in was going. Wrong codes are throttled per user and
-//! address as passwords are; once over the limit even a right code is
-//! refused until the window passes.
+//! page, which asks for one of the user's methods (a passkey first, then
+//! the authenticator app, then a recovery code; the others as links). A
+//! passkey answers through the browser (`passkeys::second_factor_begin` /
+//! `…_finish`); a code through this page's form. Either starts the
+//! session with both methods in its `amr` and continues to where the
+//! sign-in was going. Wrong codes and refused passkeys are throttled per
+//! user and address as passwords are; once over the limit even a right
+//! one is refused until the window passes.
 
 use std::net::SocketAddr;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use url::form_urlencoded;
 
@@ -24,7 +26,7 @@ use crate::accounts::second_factor::{self, Method, SecondFactorError};
 use crate::accounts::{amr, sessions};
 use crate::config::Config;
 use crate::http::{AppState, cookies, pair, query_pairs};
-use crate::store::UserRecord;
+use crate::store::{StoreError, UserRecord};
 use crate::unix_now;
 
 const WRONG_CODE: &str =
@@ -45,6 +47,8 @@ pub struct SecondFactorPage {
     pub alternatives: Vec<(String, String)>,
     /// The sign-in page, to start over.
     pub start_over: String,
+    /// For a passkey: the begin and finish addresses of its ceremony.
+    pub passkey: Option<(String, String)>,
 }
 
 /// `<paths.login>/second-factor`.
@@ -62,7 +66,8 @@ pub async fn after_password(
     now: i64,
 ) -> Option<Response> {
     let config = &state.config;
-    let methods = match second_factor::methods(state.store.as_ref(), &user.id).await {
+    let methods = match second_factor::methods(state.store.as_ref(), &user.id, passkeys_offered(state)).await
+    {
         Ok(methods) => methods,
         Err(error) => return Some(storage_failure_page(config, "reading second factors", &error)),
     };
@@ -193,9 +198,14 @@ pub async fn submit_setup(State(state): State<AppState>, headers: HeaderMap, for
         }
         Err(error) => return failure(config, &error),
     };
-    let mut used: Vec<&str> = pending.amr.iter().map(String::as_str).collect();
-    used.push(Method::Totp.amr());
-    let started = start_session(&state, &headers, &pending, amr::of(&used), now).await;
+    let started = start_session(
+        &state,
+        &headers,
+        &pending,
+        pending.completed_by(amr::ONE_TIME_PASSWORD),
+        now,
+    )
+    .await;
     if started.status() != StatusCode::SEE_OTHER {
         return started;
     }
@@ -257,8 +267,20 @@ fn login_path(config: &Config, return_to: &str) -> String {
     format!("{}?{query}", config.paths.login)
 }
 
+/// Whether passkeys are offered here (they need a relying party).
+fn passkeys_offered(state: &AppState) -> bool {
+    crate::accounts::passkeys::relying_party(&state.config).is_some()
+}
+
+/// `<paths.login>/second-factor/passkey/begin` and `…/finish`.
+pub fn passkey_paths(config: &Config) -> (String, String) {
+    let step = step_path(config);
+    (format!("{step}/passkey/begin"), format!("{step}/passkey/finish"))
+}
+
 fn label(method: Method) -> &'static str {
     match method {
+        Method::Passkey => "Use a passkey",
         Method::Totp => "Use your authenticator app",
         Method::RecoveryCode => "Use a recovery code",
     }
@@ -287,6 +309,7 @@ fn page(
         error: error.map(str::to_owned),
         alternatives,
         start_over: login_path(config, &pending.return_to),
+        passkey: (method == Method::Passkey).then(|| passkey_paths(config)),
     }
 }
 
@@ -297,7 +320,7 @@ async fn choose(
     user_id: &str,
     asked: Option<&str>,
 ) -> Result<Option<(Vec<Method>, Method)>, Response> {
-    let methods = second_factor::methods(state.store.as_ref(), user_id)
+    let methods = second_factor::methods(state.store.as_ref(), user_id, passkeys_offered(state))
         .await
         .map_err(|error| storage_failure_page(&state.config, "reading second factors", &error))?;
     let chosen = asked
@@ -344,6 +367,10 @@ pub async fn submit(
         let page = page(&state, csrf.clone(), &pending, &methods, method, Some(message));
         render(config, status, &page, &[])
     };
+    if !method.takes_a_code() {
+        let message = "Use the button to answer with your passkey, or choose another way below.";
+        return retry(StatusCode::BAD_REQUEST, message);
+    }
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
     let throttle = &state.second_factor_throttle;
@@ -357,16 +384,21 @@ pub async fn submit(
         Ok(false) => {
             throttle.record_failure(&pending.user_id, ip, now);
             let message = match method {
-                Method::Totp => WRONG_CODE,
                 Method::RecoveryCode => WRONG_RECOVERY_CODE,
+                Method::Totp | Method::Passkey => WRONG_CODE,
             };
             return retry(StatusCode::UNAUTHORIZED, message);
         }
         Err(error) => return failure(config, &error),
     }
-    let mut used: Vec<&str> = pending.amr.iter().map(String::as_str).collect();
-    used.push(method.amr());
-    start_session(&state, &headers, &pending, amr::of(&used), now).await
+    start_session(
+        &state,
+        &headers,
+        &pending,
+        pending.completed_by(amr::ONE_TIME_PASSWORD),
+        now,
+    )
+    .await
 }
 
 /// The page for a second-factor operation that failed.
@@ -385,8 +417,8 @@ pub(super) fn failure(config: &Config, error: &SecondFactorError) -> Response {
     }
 }
 
-/// Starts the session of a completed pending sign-in, ends the pending
-/// one, and continues to its `return_to`.
+/// Starts the session of a completed pending sign-in and continues to its
+/// `return_to`, ending the pending one.
 pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -394,23 +426,42 @@ pub(super) async fn start_session(
     amr: Vec<String>,
     now: i64,
 ) -> Response {
+    match session_cookies(state, headers, pending, amr, now).await {
+        Ok(cookies) => {
+            let mut response = see_other(&pending.return_to, None);
+            for cookie in cookies {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(error) => storage_failure_page(&state.config, "starting a session", &error),
+    }
+}
+
+/// Starts the session of a completed pending sign-in: the cookies that
+/// carry it and end the pending one.
+pub(super) async fn session_cookies(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingSignIn,
+    amr: Vec<String>,
+    now: i64,
+) -> Result<Vec<HeaderValue>, StoreError> {
     let config = &state.config;
     let user_agent = super::user_agent(headers);
-    let session = match sessions::start(
+    let session = sessions::start(
         state.store.as_ref(),
         &pending.user_id,
         user_agent.as_deref(),
         amr,
         now,
     )
-    .await
-    {
-        Ok(session) => session,
-        Err(error) => return storage_failure_page(config, "starting a session", &error),
-    };
-    let mut response = see_other(&pending.return_to, cookies::session(config, session.expose()));
-    if let Some(clear) = cookies::clear_pending_sign_in(config) {
-        response.headers_mut().append(header::SET_COOKIE, clear);
-    }
-    response
+    .await?;
+    Ok([
+        cookies::session(config, session.expose()),
+        cookies::clear_pending_sign_in(config),
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
 }
