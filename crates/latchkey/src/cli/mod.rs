@@ -253,6 +253,8 @@ pub(crate) enum KeysCommand {
     },
     /// Stop publishing a key that no longer signs.
     Retire {
+        /// The key's id (base64url: it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Retire even though tokens it signed may not have expired yet.
         #[arg(long)]
@@ -426,4 +428,25 @@ fn print_demo(credentials: &demo::DemoCredentials) {
     println!("app's callback page on this server exchanges the code and shows the tokens.");
     println!("  authorization URL: {}", client.authorization_url);
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, KeysCommand};
+
+    /// A key id is base64url, so one in 32 begins with `-`: it is still
+    /// the key id, not an option.
+    #[test]
+    fn a_key_id_may_begin_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["latchkey", "keys", "retire", "-Yx3kQ", "--force"]).unwrap();
+        match cli.command {
+            Command::Keys(KeysCommand::Retire { kid, force }) => {
+                assert_eq!(kid, "-Yx3kQ");
+                assert!(force);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

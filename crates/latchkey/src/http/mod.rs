@@ -138,26 +138,6 @@ pub fn router(state: AppState) -> Router {
             pages::password_reset::VERIFY_PATH,
             get(pages::password_reset::show_verify).post(pages::password_reset::submit_verify),
         )
-        .route(
-            &format!("{}/two-step", paths.settings),
-            get(pages::two_step::show),
-        )
-        .route(
-            &format!("{}/two-step/totp/start", paths.settings),
-            get(pages::two_step::back_to_page).post(pages::two_step::start),
-        )
-        .route(
-            &format!("{}/two-step/totp/confirm", paths.settings),
-            get(pages::two_step::back_to_page).post(pages::two_step::confirm),
-        )
-        .route(
-            &format!("{}/two-step/totp/remove", paths.settings),
-            get(pages::two_step::back_to_page).post(pages::two_step::remove),
-        )
-        .route(
-            &format!("{}/two-step/recovery-codes", paths.settings),
-            get(pages::two_step::back_to_page).post(pages::two_step::new_recovery_codes),
-        )
         .merge(dashboard_routes(&paths.settings))
         .route("/static/latchkey.css", get(pages::stylesheet))
         .route("/static/copy.js", get(pages::copy_script))
@@ -190,6 +170,9 @@ pub fn router(state: AppState) -> Router {
                 &pages::password_reset::reset_path(&state.config),
                 get(pages::password_reset::show_reset).post(pages::password_reset::submit_reset),
             );
+    }
+    if matches!(state.config.login.mode, crate::config::LoginMode::Local) {
+        routes = routes.merge(two_step_routes(&paths.settings));
     }
     // Passkeys need a relying party: a domain name, and local sign-in.
     if crate::accounts::passkeys::relying_party(&state.config).is_some() {
@@ -271,6 +254,31 @@ fn dashboard_routes(settings: &str) -> Router<AppState> {
 
 /// The Passkeys page and the JSON endpoints of `static/passkey.js`:
 /// enrolment under the settings prefix, sign-in under the sign-in page.
+/// Settings → Two-step verification: only with Latchkey's own sign-in
+/// (with delegated sign-in the platform's login never asks for it).
+fn two_step_routes(settings: &str) -> Router<AppState> {
+    use pages::two_step;
+    let page = format!("{settings}/two-step");
+    Router::new()
+        .route(&page, get(two_step::show))
+        .route(
+            &format!("{page}/totp/start"),
+            get(two_step::back_to_page).post(two_step::start),
+        )
+        .route(
+            &format!("{page}/totp/confirm"),
+            get(two_step::back_to_page).post(two_step::confirm),
+        )
+        .route(
+            &format!("{page}/totp/remove"),
+            get(two_step::back_to_page).post(two_step::remove),
+        )
+        .route(
+            &format!("{page}/recovery-codes"),
+            get(two_step::back_to_page).post(two_step::new_recovery_codes),
+        )
+}
+
 fn passkey_routes(settings: &str, login: &str) -> Router<AppState> {
     use pages::passkeys;
     let page = format!("{settings}/passkeys");

@@ -19,7 +19,7 @@ use crate::user_agent::{UserAgent, hidden_inputs, query_of};
 backend_tests!(
     a_new_unverified_user_confirms_their_address_and_the_claim_follows,
     a_signed_in_unverified_user_asks_for_a_new_link,
-    with_delegated_sign_in_there_is_no_password_page_or_reset,
+    with_delegated_sign_in_there_is_no_password_page_reset_or_second_factor,
 );
 
 const VERA: (&str, &str) = ("vera@example.com", "vera's long password");
@@ -209,7 +209,7 @@ async fn a_signed_in_unverified_user_asks_for_a_new_link(backend: Backend) {
     assert!(!page.body.contains("is not confirmed yet"));
 }
 
-async fn with_delegated_sign_in_there_is_no_password_page_or_reset(backend: Backend) {
+async fn with_delegated_sign_in_there_is_no_password_page_reset_or_second_factor(backend: Backend) {
     let sink = SmtpSink::start().await;
     let options = Options {
         tweak: Some(Box::new(move |raw| {
@@ -245,4 +245,7 @@ async fn with_delegated_sign_in_there_is_no_password_page_or_reset(backend: Back
     assert!(!sessions.body.contains("/settings/password"));
     assert_eq!(agent.get("/settings/password").await.status, 404);
     assert_eq!(agent.get("/login/forgot").await.status, 404);
+    // Nor a second factor: the platform's login never asks for one.
+    assert!(!sessions.body.contains("/settings/two-step"));
+    assert_eq!(agent.get("/settings/two-step").await.status, 404);
 }

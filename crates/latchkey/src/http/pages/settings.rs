@@ -56,6 +56,18 @@ impl Section {
         format!("{}/{}", config.paths.settings, self.slug())
     }
 
+    /// Whether this server has the section: with delegated sign-in the
+    /// platform owns passwords and second factors; passkeys need a relying
+    /// party (a domain name, and local sign-in).
+    fn offered(self, config: &Config) -> bool {
+        let local = matches!(config.login.mode, crate::config::LoginMode::Local);
+        match self {
+            Self::Password | Self::TwoStep => local,
+            Self::Passkeys => crate::accounts::passkeys::relying_party(config).is_some(),
+            Self::ConnectedApps | Self::Sessions | Self::OAuthApps | Self::ApiKeys => true,
+        }
+    }
+
     /// Whether only organization admins see the section.
     fn for_admins(self) -> bool {
         match self {
@@ -109,13 +121,7 @@ pub fn chrome(
     ]
     .into_iter()
     .filter(|section| is_admin || !section.for_admins() || *section == current)
-    // With delegated sign-in the platform owns passwords.
-    .filter(|section| {
-        *section != Section::Password || matches!(config.login.mode, crate::config::LoginMode::Local)
-    })
-    .filter(|section| {
-        *section != Section::Passkeys || crate::accounts::passkeys::relying_party(config).is_some()
-    })
+    .filter(|section| section.offered(config))
     .map(|section| NavItem {
         label: section.label(),
         href: section.path(config),
