@@ -1055,6 +1055,32 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// Approves the consent page the browser shows, follows it to the app and
+/// exchanges the code: the ID token's claims.
+async fn approve_and_exchange(
+    browser: &Browser,
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+) -> serde_json::Value {
+    browser
+        .client()
+        .find(Locator::Css("button[name=decision][value=approve]"))
+        .await
+        .unwrap();
+    browser.click("button[name=decision][value=approve]").await;
+    let landed = browser.landed(CALLBACK).await;
+    let code = query_of(landed.as_str())["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(app, client_id, secret, &fields).await;
+    assert_eq!(status, 200, "{tokens}");
+    jwt_claims(tokens["id_token"].as_str().unwrap())
+}
+
 /// The claims of a JWT, unverified (the test reads what it was given).
 fn jwt_claims(token: &str) -> serde_json::Value {
     use base64::Engine;
@@ -1147,22 +1173,7 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_in_chromium() {
     browser.wait_for_text("Sign in with a passkey").await;
     browser.shoot("login-passkey", 1280).await;
     browser.press("Sign in with a passkey").await;
-    browser
-        .client()
-        .find(Locator::Css("button[name=decision][value=approve]"))
-        .await
-        .unwrap();
-    browser.click("button[name=decision][value=approve]").await;
-    let landed = browser.landed(CALLBACK).await;
-    let code = query_of(landed.as_str())["code"].clone();
-    let fields = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-    ];
-    let (status, tokens) = token_request(&app, &client_id, &secret, &fields).await;
-    assert_eq!(status, 200, "{tokens}");
-    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    let claims = approve_and_exchange(&browser, &app, &client_id, &secret).await;
     assert_eq!(claims["amr"], json!(["hwk", "mfa"]), "{claims}");
     assert_eq!(claims["acr"], "phr", "{claims}");
     assert_eq!(claims["nonce"], "passkey-nonce");
@@ -1186,22 +1197,7 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_in_chromium() {
         .await;
     browser.shoot("second-factor-passkey", 1280).await;
     browser.press("Use your passkey").await;
-    browser
-        .client()
-        .find(Locator::Css("button[name=decision][value=approve]"))
-        .await
-        .unwrap();
-    browser.click("button[name=decision][value=approve]").await;
-    let landed = browser.landed(CALLBACK).await;
-    let code = query_of(landed.as_str())["code"].clone();
-    let fields = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-    ];
-    let (status, tokens) = token_request(&app, &client_id, &secret, &fields).await;
-    assert_eq!(status, 200, "{tokens}");
-    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    let claims = approve_and_exchange(&browser, &app, &client_id, &secret).await;
     assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]), "{claims}");
     assert_eq!(claims["acr"], "phr", "{claims}");
     browser.close().await;

@@ -139,6 +139,22 @@ fn ceremony_id(state: &AppState, headers: &HeaderMap) -> Result<String, Refused>
         .ok_or_else(|| Box::new(refusal(&PasskeyError::UnknownCeremony)))
 }
 
+/// A browser's answer to a ceremony, once every check before reading it
+/// passed (the CSRF header, passkeys offered, the ceremony cookie): the
+/// relying party, the ceremony id and the body as `T` (`expected` says
+/// what it should hold).
+fn answer<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    expected: &str,
+) -> Result<(Webauthn, String, T), Refused> {
+    check_csrf(state, headers)?;
+    let rp = relying_party(state)?;
+    let id = ceremony_id(state, headers)?;
+    Ok((rp, id, parse(body, expected)?))
+}
+
 /// Options as JSON, with the cookie binding the ceremony to this browser.
 fn options_response(state: &AppState, options: &impl serde::Serialize, ceremony: &str) -> Response {
     let mut response = json_response(StatusCode::OK, options);
@@ -286,17 +302,8 @@ pub async fn register_finish(
     let Some(signed_in) = signed_in else {
         return login_required();
     };
-    let checked = check_csrf(&state, &headers)
-        .and_then(|()| relying_party(&state))
-        .and_then(|rp| Ok((rp, ceremony_id(&state, &headers)?)))
-        .and_then(|(rp, id)| {
-            let request: RegisterFinish = parse(
-                &body,
-                "`credential` (the browser's answer) and an optional `name`",
-            )?;
-            Ok((rp, id, request))
-        });
-    let (rp, id, request) = match checked {
+    let expected = "`credential` (the browser's answer) and an optional `name`";
+    let (rp, id, request) = match answer::<RegisterFinish>(&state, &headers, &body, expected) {
         Ok(checked) => checked,
         Err(refused) => return *refused,
     };
@@ -390,17 +397,8 @@ pub async fn sign_in_finish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let checked = check_csrf(&state, &headers)
-        .and_then(|()| relying_party(&state))
-        .and_then(|rp| Ok((rp, ceremony_id(&state, &headers)?)))
-        .and_then(|(rp, id)| {
-            let request: SignInFinish = parse(
-                &body,
-                "`credential` (the browser's answer) and an optional `return_to`",
-            )?;
-            Ok((rp, id, request))
-        });
-    let (rp, id, request) = match checked {
+    let expected = "`credential` (the browser's answer) and an optional `return_to`";
+    let (rp, id, request) = match answer::<SignInFinish>(&state, &headers, &body, expected) {
         Ok(checked) => checked,
         Err(refused) => return *refused,
     };
@@ -514,14 +512,11 @@ pub async fn second_factor_finish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let checked = check_csrf(&state, &headers)
-        .and_then(|()| relying_party(&state))
-        .and_then(|rp| Ok((rp, pending_second_step(&state, &headers)?)))
-        .and_then(|(rp, pending)| Ok((rp, pending, ceremony_id(&state, &headers)?)))
-        .and_then(|(rp, pending, id)| {
-            let request: SecondFactorFinish = parse(&body, "`credential` (the browser's answer)")?;
-            Ok((rp, pending, id, request))
-        });
+    let checked = pending_second_step(&state, &headers).and_then(|pending| {
+        let expected = "`credential` (the browser's answer)";
+        let (rp, id, request) = answer::<SecondFactorFinish>(&state, &headers, &body, expected)?;
+        Ok((rp, pending, id, request))
+    });
     let (rp, pending, id, request) = match checked {
         Ok(checked) => checked,
         Err(refused) => return *refused,
