@@ -2,8 +2,10 @@
 //! the bounded password workers (failures counted by the caller's sign-in
 //! throttle), the new one must follow the same rules as any other, its
 //! argon2id hash replaces the old one only if nobody changed it meanwhile,
-//! and — when asked — every other session of the user ends. Audited as
-//! `user.password_changed` (never a password or hash).
+//! and — when asked — every other session of the user ends. Reset links
+//! already mailed stop working (whoever asked for one, the password they
+//! would replace is gone). Audited as `user.password_changed` (never a
+//! password or hash).
 
 use super::password::{HashError, Passwords};
 use super::{AccountError, sessions, validate_password};
@@ -70,6 +72,7 @@ pub async fn change_password(
     {
         return Err(ChangeError::Changed);
     }
+    store.spend_password_resets(&user.id, now).await?;
     let ended = match end_others_than {
         Some(current) => sessions::end_all_others(store, &user.id, current, now).await?,
         None => 0,

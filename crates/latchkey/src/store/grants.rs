@@ -126,6 +126,9 @@ pub struct PurgeCounts {
     pub revoked_access_tokens: u64,
     pub grants: u64,
     pub audit_events: u64,
+    /// Links sent by mail (password reset, email verification) past
+    /// their expiry, used or not.
+    pub user_tokens: u64,
 }
 
 /// Consents, authorization codes, grants, access-token liveness and
@@ -637,6 +640,7 @@ macro_rules! impl_grant_store {
                             // A client_credentials grant matters until its one token expires.
                             + run("DELETE FROM client_credentials_grants WHERE expires_at < $1", now).await?,
                         audit_events: run("DELETE FROM audit_events WHERE occurred_at < $1", audit_cutoff).await?,
+                        user_tokens: run("DELETE FROM user_tokens WHERE expires_at < $1", now).await?,
                     })
                 }
 

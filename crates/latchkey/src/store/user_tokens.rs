@@ -72,6 +72,9 @@ pub trait UserTokenStore: Send + Sync {
         password_hash: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError>;
+    /// Marks every unused password-reset link of `user_id` used at `now`
+    /// (the password changed); how many.
+    async fn spend_password_resets(&self, user_id: &str, now: i64) -> Result<u64, StoreError>;
     /// One transaction: marks the unused, unexpired verification link
     /// `digest` used at `now` and sets `email_verified` on its user, if
     /// the user's email is still the one the link was sent to. The user's
@@ -97,6 +100,11 @@ pub(super) fn user_token<R: SqlRow>(row: &R) -> Result<UserTokenRecord, StoreErr
     })
 }
 
+/// Marks a user's unused links of a purpose used: `$1` now, `$2` the
+/// user, `$3` the purpose.
+pub(crate) const SPEND_PASSWORD_RESETS: &str =
+    "UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL";
+
 /// Implements [`UserTokenStore`] for `$store` (a struct with a
 /// `pool: sqlx::Pool<$db>`).
 macro_rules! impl_user_token_store {
@@ -105,7 +113,9 @@ macro_rules! impl_user_token_store {
             use async_trait::async_trait;
             use $crate::secret::TokenDigest;
             use $crate::store::sql::changed_ref;
-            use $crate::store::user_tokens::{TokenPurpose, UserTokenRecord, UserTokenStore, user_token};
+            use $crate::store::user_tokens::{
+                SPEND_PASSWORD_RESETS, TokenPurpose, UserTokenRecord, UserTokenStore, user_token,
+            };
             use $crate::store::{StoreError, map_sqlx};
 
             /// Marks the link used when it is unused, unexpired and for
@@ -200,16 +210,13 @@ macro_rules! impl_user_token_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(map_sqlx)?;
-                    sqlx::query(
-                        "UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 \
-                         AND used_at IS NULL",
-                    )
-                    .bind(now)
-                    .bind(&user_id)
-                    .bind(TokenPurpose::PasswordReset.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_sqlx)?;
+                    sqlx::query(SPEND_PASSWORD_RESETS)
+                        .bind(now)
+                        .bind(&user_id)
+                        .bind(TokenPurpose::PasswordReset.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                         .bind(&user_id)
                         .execute(&mut *tx)
@@ -217,6 +224,17 @@ macro_rules! impl_user_token_store {
                         .map_err(map_sqlx)?;
                     tx.commit().await.map_err(map_sqlx)?;
                     Ok(Some(user_id))
+                }
+
+                async fn spend_password_resets(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
+                    let spent = sqlx::query(SPEND_PASSWORD_RESETS)
+                        .bind(now)
+                        .bind(user_id)
+                        .bind(TokenPurpose::PasswordReset.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_sqlx)?;
+                    Ok(spent.rows_affected())
                 }
 
                 async fn complete_email_verification(

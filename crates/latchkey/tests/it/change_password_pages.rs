@@ -1,8 +1,8 @@
 //! Settings → Password: the current password is checked (a wrong one is
 //! refused and counted like a failed sign-in), the new one replaces it,
 //! "Sign out of my other sessions" ends the others when checked and keeps
-//! them when not, the change is audited, and with delegated sign-in the
-//! page does not exist.
+//! them when not, the change is audited, reset links mailed before stop
+//! working, and with delegated sign-in the page does not exist.
 
 use reqwest::Method;
 
@@ -15,6 +15,7 @@ backend_tests!(
     changing_the_password_ends_the_other_sessions_when_checked,
     unchecking_keeps_the_other_sessions,
     the_change_form_refuses_a_missing_csrf_token,
+    a_change_spends_the_reset_links_already_mailed,
 );
 
 const PAGE: &str = "/settings/password";
@@ -132,4 +133,22 @@ async fn the_change_form_refuses_a_missing_csrf_token(backend: Backend) {
         .await;
     assert_eq!(refused.status, 400);
     assert_eq!(sign_in_status(&app, ALICE.0, ALICE.1).await, 303);
+}
+
+/// A reset link mailed before the password changed no longer works after:
+/// whoever asked for it, the password it would replace is gone.
+async fn a_change_spends_the_reset_links_already_mailed(backend: Backend) {
+    let (app, sink) = crate::password_reset::app_with_mail(backend).await;
+    let mut stranger = UserAgent::new(&app.base_url);
+    let asked = crate::password_reset::ask_for_link(&mut stranger, ALICE.0).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let link = sink.wait_for_link("/login/reset?token=").await;
+
+    let mut agent = signed_in(&app, ALICE.0, ALICE.1).await;
+    let changed = change(&mut agent, ALICE.1, NEW, false).await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+
+    let page = stranger.get(&link).await;
+    assert_eq!(page.status, 410, "{}", page.body);
+    assert_eq!(sign_in_status(&app, ALICE.0, NEW).await, 303);
 }

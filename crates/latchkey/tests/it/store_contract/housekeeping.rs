@@ -402,6 +402,19 @@ async fn purging_removes_only_what_expired_and_counts_it(backend: Backend) {
         store.insert_audit_event(&event(id, at)).await.unwrap();
     }
 
+    let link = |value: &str, expires_at| latchkey::store::UserTokenRecord {
+        token_digest: digest(value),
+        user_id: "u1".into(),
+        purpose: latchkey::store::TokenPurpose::PasswordReset,
+        email: "u1@example.com".into(),
+        created_at: 1,
+        expires_at,
+        used_at: None,
+    };
+    // Inserting a link purges those expired before its own `now` (1).
+    store.insert_user_token(&link("l-old", 9_999), 1).await.unwrap();
+    store.insert_user_token(&link("l-edge", 10_000), 1).await.unwrap();
+
     let counts = store.purge_expired(10_000, 5_000, 8_000).await.unwrap();
     assert_eq!(
         counts,
@@ -412,6 +425,7 @@ async fn purging_removes_only_what_expired_and_counts_it(backend: Backend) {
             revoked_access_tokens: 1,
             grants: 4,
             audit_events: 1,
+            user_tokens: 1,
         }
     );
 
@@ -480,6 +494,8 @@ async fn purging_removes_only_what_expired_and_counts_it(backend: Backend) {
 
     assert_eq!(store.find_session(&digest("s-old")).await.unwrap(), None);
     assert!(store.find_session(&digest("s-edge")).await.unwrap().is_some());
+    assert!(store.find_user_token(&digest("l-old")).await.unwrap().is_none());
+    assert!(store.find_user_token(&digest("l-edge")).await.unwrap().is_some());
 
     // A purged revocation record no longer counts (its token has expired).
     assert!(

@@ -4,7 +4,8 @@
 //! user's sessions — once, and only for an unused, unexpired reset link;
 //! completing a verification sets `email_verified` only while the user's
 //! email is the one the link went to. Of concurrent completions of one
-//! link exactly one succeeds.
+//! link exactly one succeeds. A password change spends the user's unused
+//! reset links, and nothing else.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ backend_tests!(
     a_reset_spends_the_link_sets_the_hash_and_ends_every_session_once,
     a_verification_holds_only_for_the_address_the_link_went_to,
     concurrent_resets_with_one_link_succeed_once,
+    a_password_change_spends_only_that_users_unused_reset_links,
 );
 
 fn link(name: &str, user_id: &str, purpose: TokenPurpose, expires_at: i64) -> UserTokenRecord {
@@ -278,4 +280,50 @@ async fn concurrent_resets_with_one_link_succeed_once(backend: Backend) {
         }
     }
     assert_eq!(done, 1);
+}
+
+async fn a_password_change_spends_only_that_users_unused_reset_links(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    for id in ["u1", "u2"] {
+        store
+            .insert_user(&user(id, &format!("{id}@example.com")))
+            .await
+            .unwrap();
+    }
+    let mut used = link("used", "u1", TokenPurpose::PasswordReset, 10_000);
+    used.used_at = Some(150);
+    for record in [
+        link("reset-a", "u1", TokenPurpose::PasswordReset, 10_000),
+        link("reset-b", "u1", TokenPurpose::PasswordReset, 10_000),
+        used,
+        link("verify", "u1", TokenPurpose::VerifyEmail, 10_000),
+        link("other-user", "u2", TokenPurpose::PasswordReset, 10_000),
+    ] {
+        store.insert_user_token(&record, 100).await.unwrap();
+    }
+    assert_eq!(store.spend_password_resets("u1", 200).await.unwrap(), 2);
+    let used_at = |name: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .find_user_token(&TokenDigest::of(name))
+                .await
+                .unwrap()
+                .unwrap()
+                .used_at
+        }
+    };
+    assert_eq!(used_at("reset-a").await, Some(200));
+    assert_eq!(used_at("reset-b").await, Some(200));
+    assert_eq!(used_at("used").await, Some(150), "an earlier use stands");
+    assert_eq!(used_at("verify").await, None, "verification links stay");
+    assert_eq!(used_at("other-user").await, None);
+    assert!(
+        store
+            .complete_password_reset(&TokenDigest::of("reset-a"), "x", 300)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.spend_password_resets("u1", 300).await.unwrap(), 0);
 }
