@@ -302,6 +302,45 @@ pub async fn remove(store: &dyn Store, user_id: &str, now: i64) -> Result<bool, 
     Ok(removed)
 }
 
+/// What [`reset_all`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reset {
+    /// The authenticator app (with its recovery codes) was on or pending.
+    pub authenticator_app: bool,
+    pub passkeys: u64,
+}
+
+/// An operator's way back in for a user who lost every second factor (the
+/// phone and the recovery codes): removes the authenticator app, its
+/// recovery codes and every passkey of `user_id`, so the next sign-in is
+/// with the password alone (or, in an organization that requires a second
+/// factor, sets a new one up first). Sessions already open stay.
+/// Audited as `user.second_factors_reset` by `actor`.
+pub async fn reset_all(
+    store: &dyn Store,
+    actor: &Actor,
+    user_id: &str,
+    now: i64,
+) -> Result<Reset, StoreError> {
+    let authenticator_app = store.delete_totp(user_id).await?;
+    let mut passkeys = 0;
+    for passkey in store.list_passkeys(user_id).await? {
+        if store.delete_passkey(user_id, &passkey.credential_id).await? {
+            passkeys += 1;
+        }
+    }
+    let subject = Subject {
+        user_id: Some(user_id),
+        ..Subject::default()
+    };
+    let details = serde_json::json!({"authenticatorApp": authenticator_app, "passkeys": passkeys});
+    audit::record(store, actor, "user.second_factors_reset", subject, details, now).await;
+    Ok(Reset {
+        authenticator_app,
+        passkeys,
+    })
+}
+
 /// Replaces the user's recovery codes with new ones (to show once).
 /// Audited as `user.recovery_codes_created`.
 pub async fn replace_recovery_codes(

@@ -286,6 +286,23 @@ pub(super) async fn run_users(store: &dyn Store, command: UsersCommand) -> CliRe
                 .map_err(|e| e.to_string())?;
             println!("user {user_id} deleted");
         }
+        UsersCommand::ResetSecondFactors { user_id } => {
+            accounts::find_user(store, &user_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let reset = second_factor::reset_all(store, &Actor::Cli, &user_id, unix_now())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "user {user_id}: authenticator app {}, {} passkey(s) removed",
+                if reset.authenticator_app {
+                    "removed"
+                } else {
+                    "none"
+                },
+                reset.passkeys
+            );
+        }
         UsersCommand::Import { file } => super::import::run(store, &file).await?,
     }
     Ok(())

@@ -179,6 +179,11 @@ pub(crate) enum UsersCommand {
     Delete {
         user_id: String,
     },
+    /// Remove a user's authenticator app, recovery codes and passkeys (a
+    /// lost phone): the next sign-in is with the password alone.
+    ResetSecondFactors {
+        user_id: String,
+    },
     /// Import users from a JSON Lines file (`-` for stdin), one user per
     /// line: {"email", "name", "emailVerified", "passwordHash",
     /// "organizations": [{"name" or "id", "role"}]}. Each line is reported;

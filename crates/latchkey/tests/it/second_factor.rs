@@ -30,6 +30,7 @@ backend_tests!(
     an_authorization_for_such_an_organization_steps_up_a_one_factor_session,
     the_cli_sets_and_shows_the_organization_rule,
     acr_values_asking_for_two_factors_signs_a_one_factor_session_in_again,
+    an_operator_removes_the_second_factors_of_a_user_who_lost_them,
 );
 
 const REDIRECT: &str = "https://yourapp.com/oauth/callback";
@@ -777,4 +778,71 @@ async fn acr_values_asking_for_two_factors_signs_a_one_factor_session_in_again(b
     let mut agent = signed_in(&app, sam).await;
     let id_token = id_token_after(&app, &mut agent, &url, client).await;
     assert_eq!(id_token["acr"], "urn:latchkey:acr:1fa");
+}
+
+/// A user who lost their phone and recovery codes gets back in through the
+/// operator: the admin API (or the CLI) removes the authenticator app and
+/// every passkey, audited, and the password alone signs in again.
+async fn an_operator_removes_the_second_factors_of_a_user_who_lost_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_demo().await;
+    let mut owner = signed_in(&app, ALICE).await;
+    enrol(&mut owner, ALICE.0).await;
+    let alice = app
+        .state
+        .store
+        .find_user_by_email(ALICE.0)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .store
+        .insert_passkey(&latchkey::store::PasskeyRecord {
+            credential_id: "lost-key".into(),
+            user_id: alice.id.clone(),
+            passkey: "{}".into(),
+            name: "Lost phone".into(),
+            backup_eligible: true,
+            backup_state: true,
+            created_at: 100,
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+    let (_, step) = password_then_second_step(&app, "/settings", ALICE).await;
+    assert!(step.body.contains("Two-step verification"), "{}", step.body);
+
+    let path = format!("/users/{}/second-factors", alice.id);
+    let (status, reset) = app.admin(Method::DELETE, &path, None).await;
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(reset["data"]["authenticatorApp"], true, "{reset}");
+    assert_eq!(reset["data"]["passkeys"], 1, "{reset}");
+    assert!(app.state.store.list_passkeys(&alice.id).await.unwrap().is_empty());
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"user.second_factors_reset".to_owned())
+    );
+    // The password alone signs in again.
+    signed_in(&app, ALICE).await;
+    // Again: nothing left to remove; an unknown user is not found.
+    let (status, again) = app.admin(Method::DELETE, &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["data"]["authenticatorApp"], false, "{again}");
+    assert_eq!(again["data"]["passkeys"], 0, "{again}");
+    let (status, _) = app
+        .admin(Method::DELETE, "/users/nobody/second-factors", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // The CLI does the same.
+    let mut owner = signed_in(&app, ALICE).await;
+    enrol(&mut owner, ALICE.0).await;
+    let cli = app.cli(&["users", "reset-second-factors", &alice.id], None);
+    assert!(cli.status.success(), "{cli:?}");
+    assert!(
+        String::from_utf8_lossy(&cli.stdout).contains("authenticator app removed, 0 passkey(s) removed"),
+        "{cli:?}"
+    );
+    signed_in(&app, ALICE).await;
 }

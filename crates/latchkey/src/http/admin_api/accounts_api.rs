@@ -226,6 +226,26 @@ pub async fn delete_user(
     ))
 }
 
+/// `DELETE /users/{id}/second-factors`: the way back in for a user who
+/// lost their phone and recovery codes.
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.as_ref();
+    accounts::find_user(store, &user_id).await?;
+    let reset = second_factor::reset_all(store, &Actor::AdminApi, &user_id, unix_now()).await?;
+    Ok(success(
+        StatusCode::OK,
+        serde_json::json!({
+            "userId": user_id,
+            "authenticatorApp": reset.authenticator_app,
+            "passkeys": reset.passkeys,
+        }),
+        Some("Second factors removed: the user signs in with their password."),
+    ))
+}
+
 pub async fn list_user_memberships(
     State(state): State<AppState>,
     ApiPath(user_id): ApiPath<String>,

@@ -69,6 +69,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(accounts_api::show_user).delete(accounts_api::delete_user),
         )
         .route(
+            "/users/{user_id}/second-factors",
+            axum::routing::delete(accounts_api::reset_second_factors),
+        )
+        .route(
             "/users/{user_id}/memberships",
             get(accounts_api::list_user_memberships),
         )
