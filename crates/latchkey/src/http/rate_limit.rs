@@ -1,6 +1,6 @@
 //! Rate limits (SPEC 12), per instance: fixed one-minute windows counted in
 //! memory, keyed by client IP (authorization, registration, the delegated
-//! sign-in's return), client id (token, revocation) or access token
+//! sign-in's return, passkey sign-in options), client id (token, revocation) or access token
 //! (userinfo). A limit of 0 turns one off. The
 //! counters are sharded so concurrent requests rarely wait on each other.
 
@@ -32,6 +32,9 @@ pub enum Endpoint {
     /// from, but within the same limit as, the authorization endpoint,
     /// which each of them follows.
     DelegatedReturn,
+    /// The options of a password-free passkey sign-in (each stores a
+    /// ceremony): counted apart, within the authorization endpoint's limit.
+    PasskeySignIn,
 }
 
 type Counters = HashMap<(Endpoint, TokenDigest), (i64, u32)>;
@@ -51,7 +54,9 @@ impl RateLimiter {
 
     fn limit(&self, endpoint: Endpoint) -> u32 {
         match endpoint {
-            Endpoint::Authorize | Endpoint::DelegatedReturn => self.limits.authorize_per_minute,
+            Endpoint::Authorize | Endpoint::DelegatedReturn | Endpoint::PasskeySignIn => {
+                self.limits.authorize_per_minute
+            }
             Endpoint::Token => self.limits.token_per_minute,
             Endpoint::Userinfo => self.limits.userinfo_per_minute,
             Endpoint::Revoke => self.limits.revoke_per_minute,

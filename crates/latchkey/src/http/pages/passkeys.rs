@@ -352,12 +352,11 @@ pub async fn sign_in_begin(
     };
     let now = unix_now();
     let ip = state.rate_limiter.client_ip(peer, &headers);
-    let key = format!("passkey {ip}");
-    if let Err(retry_after) =
-        state
-            .rate_limiter
-            .check(crate::http::rate_limit::Endpoint::Authorize, &key, now)
-    {
+    if let Err(retry_after) = state.rate_limiter.check(
+        crate::http::rate_limit::Endpoint::PasskeySignIn,
+        &ip.to_string(),
+        now,
+    ) {
         return crate::http::rate_limit::too_many_requests(retry_after);
     }
     if !state.login_throttle.allows_ip(ip, now) {
