@@ -365,13 +365,20 @@ pub async fn finish_authentication(
         .await?;
     Ok(PasskeyUse {
         user_id: record.user_id,
-        method: if result.backup_eligible() {
-            amr::SOFTWARE_KEY
-        } else {
-            amr::HARDWARE_KEY
-        },
+        method: key_method(result.backup_eligible()),
         credential_id: record.credential_id,
     })
+}
+
+/// The RFC 8176 method a passkey counts as: `swk` when the authenticator
+/// may copy it to other devices (backup eligible: synced), `hwk` when it
+/// cannot leave the authenticator.
+pub fn key_method(backup_eligible: bool) -> &'static str {
+    if backup_eligible {
+        amr::SOFTWARE_KEY
+    } else {
+        amr::HARDWARE_KEY
+    }
 }
 
 /// The user's passkeys, oldest first.

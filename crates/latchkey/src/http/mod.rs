@@ -303,6 +303,14 @@ fn passkey_routes(settings: &str, login: &str) -> Router<AppState> {
             &format!("{login}/second-factor/passkey/finish"),
             post(passkeys::second_factor_finish),
         )
+        .route(
+            &format!("{login}/second-factor/setup/passkey/begin"),
+            post(passkeys::setup_begin),
+        )
+        .route(
+            &format!("{login}/second-factor/setup/passkey/finish"),
+            post(passkeys::setup_finish),
+        )
 }
 
 /// Bounds every request by `database.request_timeout`: a database that

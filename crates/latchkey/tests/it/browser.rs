@@ -1236,6 +1236,91 @@ async fn a_passkey_is_added_then_signs_in_without_a_password_in_chromium() {
     phone.close().await;
 }
 
+/// A member of an organization that requires a second factor, signing in
+/// without one, adds a passkey on the set-up page instead of an app, and
+/// the authorization the sign-in was for continues with both factors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_adds_a_passkey_while_signing_in_in_chromium() {
+    let options = crate::helpers::Options {
+        tweak: Some(Box::new(|raw| {
+            raw.issuer = raw.issuer.take().map(|i| i.replace("127.0.0.1", "localhost"));
+        })),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    app.seed_demo().await;
+    let base = app.state.config.issuer.clone();
+    let (status, rule) = app
+        .admin(
+            reqwest::Method::PATCH,
+            "/organizations/3f1c2a10-5b7e-4c1d-9a00-00000000ac01",
+            Some(json!({"requireSecondFactor": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{rule}");
+    let client = app
+        .create_client(json!({
+            "name": "Casebook",
+            "redirectUris": [CALLBACK],
+            "allowed_scopes": ["openid"],
+        }))
+        .await;
+    let client_id = client["clientId"].as_str().unwrap().to_owned();
+    let secret = client["clientSecret"].as_str().unwrap().to_owned();
+    let url = format!(
+        "{base}{}?{}",
+        app.state.config.paths.authorize,
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", CALLBACK),
+                ("scope", "openid"),
+            ])
+            .finish()
+    );
+    for width in [1280, 375] {
+        let browser = Browser::start_at(width).await;
+        browser.client().issue_cmd(AddVirtualAuthenticator).await.unwrap();
+        browser.go(&url).await;
+        browser.landed(&format!("{base}/login")).await;
+        browser.sign_in_as_alice().await;
+        browser.landed(&format!("{base}/login/second-factor/setup")).await;
+        browser.wait_for_text("Or add a passkey instead").await;
+        assert!(browser.fits_width().await, "the set-up page fits {width} px");
+        browser.shoot("second-factor-setup", width).await;
+        if width == 375 {
+            // At a phone's width the page is only looked at.
+            browser.close().await;
+            break;
+        }
+        browser.fill("Name", "Office key").await;
+        browser.press("Add a passkey and continue").await;
+        let claims = approve_and_exchange(&browser, &app, &client_id, &secret).await;
+        assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]), "{claims}");
+        assert_eq!(claims["acr"], "phr", "{claims}");
+        let stored = app
+            .state
+            .store
+            .list_passkeys(&alice_id(&app).await)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].name, "Office key");
+        browser.close().await;
+        // The operator removes it, so the next browser is asked to set up
+        // a second factor again.
+        let (status, _) = app
+            .admin(
+                reqwest::Method::DELETE,
+                &format!("/users/{}/second-factors", alice_id(&app).await),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+}
+
 async fn alice_id(app: &TestApp) -> String {
     app.state
         .store

@@ -34,6 +34,8 @@ const CEREMONY_COOKIE: &str = "latchkey_passkey";
 const STEP: &str = "/login/second-factor";
 const STEP_BEGIN: &str = "/login/second-factor/passkey/begin";
 const STEP_FINISH: &str = "/login/second-factor/passkey/finish";
+const SETUP_BEGIN: &str = "/login/second-factor/setup/passkey/begin";
+const SETUP_FINISH: &str = "/login/second-factor/setup/passkey/finish";
 
 /// A server whose issuer is `localhost` (WebAuthn needs a domain name),
 /// with the demo data.
@@ -459,6 +461,28 @@ async fn a_passkey_is_the_second_step_after_the_password(backend: Backend) {
         &browser.post_json(STEP_FINISH, &headers, "not json").await,
         400,
         "invalid_request",
+    );
+    // Adding a passkey while signing in is only for a sign-in whose set-up
+    // is due (a member of an organization that requires a second factor
+    // and has none): not for this one, nor for a stranger.
+    assert_refused(
+        &browser.post_json(SETUP_BEGIN, &headers, "{}").await,
+        401,
+        "login_required",
+    );
+    assert_refused(
+        &browser
+            .post_json(SETUP_FINISH, &headers, &forged_registration())
+            .await,
+        401,
+        "login_required",
+    );
+    let stranger_token = csrf(&stranger.get("/login").await);
+    let stranger_headers = [("x-csrf-token", stranger_token.as_str())];
+    assert_refused(
+        &stranger.post_json(SETUP_BEGIN, &stranger_headers, "{}").await,
+        401,
+        "login_required",
     );
     // A stored key that does not read as one is refused, not a 500.
     assert_refused(

@@ -23,6 +23,7 @@ use super::settings::{Section, chrome};
 use super::{Brand, PasskeyView, PasskeysPage, date, date_time, not_found_page, render, return_to};
 use super::{storage_failure_page, user_agent};
 use crate::accounts::passkeys::{self, CEREMONY_TTL_SECONDS, Enrolment, PasskeyError};
+use crate::accounts::pending_sign_in::{Due, PendingSignIn};
 use crate::accounts::sessions;
 use crate::audit::{self, Actor, Subject};
 use crate::grants::consent;
@@ -447,23 +448,103 @@ pub async fn sign_in_finish(
     )
 }
 
-/// The pending sign-in whose second step is due, or the refusal.
-fn pending_second_step(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<crate::accounts::pending_sign_in::PendingSignIn, Refused> {
-    super::second_factor::pending(
-        state,
-        headers,
-        crate::accounts::pending_sign_in::Due::SecondFactor,
-    )
-    .ok_or_else(|| {
+/// The pending sign-in at step `due`, or the refusal.
+fn pending_at(state: &AppState, headers: &HeaderMap, due: Due) -> Result<PendingSignIn, Refused> {
+    super::second_factor::pending(state, headers, due).ok_or_else(|| {
         Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "login_required",
             "Sign in with your password first; the passkey is the second step.",
         ))
     })
+}
+
+/// The pending sign-in whose second step is due, or the refusal.
+fn pending_second_step(state: &AppState, headers: &HeaderMap) -> Result<PendingSignIn, Refused> {
+    pending_at(state, headers, Due::SecondFactor)
+}
+
+/// The user of a pending sign-in, or the refusal.
+async fn pending_user(
+    state: &AppState,
+    pending: &PendingSignIn,
+) -> Result<crate::store::UserRecord, Refused> {
+    match state.store.find_user(&pending.user_id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Box::new(refusal(&PasskeyError::UnknownCredential))),
+        Err(error) => Err(Box::new(storage_refusal("reading the user", &error))),
+    }
+}
+
+/// Completes a pending sign-in with a passkey of `method` (`hwk`/`swk`):
+/// the session starts, and the answer says where to continue.
+async fn complete_pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingSignIn,
+    method: &str,
+) -> Response {
+    let amr = pending.completed_by(method);
+    let cookies = super::second_factor::session_cookies(state, headers, pending, amr, unix_now()).await;
+    let mut set_cookies = match cookies {
+        Ok(cookies) => cookies.into_iter().map(Some).collect::<Vec<_>>(),
+        Err(error) => return storage_refusal("starting a session", &error),
+    };
+    set_cookies.push(cookies::clear_passkey_ceremony(&state.config));
+    finished(&serde_json::json!({"redirect": pending.return_to}), &set_cookies)
+}
+
+/// `POST {login}/second-factor/setup/passkey/begin`: a member of an
+/// organization that requires a second factor, signing in without one,
+/// adds a passkey instead of an authenticator app.
+pub async fn setup_begin(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let checked = check_csrf(&state, &headers)
+        .and_then(|()| relying_party(&state))
+        .and_then(|rp| Ok((rp, pending_at(&state, &headers, Due::Enrolment)?)));
+    let (rp, pending) = match checked {
+        Ok(checked) => checked,
+        Err(refused) => return *refused,
+    };
+    let user = match pending_user(&state, &pending).await {
+        Ok(user) => user,
+        Err(refused) => return *refused,
+    };
+    match passkeys::begin_registration(state.store.as_ref(), &rp, &user, unix_now()).await {
+        Ok((options, ceremony)) => options_response(&state, &options, ceremony.expose()),
+        Err(error) => refusal(&error),
+    }
+}
+
+/// `POST {login}/second-factor/setup/passkey/finish` with `{credential,
+/// name?}`: the passkey is added and the sign-in completes (`amr` the
+/// password, the key, `mfa`).
+pub async fn setup_finish(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let checked = pending_at(&state, &headers, Due::Enrolment).and_then(|pending| {
+        let expected = "`credential` (the browser's answer) and an optional `name`";
+        let (rp, id, request) = answer::<RegisterFinish>(&state, &headers, &body, expected)?;
+        Ok((rp, pending, id, request))
+    });
+    let (rp, pending, id, request) = match checked {
+        Ok(checked) => checked,
+        Err(refused) => return *refused,
+    };
+    let user = match pending_user(&state, &pending).await {
+        Ok(user) => user,
+        Err(refused) => return *refused,
+    };
+    let user_agent = user_agent(&headers);
+    let answer = Enrolment {
+        response: &request.credential,
+        name: request.name.as_deref(),
+        user_agent: user_agent.as_deref(),
+    };
+    match passkeys::finish_registration(state.store.as_ref(), &rp, &user, &id, answer, unix_now()).await {
+        Ok(record) => {
+            let method = passkeys::key_method(record.backup_eligible);
+            complete_pending(&state, &headers, &pending, method).await
+        }
+        Err(error) => refusal(&error),
+    }
 }
 
 /// `POST {login}/second-factor/passkey/begin`: the options offering the
@@ -485,13 +566,11 @@ pub async fn second_factor_begin(
     if !state.second_factor_throttle.allows(&pending.user_id, ip, now) {
         return throttled();
     }
-    let store = state.store.as_ref();
-    let user = match store.find_user(&pending.user_id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return refusal(&PasskeyError::UnknownCredential),
-        Err(error) => return storage_refusal("reading the user", &error),
+    let user = match pending_user(&state, &pending).await {
+        Ok(user) => user,
+        Err(refused) => return *refused,
     };
-    match passkeys::begin_authentication(store, &rp, Some(&user), now).await {
+    match passkeys::begin_authentication(state.store.as_ref(), &rp, Some(&user), now).await {
         Ok((options, ceremony)) => options_response(&state, &options, ceremony.expose()),
         Err(error) => refusal(&error),
     }
@@ -542,12 +621,5 @@ pub async fn second_factor_finish(
         }
     };
     throttle.record_success(&pending.user_id, ip);
-    let amr = pending.completed_by(used.method);
-    let mut set_cookies =
-        match super::second_factor::session_cookies(&state, &headers, &pending, amr, now).await {
-            Ok(cookies) => cookies.into_iter().map(Some).collect::<Vec<_>>(),
-            Err(error) => return storage_refusal("starting a session", &error),
-        };
-    set_cookies.push(cookies::clear_passkey_ceremony(&state.config));
-    finished(&serde_json::json!({"redirect": pending.return_to}), &set_cookies)
+    complete_pending(&state, &headers, &pending, used.method).await
 }

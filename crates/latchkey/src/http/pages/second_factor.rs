@@ -111,6 +111,9 @@ pub struct SetupPage {
     /// Set once the app is on: the recovery codes, shown this once.
     pub new_codes: Option<Vec<crate::secret::Secret>>,
     pub continue_to: String,
+    /// Adding a passkey instead (when passkeys are offered): the begin and
+    /// finish addresses of its ceremony.
+    pub passkey: Option<(String, String)>,
 }
 
 /// The setup page of a pending sign-in that must enrol: a pending secret
@@ -160,6 +163,7 @@ async fn setup_page(
         start_over: login_path(config, &pending.return_to),
         new_codes: None,
         continue_to: pending.return_to.clone(),
+        passkey: passkeys_offered(state).then(|| setup_passkey_paths(config)),
     };
     render(config, status, &page, &[set_csrf])
 }
@@ -229,6 +233,7 @@ pub async fn submit_setup(State(state): State<AppState>, headers: HeaderMap, for
         start_over: String::new(),
         new_codes: Some(codes),
         continue_to: pending.return_to.clone(),
+        passkey: None,
     };
     render(config, StatusCode::OK, &page, &set_cookies)
 }
@@ -270,6 +275,15 @@ fn login_path(config: &Config, return_to: &str) -> String {
 /// Whether passkeys are offered here (they need a relying party).
 fn passkeys_offered(state: &AppState) -> bool {
     crate::accounts::passkeys::relying_party(&state.config).is_some()
+}
+
+/// `<paths.login>/second-factor/setup/passkey/begin` and `…/finish`.
+pub fn setup_passkey_paths(config: &Config) -> (String, String) {
+    let setup = setup_path(config);
+    (
+        format!("{setup}/passkey/begin"),
+        format!("{setup}/passkey/finish"),
+    )
 }
 
 /// `<paths.login>/second-factor/passkey/begin` and `…/finish`.
