@@ -17,7 +17,7 @@ use crate::grants::codes;
 use crate::grants::consent::Membership;
 use crate::grants::flow::{self, Answer, Step};
 use crate::http::pages::extract::{CsrfForm, SignedIn};
-use crate::http::pages::login::see_other;
+use crate::http::pages::see_other;
 use crate::http::pages::{AuthorizeErrorPage, Brand, ConsentPage, error_page, render, scope_views};
 use crate::http::rate_limit::{Endpoint, too_many_requests};
 use crate::http::{AppState, cookies, form_pairs, json_response};

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::extract::{CsrfForm, Member, SignedIn};
-use super::login::see_other;
 use super::oauth_apps::refused;
+use super::see_other;
 use super::settings::{
     OrganizationChoice, Picker, Section, capitalized, organization_choices, with_organization,
 };

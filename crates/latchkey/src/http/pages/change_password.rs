@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::extract::{CsrfForm, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Chrome, Section, chrome};
 use super::{Brand, error_page, not_found_page, render, storage_failure_page};
 use crate::accounts::MIN_PASSWORD_CHARS;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use url::form_urlencoded;
 
 use super::extract::{CsrfForm, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Section, chrome};
 use super::{Brand, ConnectedAppView, ConnectedAppsPage, date, render, scope_views, storage_failure_page};
 use crate::audit::Actor;

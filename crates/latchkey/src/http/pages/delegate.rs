@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::login::see_other;
+use super::see_other;
 use super::{MessagePage, not_found_page, render, storage_failure_page};
 use crate::config::{Config, DelegateLogin, LoginMode, seconds};
 use crate::delegate::{self, CHALLENGE_TTL_SECONDS, DelegateError};

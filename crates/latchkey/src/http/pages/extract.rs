@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use url::form_urlencoded;
 
-use super::login::see_other;
+use super::see_other;
 use super::{error_page, return_to, storage_failure_page};
 use crate::accounts::sessions;
 use crate::audit::Actor;

@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use url::form_urlencoded;
 
 use super::extract::{CsrfForm, SignedIn};
 use super::return_to;
-use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, storage_failure_page};
+use super::{Brand, LoginPage, MessagePage, PageForm, error_page, render, see_other, storage_failure_page};
 use crate::accounts::amr;
 use crate::accounts::sessions::{self, CheckError};
 use crate::config::LoginMode;
@@ -214,21 +214,6 @@ pub async fn submit(
         }
     };
     see_other(&return_to, cookies::session(config, session.expose()))
-}
-
-/// A 303 redirect, optionally setting a cookie.
-pub fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 fn message(state: &AppState, heading: &str, text: &str, form: Option<PageForm>) -> MessagePage {

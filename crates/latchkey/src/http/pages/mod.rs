@@ -526,6 +526,21 @@ pub fn not_found_page(config: &Config) -> Response {
     render(config, StatusCode::NOT_FOUND, &page, &[])
 }
 
+/// A 303 redirect, optionally setting a cookie.
+pub fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// An error page.
 pub fn error_page(config: &Config, status: StatusCode, code: &str, message: &str) -> Response {
     render(config, status, &MessagePage::error(config, code, message), &[])

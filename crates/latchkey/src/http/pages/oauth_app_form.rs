@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::extract::{CsrfForm, Member};
-use super::login::see_other;
 use super::oauth_apps::{AppId, Revealed, Shown, app_page, app_path, apps_path, refused};
+use super::see_other;
 use super::settings::{OrganizationChoice, Section, capitalized, organization_choices, with_organization};
 use super::{Brand, ScopeChoice, not_found_page, render};
 use crate::config::Config;

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 
 use super::extract::{CsrfForm, Member, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Picker, Section, with_organization};
 use super::{Brand, ScopeView, date, date_time, not_found_page, render, scope_views, storage_failure_page};
 use crate::config::Config;

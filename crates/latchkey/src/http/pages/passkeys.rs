@@ -18,7 +18,7 @@ use url::form_urlencoded;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Webauthn};
 
 use super::extract::{CsrfForm, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Section, chrome};
 use super::{Brand, PasskeyView, PasskeysPage, date, date_time, not_found_page, render, return_to};
 use super::{storage_failure_page, user_agent};

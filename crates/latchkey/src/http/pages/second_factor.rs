@@ -19,7 +19,7 @@ use axum::response::Response;
 use url::form_urlencoded;
 
 use super::extract::{CsrfForm, sign_in_first};
-use super::login::see_other;
+use super::see_other;
 use super::{Brand, error_page, render, storage_failure_page};
 use crate::accounts::pending_sign_in::{Due, PENDING_TTL_SECONDS, PendingSignIn};
 use crate::accounts::second_factor::{self, Method, SecondFactorError};

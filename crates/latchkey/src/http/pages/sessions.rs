@@ -10,7 +10,7 @@ use axum::response::Response;
 use url::form_urlencoded;
 
 use super::extract::{CsrfForm, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Section, chrome};
 use super::{Brand, SessionView, SessionsPage, date_time, not_found_page, render, storage_failure_page};
 use crate::accounts::sessions;

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{Member, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use crate::config::Config;
 use crate::dashboard;
 use crate::grants::consent::Membership;

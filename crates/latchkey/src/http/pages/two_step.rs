@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::extract::{CsrfForm, SignedIn};
-use super::login::see_other;
+use super::see_other;
 use super::settings::{Chrome, Section, chrome};
 use super::{Brand, date, render, storage_failure_page};
 use crate::accounts::second_factor::{self, AuthenticatorState, Enrolment, RECOVERY_CODE_COUNT};
