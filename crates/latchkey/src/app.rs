@@ -137,7 +137,9 @@ impl App {
             }
             None => None,
         };
+        let relying_party = crate::accounts::passkeys::relying_party(&config).map(Arc::new);
         let state = AppState {
+            relying_party,
             config: Arc::new(config),
             store,
             keys,

@@ -51,6 +51,10 @@ pub struct AppState {
     /// Wrong second-factor codes, counted per user and address as
     /// passwords are (keyed by user id).
     pub second_factor_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// The passkeys' relying party, built once at start-up; `None` when
+    /// passkeys are not offered (delegated sign-in, or an issuer without a
+    /// domain name).
+    pub relying_party: Option<Arc<webauthn_rs::prelude::Webauthn>>,
     /// The key of CSRF form tokens.
     pub form_key: Arc<crate::secret::FormKey>,
     /// The bounded password-hashing workers.
@@ -175,7 +179,7 @@ pub fn router(state: AppState) -> Router {
         routes = routes.merge(two_step_routes(&paths.settings));
     }
     // Passkeys need a relying party: a domain name, and local sign-in.
-    if crate::accounts::passkeys::relying_party(&state.config).is_some() {
+    if state.relying_party.is_some() {
         routes = routes.merge(passkey_routes(&paths.settings, &paths.login));
     }
     // Without dynamic registration the endpoints do not exist.

@@ -271,9 +271,45 @@ pub(super) fn session<R: SqlRow>(row: &R) -> Result<SessionRecord, StoreError> {
     })
 }
 
-/// A user row, `$1`–`$8` (created by the admin API and CLI, or imported).
+/// A user row: `$1`–`$8` bound by [`insert_user_query!`], `$9` the
+/// external id a delegated sign-in matches it by (`NULL` for users made by
+/// the admin API, the CLI or an import).
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, email, email_normalized, name, email_verified, \
-     password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     password_hash, created_at, updated_at, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// [`INSERT_USER`] with the user record `$u`'s columns bound (`$1`–`$8`);
+/// the caller binds the external id.
+macro_rules! insert_user_query {
+    ($u:expr) => {
+        sqlx::query($crate::store::accounts::INSERT_USER)
+            .bind(&$u.id)
+            .bind(&$u.email)
+            .bind($u.email.to_lowercase())
+            .bind(&$u.name)
+            .bind($u.email_verified)
+            .bind(&$u.password_hash)
+            .bind($u.created_at)
+            .bind($u.updated_at)
+    };
+}
+pub(crate) use insert_user_query;
+
+/// [`INSERT_SESSION`] with the session record `$s` bound; the amr list's
+/// encoding may fail, hence the `?` inside.
+macro_rules! insert_session_query {
+    ($s:expr) => {
+        sqlx::query($crate::store::accounts::INSERT_SESSION)
+            .bind($s.id_digest.0.to_vec())
+            .bind(&$s.user_id)
+            .bind($s.auth_time)
+            .bind($s.created_at)
+            .bind($s.expires_at)
+            .bind($s.user_agent.as_deref())
+            .bind($s.last_seen_at)
+            .bind($crate::store::sql::to_json_list(&$s.amr)?)
+    };
+}
+pub(crate) use insert_session_query;
 
 /// A membership, or its new role when it exists: `$1` the organization,
 /// `$2` the user, `$3` the role, `$4` created.
@@ -301,15 +337,8 @@ macro_rules! impl_account_store {
             #[async_trait]
             impl AccountStore for $store {
                 async fn insert_user(&self, u: &UserRecord) -> Result<(), StoreError> {
-                    sqlx::query($crate::store::accounts::INSERT_USER)
-                    .bind(&u.id)
-                    .bind(&u.email)
-                    .bind(u.email.to_lowercase())
-                    .bind(&u.name)
-                    .bind(u.email_verified)
-                    .bind(&u.password_hash)
-                    .bind(u.created_at)
-                    .bind(u.updated_at)
+                    $crate::store::accounts::insert_user_query!(u)
+                    .bind(None::<String>)
                     .execute(&self.pool)
                     .await
                     .map_err(map_sqlx)?;
@@ -388,15 +417,8 @@ macro_rules! impl_account_store {
                             .await
                             .map_err(map_sqlx)?;
                     }
-                    sqlx::query($crate::store::accounts::INSERT_USER)
-                    .bind(&u.id)
-                    .bind(&u.email)
-                    .bind(u.email.to_lowercase())
-                    .bind(&u.name)
-                    .bind(u.email_verified)
-                    .bind(&u.password_hash)
-                    .bind(u.created_at)
-                    .bind(u.updated_at)
+                    $crate::store::accounts::insert_user_query!(u)
+                    .bind(None::<String>)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_sqlx)?;
@@ -531,15 +553,7 @@ macro_rules! impl_account_store {
                 }
 
                 async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
-                    sqlx::query($crate::store::accounts::INSERT_SESSION)
-                    .bind(s.id_digest.0.to_vec())
-                    .bind(&s.user_id)
-                    .bind(s.auth_time)
-                    .bind(s.created_at)
-                    .bind(s.expires_at)
-                    .bind(s.user_agent.as_deref())
-                    .bind(s.last_seen_at)
-                    .bind(to_json_list(&s.amr)?)
+                    $crate::store::accounts::insert_session_query!(s)
                     .execute(&self.pool)
                     .await
                     .map_err(map_sqlx)?;

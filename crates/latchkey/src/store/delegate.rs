@@ -236,23 +236,11 @@ macro_rules! impl_delegate_store {
                     }
                     let u = &s.user;
                     if s.create_user {
-                        sqlx::query(
-                            "INSERT INTO users (id, email, email_normalized, name, email_verified, \
-                             password_hash, created_at, updated_at, external_id) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind(&u.id)
-                        .bind(&u.email)
-                        .bind(u.email.to_lowercase())
-                        .bind(&u.name)
-                        .bind(u.email_verified)
-                        .bind(&u.password_hash)
-                        .bind(u.created_at)
-                        .bind(u.updated_at)
-                        .bind(&s.external_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_sqlx)?;
+                        $crate::store::accounts::insert_user_query!(u)
+                            .bind(&s.external_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_sqlx)?;
                     } else {
                         let updated = sqlx::query(
                             "UPDATE users SET email = $1, email_normalized = $2, name = $3, \
@@ -328,15 +316,7 @@ macro_rules! impl_delegate_store {
                         }
                     }
                     let session = &s.session;
-                    sqlx::query($crate::store::accounts::INSERT_SESSION)
-                        .bind(session.id_digest.0.to_vec())
-                        .bind(&session.user_id)
-                        .bind(session.auth_time)
-                        .bind(session.created_at)
-                        .bind(session.expires_at)
-                        .bind(&session.user_agent)
-                        .bind(session.last_seen_at)
-                        .bind($crate::store::sql::to_json_list(&session.amr)?)
+                    $crate::store::accounts::insert_session_query!(session)
                         .execute(&mut *tx)
                         .await
                         .map_err(map_sqlx)?;

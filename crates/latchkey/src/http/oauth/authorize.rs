@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use url::form_urlencoded;
 
-use crate::accounts::passkeys;
 use crate::grants::codes;
 use crate::grants::consent::Membership;
 use crate::grants::flow::{self, Answer, Step};
@@ -80,7 +79,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, pairs: Vec<(String, St
     };
     let session = signed_in.as_ref().map(|s| &s.session);
     let factors = flow::Factors {
-        passkeys: passkeys::relying_party(&state.config).is_some(),
+        passkeys: state.relying_party.is_some(),
     };
     let step = flow::next_step(state.store.as_ref(), &request, session, factors, unix_now()).await;
     respond(state, headers, &request, signed_in.as_ref(), step, &pairs).await

@@ -146,11 +146,7 @@ pub async fn submit(
             refuse(StatusCode::UNAUTHORIZED, WRONG_PASSWORD.into()).await
         }
         Err(ChangeError::Invalid(message)) => {
-            let mut message = message;
-            if let Some(first) = message.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            refuse(StatusCode::BAD_REQUEST, format!("{message}.")).await
+            refuse(StatusCode::BAD_REQUEST, super::sentence(&message)).await
         }
         Err(ChangeError::Changed) => {
             refuse(

@@ -97,15 +97,15 @@ fn login_page(
             .mailer
             .as_ref()
             .map(|_| super::password_reset::forgot_path(&state.config)),
-        passkey: passkey_sign_in(&state.config),
+        passkey: passkey_sign_in(state),
     }
 }
 
 /// The password-free sign-in's addresses (begin, finish), when passkeys
 /// are offered.
-fn passkey_sign_in(config: &crate::config::Config) -> Option<(String, String)> {
-    crate::accounts::passkeys::relying_party(config)?;
-    let base = &config.paths.login;
+fn passkey_sign_in(state: &AppState) -> Option<(String, String)> {
+    state.relying_party.as_ref()?;
+    let base = &state.config.paths.login;
     Some((format!("{base}/passkey/begin"), format!("{base}/passkey/finish")))
 }
 

@@ -526,6 +526,17 @@ pub fn not_found_page(config: &Config) -> Response {
     render(config, StatusCode::NOT_FOUND, &page, &[])
 }
 
+/// A rule's message (`password must be …`) as a page shows it: a sentence,
+/// capitalized and ended with a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut sentence = message.to_owned();
+    if let Some(first) = sentence.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    sentence.push('.');
+    sentence
+}
+
 /// A 303 redirect, optionally setting a cookie.
 pub fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();

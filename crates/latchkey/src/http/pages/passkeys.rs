@@ -7,6 +7,7 @@
 //! `{error, error_description}` with a 4xx status.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
@@ -104,8 +105,11 @@ fn refusal(error: &PasskeyError) -> Response {
 }
 
 /// The relying party, or the refusal when passkeys are not offered.
-fn relying_party(state: &AppState) -> Result<Webauthn, Refused> {
-    passkeys::relying_party(&state.config).ok_or_else(|| Box::new(refusal(&PasskeyError::NotAvailable)))
+fn relying_party(state: &AppState) -> Result<Arc<Webauthn>, Refused> {
+    state
+        .relying_party
+        .clone()
+        .ok_or_else(|| Box::new(refusal(&PasskeyError::NotAvailable)))
 }
 
 /// Refuses a JSON call whose `X-CSRF-Token` was not made for this
@@ -149,7 +153,7 @@ fn answer<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
     expected: &str,
-) -> Result<(Webauthn, String, T), Refused> {
+) -> Result<(Arc<Webauthn>, String, T), Refused> {
     check_csrf(state, headers)?;
     let rp = relying_party(state)?;
     let id = ceremony_id(state, headers)?;

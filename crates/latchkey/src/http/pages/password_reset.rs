@@ -290,18 +290,8 @@ pub async fn submit_reset(State(state): State<AppState>, headers: HeaderMap, for
         }
         Ok(None) => link_refused(config, TokenPurpose::PasswordReset),
         Err(AccountError::Invalid { message, .. }) => {
-            let mut message = message;
-            if let Some(first) = message.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            retry_reset(
-                &state,
-                &headers,
-                token,
-                StatusCode::BAD_REQUEST,
-                &format!("{message}."),
-            )
-            .await
+            let message = super::sentence(&message);
+            retry_reset(&state, &headers, token, StatusCode::BAD_REQUEST, &message).await
         }
         Err(AccountError::HashingBusy) => {
             retry_reset(&state, &headers, token, StatusCode::SERVICE_UNAVAILABLE, BUSY).await

@@ -274,7 +274,7 @@ fn login_path(config: &Config, return_to: &str) -> String {
 
 /// Whether passkeys are offered here (they need a relying party).
 fn passkeys_offered(state: &AppState) -> bool {
-    crate::accounts::passkeys::relying_party(&state.config).is_some()
+    state.relying_party.is_some()
 }
 
 /// `<paths.login>/second-factor/setup/passkey/begin` and `…/finish`.

@@ -59,11 +59,11 @@ impl Section {
     /// Whether this server has the section: with delegated sign-in the
     /// platform owns passwords and second factors; passkeys need a relying
     /// party (a domain name, and local sign-in).
-    fn offered(self, config: &Config) -> bool {
-        let local = matches!(config.login.mode, crate::config::LoginMode::Local);
+    fn offered(self, state: &AppState) -> bool {
+        let local = matches!(state.config.login.mode, crate::config::LoginMode::Local);
         match self {
             Self::Password | Self::TwoStep => local,
-            Self::Passkeys => crate::accounts::passkeys::relying_party(config).is_some(),
+            Self::Passkeys => state.relying_party.is_some(),
             Self::ConnectedApps | Self::Sessions | Self::OAuthApps | Self::ApiKeys => true,
         }
     }
@@ -121,7 +121,7 @@ pub fn chrome(
     ]
     .into_iter()
     .filter(|section| is_admin || !section.for_admins() || *section == current)
-    .filter(|section| section.offered(config))
+    .filter(|section| section.offered(state))
     .map(|section| NavItem {
         label: section.label(),
         href: section.path(config),
